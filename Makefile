@@ -1,0 +1,34 @@
+# The course's task runner. `make lab` opens the course, `make test` runs every test;
+# both create the virtual environment in .venv first if it is missing or out of date.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test notebooks check-notebooks run-notebooks env clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+env: $(STAMP)                     ## create or update the environment only
+
+lab: $(STAMP)                     ## open the course in JupyterLab on this machine only
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=. notebooks/00_setup_check.ipynb
+
+test: $(STAMP)                    ## unit tests + nbval over every notebook
+	$(PY) -m pytest
+
+notebooks: $(STAMP)               ## rebuild every notebook from lessons/ and re-execute it (ONLY=00 03 for some)
+	$(PY) -m helpers.build $(if $(ONLY),--only $(ONLY))
+
+check-notebooks: $(STAMP)         ## list notebooks that disagree with their lesson source
+	$(PY) -m helpers.build --check
+
+run-notebooks: $(STAMP)           ## run every notebook headless with papermill into build/papermill
+	$(PY) -m helpers.runner $(if $(ONLY),--only $(ONLY))
+
+clean:
+	rm -rf build

@@ -1,0 +1,158 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Setup check: what is this machine?
+#
+# Before running any model, an operator asks three questions about the machine: **how much memory**
+# (decides what fits), **which accelerator** (decides where the model runs) and **how fast memory
+# is** (decides how many tokens per second you get). This notebook answers them for *your* machine
+# and saves the answers to a *machine card* that later notebooks read, so their estimates are about
+# your hardware, not someone else's.
+#
+# **Learning goals**
+# - Find your CPU, cores, RAM and GPU (NVIDIA, AMD or Apple), and know that no GPU is a normal case.
+# - Check that the course's libraries are installed, and which versions.
+# - Measure your memory bandwidth in GB/s and see why it caps text-generation speed.
+# - Tell GB (10⁹ bytes) from GiB (2³⁰ bytes).
+#
+# **Time:** 10 minutes · **Needs:** CPU only
+
+# %% tags=["parameters"]
+QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+SEED = 0
+BANDWIDTH_REPEATS = 5  # memory-copy timings; the best one counts
+
+# %%
+from helpers.course import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+
+# %% [markdown]
+# ## 1. Inspect the machine
+#
+# `describe_machine` reads the operating system's own reports (`/proc/cpuinfo`, `psutil`), asks the
+# GPU vendors' tools (`nvidia-smi`, `rocm-smi`; on a Mac the Apple chip), and times memory copies.
+# Your values will differ from the ones stored in this notebook: they were measured on the machine
+# that built the course.
+
+# %% tags=["nbval-ignore-output"]
+import pandas as pd
+
+from helpers.machine import describe_machine, gpu_report, machine_summary
+
+card = describe_machine(repeats=2 if QUICK else BANDWIDTH_REPEATS)
+pd.DataFrame(machine_summary(card), columns=["what", "value"]).set_index("what")
+
+# %% [markdown]
+# ## 2. GPU or not?
+#
+# A GPU has its own fast memory (VRAM). A model whose weights fit in VRAM runs far faster than one
+# in system RAM, because GPU memory moves several times more bytes per second. Apple silicon is
+# different: CPU and GPU share one *unified* memory pool. With no GPU, everything runs on the CPU,
+# and every notebook here still works.
+
+# %% tags=["nbval-ignore-output"]
+print(gpu_report(card))
+
+# %% [markdown]
+# ## 3. The libraries this course uses
+
+# %% tags=["nbval-ignore-output"]
+pd.DataFrame(sorted(card.libraries.items()), columns=["package", "version"]).set_index("package")
+
+# %% [markdown]
+# ## 4. Memory bandwidth: the number behind tokens per second
+#
+# To generate **one** token, a language model reads **all** of its weights from memory once. So the
+# fastest possible generation speed is roughly
+#
+# $$\text{tokens/s} \le \frac{\text{memory bandwidth (GB/s)}}{\text{model size (GB)}}$$
+#
+# We measure bandwidth the way the STREAM benchmark does: copy a large array (much larger than the
+# CPU caches) and count each byte twice, once read and once written. One thread rarely saturates the
+# memory bus; all cores together get closer to what llama.cpp achieves.
+
+# %% tags=["nbval-ignore-output"]
+import matplotlib.pyplot as plt
+
+labels = ["1 thread", f"{card.physical_cores} threads"]
+values = [card.bandwidth_gbps_one_thread, card.bandwidth_gbps_all_threads]
+fig, ax = plt.subplots(figsize=(6, 2.6))
+ax.barh(labels, values, color=["#9ecae1", "#3182bd"])
+ax.set_xlabel("memory copy bandwidth (GB/s, 10⁹ bytes per second)")
+ax.set_title("Measured on this machine")
+for y, v in enumerate(values):
+    ax.text(v, y, f" {v:.1f}", va="center")
+plt.show()
+
+# %% [markdown]
+# What does that mean for a model? The table uses the bandwidth just measured and a few common
+# model file sizes (GGUF files at 4-bit quantization; later notebooks compute these sizes exactly).
+
+# %% tags=["nbval-ignore-output"]
+from helpers.throughput import generation_ceiling_tokens_per_second
+
+model_sizes_gb = {"Llama 3.2 1B Q4_K_M": 0.81, "Llama 3.1 8B Q4_K_M": 4.92, "Qwen2.5 32B Q4_K_M": 19.85}
+pd.DataFrame(
+    [(name, size, generation_ceiling_tokens_per_second(size * 1e9, card.best_bandwidth_gbps))
+     for name, size in model_sizes_gb.items()],
+    columns=["model", "file size (GB)", "ceiling (tokens/s)"],
+).set_index("model").round(1)
+
+# %% [markdown]
+# ## 5. Save the machine card
+#
+# Later notebooks read this JSON file to personalise estimates. Run this notebook again after a
+# hardware or driver change.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.machine import save_machine_card
+from helpers.paths import relative_to_repo
+
+print("machine card written to", relative_to_repo(save_machine_card(card)))
+
+# %% [markdown]
+# ## Summary
+#
+# - RAM (and VRAM, if you have a GPU) decides **what fits**; memory bandwidth decides **how fast**.
+# - No GPU is a normal, supported case: the course runs on any recent CPU.
+# - Bandwidth is measured in GB/s (10⁹ bytes/s); memory sizes are usually reported in GiB (2³⁰ bytes).
+# - The machine card in `build/machine_card.json` carries these numbers to later notebooks.
+#
+# ## Exercises
+#
+# Replace `None` with your answer and run the cell; the check explains what is off.
+#
+# **1.** How much RAM does this machine have in total, in **GiB**? (`card.ram_total_bytes` is in bytes.)
+
+# %%
+from helpers.exercises.setup_check import check_fits_in_ram, check_ram_in_gib, check_token_ceiling
+
+answer = None
+check_ram_in_gib(answer, card.ram_total_bytes)
+
+# %% [markdown]
+# **2.** A Llama 3.1 8B file at Q4_K_M is 4.92 GB. Using the *best* bandwidth you measured
+# (`card.best_bandwidth_gbps`), what is the most tokens per second this machine could generate with it?
+
+# %%
+answer = None
+check_token_ceiling(answer, card.best_bandwidth_gbps, 4.92, card.bandwidth_gbps_one_thread)
+
+# %% [markdown]
+# **3.** Would the weights of Qwen2.5 32B at Q4_K_M (19.85 GB) fit in the RAM available right now
+# (`card.ram_available_bytes`)? Answer `True` or `False`.
+
+# %%
+answer = None
+check_fits_in_ram(answer, int(19.85e9), card.ram_available_bytes)
