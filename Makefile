@@ -16,7 +16,8 @@ $(STAMP): requirements.txt pyproject.toml
 env: $(STAMP)                     ## create or update the environment only
 
 lab: $(STAMP)                     ## open the course in JupyterLab on this machine only
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=. notebooks/00_setup_check.ipynb
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --LabApp.extension_manager=readonly \
+		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_setup_check.ipynb
 
 test: $(STAMP)                    ## unit tests + nbval over every notebook
 	$(PY) -m pytest
