@@ -190,3 +190,18 @@ def load_quant_types() -> dict:
                              f"{qt.bits_per_weight}")
         out[qt.name] = qt
     return out
+
+
+# --- published GGUF file sizes -----------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def load_published_sizes() -> list:
+    """``data/published_gguf_sizes.csv``: file sizes as model hubs show them (GB = 10**9 bytes), with source."""
+    rows = _read_csv("published_gguf_sizes.csv")
+    models = load_models()
+    for row in rows:
+        if row["model"] not in models:
+            raise ValueError(f"published_gguf_sizes.csv: unknown model {row['model']!r}; {suggest(row['model'], models)}")
+        _number(row, "published_gb", 0.001, 2000, "published_gguf_sizes.csv")
+        row["imatrix"], row["legacy_qkv"] = _bool(row["imatrix"]), _bool(row["legacy_qkv"])
+    return rows

@@ -123,10 +123,11 @@ def _fallback(t: Tensor, ggml_type: str) -> str:
     return fallback if t.shape[0] % types[fallback].block_size == 0 else "F16"
 
 
-def tensor_type(t: Tensor, arch: Architecture, mix: str, imatrix: bool = False) -> str:
+def tensor_type(t: Tensor, arch: Architecture, mix: str, imatrix: bool = False, legacy_qkv: bool = False) -> str:
     """The ggml type llama.cpp's quantizer gives tensor ``t`` of ``arch`` under ``mix``.
 
     ``imatrix``: whether an importance matrix was used (it changes a few rules, e.g. IQ4_XS ffn_down).
+    ``legacy_qkv``: use the older rule for fused attn_qkv tensors (files quantized in 2024).
     """
     recipe, data = check_mix(mix), load_mixes()
     default = recipe["default"]
@@ -135,6 +136,8 @@ def tensor_type(t: Tensor, arch: Architecture, mix: str, imatrix: bool = False) 
     if not recipe["quantized"]:
         return default
     category = tensor_category(t.name)
+    if legacy_qkv and "attn_qkv" in t.name:
+        return _fallback(t, data["legacy_attn_qkv"]["types"].get(mix, default))
     if category == "token_embd" and arch.tied_embeddings:
         category = "output"
     new = default
@@ -160,7 +163,7 @@ class PredictedTensor:
     nbytes: int
 
 
-def predicted_tensors(arch: Architecture, mix: str, imatrix: bool = False) -> list:
+def predicted_tensors(arch: Architecture, mix: str, imatrix: bool = False, legacy_qkv: bool = False) -> list:
     """Every tensor of the GGUF file ``mix`` makes from ``arch``: name, GGUF shape, ggml type, bytes.
 
     Compare with a real file: ``[(t.name, tuple(t.shape), t.tensor_type.name) for t in
@@ -168,7 +171,7 @@ def predicted_tensors(arch: Architecture, mix: str, imatrix: bool = False) -> li
     """
     out = []
     for t in model_tensors(arch):
-        ggml_type = tensor_type(t, arch, mix, imatrix)
+        ggml_type = tensor_type(t, arch, mix, imatrix, legacy_qkv)
         out.append(PredictedTensor(t.name, t.shape, ggml_type, tensor_nbytes(t.shape, ggml_type)))
     return out
 
@@ -213,13 +216,14 @@ class GGUFSize:
         return 8 * self.tensor_data_bytes / self.n_weights
 
 
-def gguf_file_size(arch: Architecture, mix: str, imatrix: bool = False, metadata_bytes=None) -> GGUFSize:
+def gguf_file_size(arch: Architecture, mix: str, imatrix: bool = False, metadata_bytes=None,
+                   legacy_qkv: bool = False) -> GGUFSize:
     """Predicted size of the GGUF file of ``arch`` quantized with ``mix``.
 
     ``metadata_bytes``: the real header size when known (e.g. from the unquantized file); by
     default it is estimated from the vocabulary (``metadata_bytes_estimate``).
     """
-    tensors = predicted_tensors(arch, mix, imatrix)
+    tensors = predicted_tensors(arch, mix, imatrix, legacy_qkv)
     by_type = {}
     for t in tensors:
         by_type[t.ggml_type] = by_type.get(t.ggml_type, 0) + t.nbytes
@@ -232,3 +236,38 @@ def gguf_file_size(arch: Architecture, mix: str, imatrix: bool = False, metadata
         bytes_by_type=by_type,
     )
 
+
+
+def bytes_read_per_token(arch: Architecture, mix: str, imatrix: bool = False) -> int:
+    """Weight bytes one generated token reads (bytes).
+
+    Every matrix is read once, except: token_embd is a lookup of one row (negligible) unless it is
+    tied to the output, and a mixture of experts reads only ``n_experts_used`` of its experts.
+    """
+    total = 0
+    for t in predicted_tensors(arch, mix, imatrix):
+        if t.name == "token_embd.weight" and not arch.tied_embeddings:
+            continue
+        if "_exps." in t.name:
+            total += t.nbytes * arch.n_experts_used // arch.n_experts
+        else:
+            total += t.nbytes
+    return total
+
+
+def size_accuracy_rows() -> list:
+    """Estimated vs published size for every row of ``data/published_gguf_sizes.csv``.
+
+    Each row: model, quant, published GB, estimated GB (10**9 bytes), relative error, source.
+    """
+    from helpers.catalog import get_model, load_published_sizes
+
+    out = []
+    for row in load_published_sizes():
+        arch = get_model(row["model"]).architecture
+        est = gguf_file_size(arch, row["quant"], imatrix=row["imatrix"], legacy_qkv=row["legacy_qkv"]).total_gb
+        published = float(row["published_gb"])
+        out.append({"model": row["model"], "quant": row["quant"], "published (GB)": published,
+                    "estimated (GB)": round(est, 3), "error (%)": round(100 * (est / published - 1), 2),
+                    "source": row["source"]})
+    return out
