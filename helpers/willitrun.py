@@ -18,8 +18,8 @@ from helpers.architecture import LIMITS, Architecture, parameter_count
 from helpers.catalog import GPU, get_gpu, get_model, load_gpus
 from helpers.gguf_size import bytes_read_per_token, check_mix, gguf_file_size, mix_names
 from helpers.throughput import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second
-from helpers.vram import (KV_CACHE_TYPES, judge, kv_cache_bytes, memory_plan, most_gpu_layers_that_fit,
-                          usable_gpu_bytes)
+from helpers.vram import (KV_CACHE_TYPES, judge, kv_cache_bytes, largest_context_that_fits, memory_plan,
+                          most_gpu_layers_that_fit, usable_gpu_bytes)
 
 MAX_VRAM_GIB = 4096.0
 
@@ -89,6 +89,43 @@ def _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps):
     kind = "cpu" if all_cpu and (gpu is None or gpu.kind != "unified") else (gpu.kind if gpu else "discrete")
     per_token = bytes_read_per_token(arch, quant) + kv_cache_bytes(arch, context, batch, cache_type)
     return estimated_tokens_per_second(per_token, bandwidth_gbps, BANDWIDTH_EFFICIENCY[kind])
+
+
+# Mixes a learner would pick, from most to fewest bits per weight.
+QUANT_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q3_K_M", "Q2_K")
+
+
+def best_settings(arch: Architecture, gpu: GPU, context: int, quants=QUANT_LADDER, cache_type: str = "f16") -> dict:
+    """The best configuration that fits ``gpu`` entirely (all layers offloaded; RAM for a cpu machine).
+
+    Returns {"quant": the most-bits mix that fits at ``context`` (None if none does),
+    "max_context": the largest context that fits with that mix, "table": [(quant, largest context)]}.
+    """
+    table = []
+    for quant in quants:
+        budget = gpu.memory_bytes if gpu.kind == "cpu" else usable_gpu_bytes(gpu)
+        ngl = 0 if gpu.kind == "cpu" else -1
+        table.append((quant, largest_context_that_fits(arch, quant, budget, ngl, cache_type=cache_type)))
+    fitting = [(q, ctx) for q, ctx in table if ctx >= context]
+    best = fitting[0] if fitting else (None, 0)
+    return {"quant": best[0], "max_context": best[1], "table": table}
+
+
+def machine_card_gpu(card):
+    """The learner's machine (``helpers.machine.MachineCard``) as a catalog-style GPU.
+
+    The first GPU when there is one (bandwidth from the catalog entry whose name it contains, else
+    the measured system-memory bandwidth, a floor); otherwise the CPU with its RAM and measured bandwidth.
+    """
+    measured = max(card.best_bandwidth_gbps, 1.0)
+    if not card.gpus:
+        return GPU("your machine (CPU)", "cpu", card.ram_total_bytes / 2**30, measured, 1.0, 1, 1, "", "machine card")
+    gpu = card.gpus[0]
+    known = [g for name, g in load_gpus().items() if name.lower() in gpu.name.lower()]
+    bandwidth = known[0].bandwidth_gbps if known else measured
+    kind = "unified" if gpu.unified_memory else "discrete"
+    return GPU(f"your machine ({gpu.name})", kind, gpu.memory_bytes / 2**30, bandwidth,
+               known[0].fp16_tflops if known else 1.0, 1, 1, "", "machine card")
 
 
 # --- command line ------------------------------------------------------------------------------
