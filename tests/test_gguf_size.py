@@ -1,11 +1,11 @@
 """GGUF size estimator: quant types from struct layouts, mix rules, and real quantized files."""
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.architecture import Architecture, model_tensors
 from helpers.catalog import get_model, layout_bytes, load_quant_types
+from helpers.gguf_check import compare_with_file, quantize_with_llama_cpp, write_random_llama_gguf
 from helpers.gguf_size import (GGUF_ALIGNMENT, bytes_read_per_token, check_mix, gguf_file_size, is_quantizable,
                                metadata_bytes_estimate, mix_names, padded, predicted_tensors, size_accuracy_rows,
                                tensor_category, tensor_nbytes, tensor_type, use_more_bits)
@@ -143,35 +143,6 @@ def test_fallbacks_can_break_the_ladder():
 
 # --- against real files made by llama.cpp's own quantizer ---------------------------------------
 
-def write_tiny_llama(path, arch: Architecture):
-    """A random-weight llama GGUF (F32) with the tensors ``arch`` implies and a small SentencePiece vocab."""
-    rng = np.random.default_rng(0)
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_context_length(arch.max_context)
-    w.add_embedding_length(arch.hidden)
-    w.add_block_count(arch.n_layers)
-    w.add_feed_forward_length(arch.ffn)
-    w.add_head_count(arch.n_heads)
-    w.add_head_count_kv(arch.n_kv_heads)
-    w.add_rope_dimension_count(arch.head_dim)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_freq_base(10000.0)
-    w.add_tokenizer_model("llama")
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
-    tokens += [f"t{i}" for i in range(arch.vocab - len(tokens))]
-    w.add_token_list(tokens)
-    w.add_token_scores([0.0] * arch.vocab)
-    w.add_token_types([2, 3, 3] + [6] * 256 + [1] * (arch.vocab - 259))
-    for t in model_tensors(arch):
-        shape = tuple(reversed(t.shape))  # numpy order: rows first
-        data = np.ones(shape, np.float32) if len(shape) == 1 else rng.standard_normal(shape).astype(np.float32) * 0.02
-        w.add_tensor(t.name, data)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-
-
 TINY = Architecture("tiny", n_layers=8, hidden=256, ffn=512, n_heads=4, n_kv_heads=1, head_dim=64, vocab=512,
                     max_context=256, tokenizer="spm")
 TINY_TIED_ODD = Architecture("tiny-tied", n_layers=4, hidden=96, ffn=288, n_heads=3, n_kv_heads=1, head_dim=32,
@@ -184,22 +155,16 @@ def source_files(tmp_path_factory):
     files = {}
     for arch in (TINY, TINY_TIED_ODD):
         files[arch.name] = folder / f"{arch.name}-f32.gguf"
-        write_tiny_llama(files[arch.name], arch)
+        write_random_llama_gguf(files[arch.name], arch)
     return files
-
-
-def quantize(src, dst, mix):
-    llama_cpp = pytest.importorskip("llama_cpp")
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{mix}")
-    assert llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params) == 0
 
 
 @pytest.mark.parametrize("arch", [TINY, TINY_TIED_ODD], ids=lambda a: a.name)
 @pytest.mark.parametrize("mix", ["Q4_K_M", "Q5_K_M", "Q3_K_M", "Q4_K_S", "Q2_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS"])
 def test_predicted_tensors_match_a_real_quantized_file(source_files, tmp_path, arch, mix):
     out = tmp_path / f"{mix}.gguf"
-    quantize(source_files[arch.name], out, mix)
+    pytest.importorskip("llama_cpp")
+    quantize_with_llama_cpp(source_files[arch.name], out, mix)
     reader = gguf.GGUFReader(str(out))
     real = {t.name: (tuple(int(x) for x in t.shape), t.tensor_type.name, int(t.n_bytes)) for t in reader.tensors}
     predicted = {t.name: (t.shape, t.ggml_type, t.nbytes) for t in predicted_tensors(arch, mix)}
@@ -210,3 +175,10 @@ def test_predicted_tensors_match_a_real_quantized_file(source_files, tmp_path, a
     assert exact_header.total_bytes == out.stat().st_size
     if arch is TINY:
         assert abs(estimate.total_bytes / out.stat().st_size - 1) < 0.01
+    summary = compare_with_file(out, arch, mix)
+    assert summary["types that differ"] == 0 and summary["real file (bytes)"] == out.stat().st_size
+
+
+def test_random_gguf_writer_refuses_other_families(tmp_path):
+    with pytest.raises(ValueError, match="llama-family"):
+        write_random_llama_gguf(tmp_path / "x.gguf", get_model("Qwen2.5 0.5B").architecture)

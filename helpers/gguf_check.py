@@ -1,0 +1,77 @@
+"""Check the size estimator against llama.cpp itself: write a small random-weight llama GGUF,
+quantize it with llama.cpp's own quantizer, and compare tensor by tensor with the prediction.
+
+Sizes in bytes. Runs in about a second on a CPU; nothing is downloaded.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from helpers.architecture import Architecture, model_tensors
+from helpers.gguf_size import check_mix, gguf_file_size, predicted_tensors
+
+
+def write_random_llama_gguf(path, arch: Architecture, seed: int = 0) -> Path:
+    """An F32 llama GGUF with random weights, ``arch``'s tensors and a SentencePiece-style vocab of ``arch.vocab``."""
+    import gguf
+
+    if arch.family != "llama" or arch.vocab < 300:
+        raise ValueError(f"needs a llama-family architecture with vocab >= 300, got {arch.family!r}, {arch.vocab}")
+    rng = np.random.default_rng(seed)
+    path = Path(path)
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_context_length(arch.max_context)
+    w.add_embedding_length(arch.hidden)
+    w.add_block_count(arch.n_layers)
+    w.add_feed_forward_length(arch.ffn)
+    w.add_head_count(arch.n_heads)
+    w.add_head_count_kv(arch.n_kv_heads)
+    w.add_rope_dimension_count(arch.head_dim)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    w.add_tokenizer_model("llama")
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
+    tokens += [f"t{i}" for i in range(arch.vocab - len(tokens))]
+    w.add_token_list(tokens)
+    w.add_token_scores([0.0] * arch.vocab)
+    w.add_token_types([2, 3, 3] + [6] * 256 + [1] * (arch.vocab - 259))
+    for t in model_tensors(arch):
+        shape = tuple(reversed(t.shape))  # numpy order: rows first
+        data = np.ones(shape, np.float32) if len(shape) == 1 else rng.standard_normal(shape).astype(np.float32) * 0.02
+        w.add_tensor(t.name, data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def quantize_with_llama_cpp(src, dst, mix: str) -> Path:
+    """Quantize ``src`` to ``dst`` with llama.cpp's ``llama_model_quantize`` (mix like "Q4_K_M")."""
+    import llama_cpp
+
+    check_mix(mix)
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{mix}")
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params) != 0:
+        raise RuntimeError(f"llama.cpp could not quantize {Path(src).name} to {mix}")
+    return Path(dst)
+
+
+def compare_with_file(path, arch: Architecture, mix: str) -> dict:
+    """Predicted vs real: per-tensor type agreement and sizes (bytes) of a GGUF file on disk."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    real = {t.name: t.tensor_type.name for t in reader.tensors}
+    predicted = {t.name: t.ggml_type for t in predicted_tensors(arch, mix)}
+    estimate = gguf_file_size(arch, mix)
+    return {
+        "mix": mix,
+        "tensors": len(real),
+        "types that differ": sum(predicted.get(name) != kind for name, kind in real.items()),
+        "real file (bytes)": Path(path).stat().st_size,
+        "estimated (bytes)": estimate.total_bytes,
+        "real tensor data (bytes)": Path(path).stat().st_size - reader.data_offset,
+        "estimated tensor data (bytes)": estimate.tensor_data_bytes,
+    }
