@@ -3,6 +3,8 @@ quantize it with llama.cpp's own quantizer, and compare tensor by tensor with th
 
 Sizes in bytes. Runs in about a second on a CPU; nothing is downloaded.
 """
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +55,11 @@ def quantize_with_llama_cpp(src, dst, mix: str) -> Path:
     check_mix(mix)
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{mix}")
-    if llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params) != 0:
-        raise RuntimeError(f"llama.cpp could not quantize {Path(src).name} to {mix}")
+    log = io.StringIO()  # llama.cpp logs every tensor; keep the notebook readable
+    with contextlib.redirect_stderr(log):
+        code = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
+    if code != 0:
+        raise RuntimeError(f"llama.cpp could not quantize {Path(src).name} to {mix}: {log.getvalue()[-500:]}")
     return Path(dst)
 
 
