@@ -1,0 +1,200 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · Will it run? Model, quantization, context and GPU in one answer
+#
+# Notebook 08 derived every term of a model's memory. This one puts them to work as an operator
+# does before downloading anything: pick a model, a quantization and a context, pick a GPU (or your
+# own machine), and get a verdict, the memory bar, an estimated speed and the best settings that fit.
+# The same answer is available from the command line, `python -m helpers.willitrun`.
+#
+# **Learning goals**
+# - Turn a hardware question into a verdict: what fits entirely on the GPU, what needs offload, what does not run.
+# - Find the best trade-off for a device: the most bits, or the longest context, that still fits.
+# - Estimate tokens per second from memory bandwidth, and know what the estimate leaves out.
+# - Use the `willitrun` command line for any model, including ones not in the catalog.
+#
+# **Time:** 25 minutes · **Needs:** CPU only
+
+# %% tags=["parameters"]
+QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+SEED = 0
+MODEL = "Llama 3.1 8B"  # any name of data/models.csv
+QUANT = "Q4_K_M"
+CONTEXT = 8192  # tokens
+GPU_NAME = "RTX 3090"  # any name of data/gpus.csv
+
+# %%
+from helpers.course import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+
+# %% [markdown]
+# ## 1. One configuration, one verdict
+#
+# `assess` plans memory (weights, KV cache, compute buffer, runtime) for the configuration, compares
+# the GPU share with what the device can use (all of a discrete card's VRAM; about three quarters of
+# an Apple chip's unified memory) and, when everything sits in one kind of memory, estimates the
+# generation speed from bandwidth.
+
+# %%
+from helpers.catalog import get_gpu, get_model
+from helpers.willitrun import assess, format_text
+
+arch, gpu = get_model(MODEL).architecture, get_gpu(GPU_NAME)
+result = assess(arch, QUANT, CONTEXT, gpu=gpu)
+print(format_text(result))
+
+# %%
+import matplotlib.pyplot as plt
+
+from helpers.widgets_willitrun import best_settings_table, breakdown_figure
+
+fig = breakdown_figure(result, GPU_NAME)
+plt.show()
+
+# %% [markdown]
+# ## 2. The best settings that fit
+#
+# For each mix, from most to fewest bits, the largest context that still fits entirely on the device:
+# the first mix reaching your context is the best quality you can run there.
+
+# %%
+from helpers.willitrun import best_settings
+
+best = best_settings(arch, gpu, CONTEXT)
+print(f"best mix for {CONTEXT} tokens on {GPU_NAME}: {best['quant']} (fits up to {best['max_context']} tokens)")
+best_settings_table(best)
+
+# %% [markdown]
+# ## 3. Which models fit which GPUs?
+#
+# Q4_K_M with an 8K context, everything on the device. A model that does not fit can still run with
+# partial offload, but at system-RAM speed for the layers left behind (notebook on throughput).
+
+# %%
+import pandas as pd
+
+models = ["Llama 3.2 3B", "Llama 3.1 8B", "Gemma 2 9B", "Qwen2.5 14B", "Gemma 2 27B", "Qwen2.5 32B", "Llama 3.1 70B"]
+gpus = ["RTX 3060 12GB", "RTX 4060 Ti 16GB", "RTX 3090", "RTX 5090", "Apple M4 Pro 64GB", "A100 80GB"]
+pd.DataFrame([["yes" if assess(get_model(m).architecture, "Q4_K_M", 8192, gpu=get_gpu(g)).verdict.fits else "-"
+               for g in gpus] for m in models], index=pd.Index(models, name="Q4_K_M, 8K context"), columns=gpus)
+
+# %% [markdown]
+# ## 4. How fast? A roofline estimate
+#
+# Each generated token reads the weights it uses once, plus the KV cache so far. Divide the memory
+# bandwidth by those bytes and you have a ceiling; llama.cpp reaches a share of it (the efficiency
+# factor in `helpers.throughput`, taken from community benchmarks). It says nothing about prompt
+# processing, which is compute-bound, and nothing about a model split between GPU and RAM.
+
+# %%
+from helpers.throughput import BANDWIDTH_EFFICIENCY
+
+rows = []
+for name in ("RTX 4060 Ti 16GB", "RTX 3090", "RTX 4090", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"):
+    r = assess(arch, QUANT, CONTEXT, gpu=get_gpu(name))
+    rows.append((name, get_gpu(name).bandwidth_gbps, BANDWIDTH_EFFICIENCY[get_gpu(name).kind],
+                 None if r.tokens_per_second is None else round(r.tokens_per_second, 1)))
+pd.DataFrame(rows, columns=["device", "bandwidth (GB/s)", "efficiency", f"{MODEL} {QUANT} (tokens/s)"]).set_index("device")
+
+# %% [markdown]
+# ## 5. Forum claims, side by side with the estimator
+
+# %%
+from helpers.gguf_size import gguf_file_size
+
+claim_check = assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, gpu=get_gpu("RTX 3090"))
+pd.DataFrame([
+    ("7B at 4-bit is about 5 GB", "Qwen2.5 7B Q4_K_M file (GB)",
+     round(gguf_file_size(get_model("Qwen2.5 7B").architecture, "Q4_K_M").total_gb, 2)),
+    ("70B at 4-bit is about 40 GB", "Llama 3.1 70B Q4_K_M file (GB)",
+     round(gguf_file_size(get_model("Llama 3.1 70B").architecture, "Q4_K_M").total_gb, 2)),
+    ("Llama 3.1 8B Q4_K_M, 8K context, fits a 24 GB RTX 3090", "GPU memory needed (GiB)",
+     round(claim_check.verdict.plan.gpu_total / 2**30, 2)),
+], columns=["claim", "estimator", "value"]).set_index("claim")
+
+# %% [markdown]
+# ## 6. Your machine
+#
+# Notebook 00 saved a machine card. If it exists, your GPU (or your CPU and RAM) becomes a device here.
+# The stored output is from the machine that built the course.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.machine import load_machine_card
+from helpers.willitrun import machine_card_gpu
+
+card = load_machine_card()
+if card is None:
+    print("no machine card yet: run notebook 00 first")
+else:
+    mine = machine_card_gpu(card)
+    print(format_text(assess(get_model("Llama 3.2 1B").architecture, "Q4_K_M", 4096, gpu=mine)))
+
+# %% [markdown]
+# ## 7. Explore
+#
+# Change the model, quantization, context, GPU, KV cache type and offload; the bar, the verdict and
+# the best-settings table follow. (The static results above are there when no kernel runs.)
+
+# %% tags=["nbval-ignore-output"]
+from helpers.widgets_willitrun import will_it_run_app
+
+will_it_run_app(card)
+
+# %% [markdown]
+# ## 8. From the command line
+#
+# The same answer in a terminal, for catalog models or any architecture you type in (here a model
+# described only by its `config.json` numbers, offloading as many layers as fit into 12 GiB):
+#
+#     python -m helpers.willitrun --model "Qwen2.5 14B" --quant Q5_K_M --ctx 16384 --gpu "RTX 4090"
+#     python -m helpers.willitrun --layers 40 --hidden 5120 --ffn 13824 --heads 40 --kv-heads 40 \
+#         --head-dim 128 --vocab 32000 --vram-gb 12 --n-gpu-layers auto --json
+
+# %%
+from helpers.willitrun import main
+
+exit_code = main(["--layers", "40", "--hidden", "5120", "--ffn", "13824", "--heads", "40", "--kv-heads", "40",
+                  "--head-dim", "128", "--vocab", "32000", "--vram-gb", "12", "--n-gpu-layers", "auto"])
+
+# %% [markdown]
+# ## Summary
+#
+# - A verdict compares the GPU share of the plan with what the device can use; offload moves whole
+#   blocks (and their KV cache) to system RAM.
+# - For a fixed device, bits per weight and context trade against each other: the best-settings table shows the frontier.
+# - Speed is bounded by bandwidth / bytes per token; the estimate applies a measured efficiency and
+#   holds only when the model sits in one kind of memory.
+# - The `willitrun` command line answers the same question for any architecture, with `--json` for scripts.
+#
+# ## Exercises
+#
+# **1.** Which mix with the most bits runs Llama 3.1 8B with a 16,384-token context entirely on an
+# RTX 3060 12GB? Answer with a name from `QUANT_LADDER` (use `best_settings`).
+
+# %%
+from helpers.exercises.vram import check_best_quant, check_tokens_per_second
+from helpers.willitrun import QUANT_LADDER
+
+answer = None
+check_best_quant(answer, best_settings(get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3060 12GB"), 16384)["quant"],
+                 QUANT_LADDER)
+
+# %% [markdown]
+# **2.** Estimate the tokens per second of a model that reads 5 GB (5 × 10⁹ bytes) per token on an
+# RTX 4090 (`get_gpu("RTX 4090").bandwidth_gbps`), with the efficiency `BANDWIDTH_EFFICIENCY["discrete"]`.
+
+# %%
+answer = None
+check_tokens_per_second(answer, 5e9, get_gpu("RTX 4090").bandwidth_gbps, BANDWIDTH_EFFICIENCY["discrete"])
