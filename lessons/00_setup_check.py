@@ -100,9 +100,12 @@ plt.show()
 # model file sizes (GGUF files at 4-bit quantization; later notebooks compute these sizes exactly).
 
 # %% tags=["nbval-ignore-output"]
+from helpers.catalog import get_model
+from helpers.gguf_size import gguf_file_size
 from helpers.throughput import generation_ceiling_tokens_per_second
 
-model_sizes_gb = {"Llama 3.2 1B Q4_K_M": 0.81, "Llama 3.1 8B Q4_K_M": 4.92, "Qwen2.5 32B Q4_K_M": 19.85}
+model_sizes_gb = {f"{name} Q4_K_M": round(gguf_file_size(get_model(name).architecture, "Q4_K_M").total_gb, 2)
+                  for name in ("Llama 3.2 1B", "Llama 3.1 8B", "Qwen2.5 32B")}
 pd.DataFrame(
     [(name, size, generation_ceiling_tokens_per_second(size * 1e9, card.best_bandwidth_gbps))
      for name, size in model_sizes_gb.items()],
@@ -142,17 +145,19 @@ answer = None
 check_ram_in_gib(answer, card.ram_total_bytes)
 
 # %% [markdown]
-# **2.** A Llama 3.1 8B file at Q4_K_M is 4.92 GB. Using the *best* bandwidth you measured
+# **2.** A Llama 3.1 8B file at Q4_K_M is `model_sizes_gb["Llama 3.1 8B Q4_K_M"]` GB (the table above).
+# Using the *best* bandwidth you measured
 # (`card.best_bandwidth_gbps`), what is the most tokens per second this machine could generate with it?
 
 # %%
 answer = None
-check_token_ceiling(answer, card.best_bandwidth_gbps, 4.92, card.bandwidth_gbps_one_thread)
+check_token_ceiling(answer, card.best_bandwidth_gbps, model_sizes_gb["Llama 3.1 8B Q4_K_M"],
+                    card.bandwidth_gbps_one_thread)
 
 # %% [markdown]
-# **3.** Would the weights of Qwen2.5 32B at Q4_K_M (19.85 GB) fit in the RAM available right now
-# (`card.ram_available_bytes`)? Answer `True` or `False`.
+# **3.** Would the weights of Qwen2.5 32B at Q4_K_M (`model_sizes_gb["Qwen2.5 32B Q4_K_M"]` GB) fit in the RAM
+# available right now (`card.ram_available_bytes`)? Answer `True` or `False`.
 
 # %%
 answer = None
-check_fits_in_ram(answer, int(19.85e9), card.ram_available_bytes)
+check_fits_in_ram(answer, int(model_sizes_gb["Qwen2.5 32B Q4_K_M"] * 1e9), card.ram_available_bytes)
