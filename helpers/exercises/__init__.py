@@ -20,7 +20,7 @@ class Feedback:
         return ("PASS: " if self.passed else "NOT YET: ") + self.message
 
     def _repr_markdown_(self) -> str:
-        return ("✅ " if self.passed else "💡 ") + self.message
+        return ("**Correct.** " if self.passed else "**Not yet.** ") + self.message
 
 
 NOT_ANSWERED = Feedback(False, "not answered yet: replace None with your answer and run the cell again.")

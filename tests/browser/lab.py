@@ -3,6 +3,7 @@
 The server listens on 127.0.0.1 only, with a random token, and serves a temporary copy of the
 notebooks so the committed ones are never modified by autosave.
 """
+import json
 import os
 import secrets
 import shutil
@@ -41,6 +42,17 @@ def wait_until_serving(url: str, process, timeout_s: float = 90.0) -> None:
     raise TimeoutError(f"JupyterLab did not answer at {url} within {timeout_s:.0f} s")
 
 
+def private_jupyter_env(folder: Path) -> dict:
+    """Environment for a server that reads and writes no user settings and shows no news pop-up."""
+    config = folder / "jupyter-config"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    return {**os.environ, "JUPYTER_CONFIG_DIR": str(config),
+            "JUPYTERLAB_SETTINGS_DIR": str(folder / "lab-settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(folder / "lab-workspaces")}
+
+
 @contextmanager
 def jupyterlab_server(root: Path, log_path: Path):
     """Yield (base_url, token) of a JupyterLab serving ``root``; always stopped afterwards."""
@@ -52,7 +64,7 @@ def jupyterlab_server(root: Path, log_path: Path):
         "--LabApp.extension_manager=readonly",
     ] + (["--allow-root"] if os.geteuid() == 0 else [])
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=private_jupyter_env(root.parent))
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until_serving(f"{base}/api/status?token={token}", process)
