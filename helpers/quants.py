@@ -143,9 +143,18 @@ def _round_half_away(v) -> np.ndarray:
     return np.sign(v) * (whole + np.floor(2 * (a - whole)))
 
 
+def _c_small_int(v) -> np.ndarray:
+    """Float -> integer the way the C code's ``(int8_t)`` casts do on x86: inf and NaN become 0.
+
+    They only occur when a block's scale is a float32 subnormal and ``1/d`` overflows to inf
+    (weights near 1e-38); x86's conversion gives INT_MIN there, whose low byte is 0.
+    """
+    return np.where(np.isfinite(v), v, 0).astype(np.int32)
+
+
 def _inverse(d) -> np.ndarray:
     """``d ? 1/d : 0`` in float32."""
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         return np.where(d == 0, np.float32(0), np.float32(1) / d).astype(np.float32)
 
 
@@ -176,7 +185,7 @@ def quantize_q8_0(x) -> np.ndarray:
     """
     blocks = _as_blocks(x, QK)
     d = np.abs(blocks).max(axis=-1, keepdims=True) / np.float32(127)
-    q = _round_half_away(blocks * _inverse(d)).astype(np.int8)
+    q = _c_small_int(_round_half_away(blocks * _inverse(d))).astype(np.int8)
     out = np.concatenate([_f16_bytes(d), q.view(np.uint8)], axis=-1)
     return out.reshape(_out_shape(np.shape(x), LAYOUTS["Q8_0"], to_bytes=True))
 
@@ -202,7 +211,7 @@ def quantize_q4_0(x) -> np.ndarray:
     """
     blocks = _as_blocks(x, QK)
     d = _signed_max(blocks) / np.float32(-8)
-    q = np.minimum(15, np.trunc(blocks * _inverse(d) + np.float32(8.5))).astype(np.uint8)
+    q = np.minimum(15, _c_small_int(np.trunc(blocks * _inverse(d) + np.float32(8.5)))).astype(np.uint8)
     qs = _pack_nibbles(q[:, :16], q[:, 16:])
     out = np.concatenate([_f16_bytes(d), qs], axis=-1)
     return out.reshape(_out_shape(np.shape(x), LAYOUTS["Q4_0"], to_bytes=True))
@@ -232,7 +241,7 @@ def quantize_q4_1(x) -> np.ndarray:
     lo = blocks.min(axis=-1, keepdims=True)
     hi = blocks.max(axis=-1, keepdims=True)
     d = (hi - lo) / np.float32(15)
-    q = np.minimum(15, np.trunc((blocks - lo) * _inverse(d) + np.float32(0.5))).astype(np.uint8)
+    q = np.minimum(15, _c_small_int(np.trunc((blocks - lo) * _inverse(d) + np.float32(0.5)))).astype(np.uint8)
     out = np.concatenate([_f16_bytes(d), _f16_bytes(lo), _pack_nibbles(q[:, :16], q[:, 16:])], axis=-1)
     return out.reshape(_out_shape(np.shape(x), LAYOUTS["Q4_1"], to_bytes=True))
 
@@ -268,7 +277,7 @@ def quantize_q5_0(x) -> np.ndarray:
     """
     blocks = _as_blocks(x, QK)
     d = _signed_max(blocks) / np.float32(-16)
-    q = np.minimum(31, np.trunc(blocks * _inverse(d) + np.float32(16.5))).astype(np.uint8)
+    q = np.minimum(31, _c_small_int(np.trunc(blocks * _inverse(d) + np.float32(16.5)))).astype(np.uint8)
     qh, qs = _split_fifth_bit(q)
     out = np.concatenate([_f16_bytes(d), qh, qs], axis=-1)
     return out.reshape(_out_shape(np.shape(x), LAYOUTS["Q5_0"], to_bytes=True))
@@ -293,7 +302,7 @@ def quantize_q5_1(x) -> np.ndarray:
     lo = blocks.min(axis=-1, keepdims=True)
     hi = blocks.max(axis=-1, keepdims=True)
     d = (hi - lo) / np.float32(31)
-    q = np.minimum(31, np.trunc((blocks - lo) * _inverse(d) + np.float32(0.5))).astype(np.uint8)
+    q = np.minimum(31, _c_small_int(np.trunc((blocks - lo) * _inverse(d) + np.float32(0.5)))).astype(np.uint8)
     qh, qs = _split_fifth_bit(q)
     out = np.concatenate([_f16_bytes(d), _f16_bytes(lo), qh, qs], axis=-1)
     return out.reshape(_out_shape(np.shape(x), LAYOUTS["Q5_1"], to_bytes=True))
