@@ -80,3 +80,22 @@ def compare_with_file(path, arch: Architecture, mix: str) -> dict:
         "real tensor data (bytes)": Path(path).stat().st_size - reader.data_offset,
         "estimated tensor data (bytes)": estimate.tensor_data_bytes,
     }
+
+
+def llama_cpp_buffers(path, context: int, flash_attention: bool = False, ubatch: int = 512) -> dict:
+    """Load a GGUF on the CPU with llama.cpp and return the KV cache and compute buffer sizes it reports (bytes)."""
+    import re
+
+    import llama_cpp
+
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        model = llama_cpp.Llama(str(path), n_ctx=context, n_batch=ubatch, n_ubatch=ubatch, n_threads=1,
+                                flash_attn=flash_attention, verbose=True)
+        del model
+    text = log.getvalue()
+    kv = re.findall(r"KV buffer size =\s+([\d.]+) MiB", text)
+    compute = re.findall(r"CPU compute buffer size =\s+([\d.]+) MiB", text)
+    if not kv or not compute:
+        raise RuntimeError("llama.cpp did not report its buffer sizes; is this llama-cpp-python build too old?")
+    return {"kv_cache_bytes": float(kv[-1]) * 2**20, "compute_buffer_bytes": float(compute[-1]) * 2**20}

@@ -6,11 +6,15 @@ The model, term by term (all in bytes; GiB = 2**30 bytes, GB = 10**9 bytes):
 * **KV cache**: 2 (K and V) x layers x KV heads x head dim x context x sequences x bytes per element
   (f16: 2; q8_0: 34/32; q4_0: 18/32, from their ggml block layouts). It ignores Gemma 2's sliding
   window (an upper bound there).
-* **compute buffer**: the scratch memory llama.cpp's graph allocator reserves (its log line
-  "compute buffer size"). Approximated as n_ubatch x 4 bytes x (max(heads x context, vocab) +
-  2 x hidden + 2 x FFN): the attention scores (heads x context) or the logits (vocab) dominate, whichever
-  is larger. With flash attention the scores are never materialised: the term becomes vocab alone.
-  For Llama 3.1 8B at 8,192 tokens this gives 584 MiB; llama.cpp reports about 560 MiB.
+* **compute buffer**: the scratch memory llama.cpp's graph allocator reserves for one micro-batch of
+  ``n_ubatch`` tokens (its log line "compute buffer size"). Buffers are reused between steps, so the
+  peak is the largest of three phases, in bytes per micro-batch token:
+  attention ``mask + 4 x heads x context + 22 x hidden`` (f32 scores; flash attention never stores them),
+  feed-forward ``mask + 12 x FFN + 8 x hidden`` and logits ``4 x vocab + 8 x hidden``, where the
+  attention mask is an input alive through every layer (4 bytes per context token, 2 with flash
+  attention). The coefficients were fitted to the sizes llama.cpp's CPU backend reports for small
+  models of varied shape (``helpers.gguf_check.llama_cpp_buffers``; a test keeps them within 10%);
+  GPU backends reserve similar amounts.
 * **runtime overhead**: a CUDA/ROCm/Metal context, cuBLAS workspaces and the like, ~400 MiB on a
   GPU as nvidia-smi shows before any tensor is allocated (``RUNTIME_OVERHEAD_BYTES``).
 
@@ -65,11 +69,15 @@ def kv_cache_bytes(arch: Architecture, context: int, batch: int = 1, cache_type:
 
 def compute_buffer_bytes(arch: Architecture, context: int, ubatch: int = DEFAULT_UBATCH,
                          flash_attention: bool = False) -> int:
-    """Approximate llama.cpp compute buffer (bytes): n_ubatch x 4 x (max(scores, logits) + activations)."""
+    """llama.cpp's compute buffer (bytes): the largest of the attention, feed-forward and logits phases."""
     context = _positive_int("context", context)
     ubatch = min(_positive_int("ubatch", ubatch, high=65536), context)
-    scores = 0 if flash_attention else arch.n_heads * context
-    return ubatch * 4 * (max(scores, arch.vocab) + 2 * arch.hidden + 2 * arch.ffn)
+    d, f = arch.hidden, arch.ffn
+    mask = 2 * context if flash_attention else 4 * context  # an input, alive through every layer
+    attention = (0 if flash_attention else 4 * arch.n_heads * context) + 22 * d
+    feed_forward = 12 * f + 8 * d
+    logits = 4 * arch.vocab + 8 * d
+    return int(ubatch * max(mask + attention, mask + feed_forward, logits))
 
 
 @dataclass(frozen=True)

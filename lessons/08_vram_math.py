@@ -199,6 +199,24 @@ pd.DataFrame({cache: [kv_cache_bytes(arch, c, cache_type=cache) / 2**30 for c in
 # cuBLAS workspace) takes a few hundred MiB before any tensor is loaded. `helpers.vram` documents
 # the model it uses for both.
 
+# %% [markdown]
+# Checked on this machine: llama.cpp loads the small random model from section 2 and reports its KV
+# cache and compute buffer; the estimates sit beside them.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.gguf_check import llama_cpp_buffers
+from helpers.vram import compute_buffer_bytes
+
+with tempfile.TemporaryDirectory() as folder:
+    source = write_random_llama_gguf(Path(folder) / "tiny-f32.gguf", tiny)
+    measured = []
+    for ctx in (256, 1024) if QUICK else (256, 1024, 4096):
+        real = llama_cpp_buffers(source, ctx)
+        measured.append((ctx, real["kv_cache_bytes"] / 2**20, kv_cache_bytes(tiny, ctx) / 2**20,
+                         real["compute_buffer_bytes"] / 2**20, compute_buffer_bytes(tiny, ctx) / 2**20))
+pd.DataFrame(measured, columns=["context", "KV llama.cpp (MiB)", "KV estimate (MiB)", "compute llama.cpp (MiB)",
+                                "compute estimate (MiB)"]).set_index("context").round(2)
+
 # %%
 from helpers.vram import memory_plan
 

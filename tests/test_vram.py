@@ -95,3 +95,22 @@ def test_more_gpu_layers_never_use_less_vram(name, a, b):
     arch = get_model(name).architecture
     few, many = sorted((a, b))
     assert memory_plan(arch, "Q4_K_M", 2048, few).gpu_total <= memory_plan(arch, "Q4_K_M", 2048, many).gpu_total
+
+
+SHAPES = [dict(), dict(vocab=4096), dict(ffn=2048), dict(hidden=512, head_dim=128), dict(n_heads=8, head_dim=32)]
+
+
+@pytest.mark.parametrize("change", SHAPES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "base")
+def test_kv_cache_and_compute_buffer_against_llama_cpp(tmp_path, change):
+    pytest.importorskip("llama_cpp")
+    from helpers.architecture import Architecture
+    from helpers.gguf_check import llama_cpp_buffers, write_random_llama_gguf
+
+    arch = Architecture(**{**dict(name="tiny", n_layers=2, hidden=256, ffn=512, n_heads=4, n_kv_heads=1,
+                                  head_dim=64, vocab=512, max_context=4096, tokenizer="spm"), **change})
+    path = write_random_llama_gguf(tmp_path / "tiny.gguf", arch)
+    for context, flash in ((512, False), (2048, False), (2048, True)):
+        real = llama_cpp_buffers(path, context, flash_attention=flash)
+        assert kv_cache_bytes(arch, context) == pytest.approx(real["kv_cache_bytes"], abs=0.006 * 2**20)  # log: 0.01 MiB
+        estimate = compute_buffer_bytes(arch, context, flash_attention=flash)
+        assert estimate == pytest.approx(real["compute_buffer_bytes"], rel=0.1), (context, flash)
