@@ -14,7 +14,7 @@ from helpers.gguf_size import check_mix, gguf_file_size, predicted_tensors
 
 
 def write_random_llama_gguf(path, arch: Architecture, seed: int = 0) -> Path:
-    """An F32 llama GGUF with random weights, ``arch``'s tensors and a SentencePiece-style vocab of ``arch.vocab``."""
+    """An F32 llama GGUF with random weights, ``arch``'s tensors (experts too) and a SentencePiece-style vocab."""
     import gguf
 
     if arch.family != "llama" or arch.vocab < 300:
@@ -31,6 +31,9 @@ def write_random_llama_gguf(path, arch: Architecture, seed: int = 0) -> Path:
     w.add_rope_dimension_count(arch.head_dim)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_freq_base(10000.0)
+    if arch.is_moe:
+        w.add_expert_count(arch.n_experts)
+        w.add_expert_used_count(arch.n_experts_used)
     w.add_tokenizer_model("llama")
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
     tokens += [f"t{i}" for i in range(arch.vocab - len(tokens))]

@@ -145,6 +145,8 @@ def test_fallbacks_can_break_the_ladder():
 
 TINY = Architecture("tiny", n_layers=8, hidden=256, ffn=512, n_heads=4, n_kv_heads=1, head_dim=64, vocab=512,
                     max_context=256, tokenizer="spm")
+TINY_MOE = Architecture("tiny-moe", n_layers=4, hidden=256, ffn=256, n_heads=4, n_kv_heads=2, head_dim=64, vocab=300,
+                        max_context=256, n_experts=8, n_experts_used=2, tokenizer="spm")
 TINY_TIED_ODD = Architecture("tiny-tied", n_layers=4, hidden=96, ffn=288, n_heads=3, n_kv_heads=1, head_dim=32,
                              vocab=320, max_context=256, tied_embeddings=True, tokenizer="spm")
 
@@ -153,14 +155,15 @@ TINY_TIED_ODD = Architecture("tiny-tied", n_layers=4, hidden=96, ffn=288, n_head
 def source_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gguf")
     files = {}
-    for arch in (TINY, TINY_TIED_ODD):
+    for arch in (TINY, TINY_TIED_ODD, TINY_MOE):
         files[arch.name] = folder / f"{arch.name}-f32.gguf"
         write_random_llama_gguf(files[arch.name], arch)
     return files
 
 
-@pytest.mark.parametrize("arch", [TINY, TINY_TIED_ODD], ids=lambda a: a.name)
-@pytest.mark.parametrize("mix", ["Q4_K_M", "Q5_K_M", "Q3_K_M", "Q4_K_S", "Q2_K", "Q6_K", "Q8_0", "Q4_0", "IQ4_XS"])
+@pytest.mark.parametrize("arch", [TINY, TINY_TIED_ODD, TINY_MOE], ids=lambda a: a.name)
+@pytest.mark.parametrize("mix", ["Q4_K_M", "Q5_K_M", "Q5_K_S", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q4_K_S", "Q2_K", "Q6_K",
+                                 "Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "IQ4_XS", "IQ4_NL", "F16"])
 def test_predicted_tensors_match_a_real_quantized_file(source_files, tmp_path, arch, mix):
     out = tmp_path / f"{mix}.gguf"
     pytest.importorskip("llama_cpp")
