@@ -3,9 +3,11 @@
 The model, term by term (all in bytes; GiB = 2**30 bytes, GB = 10**9 bytes):
 
 * **weights**: the GGUF tensor data, tensor by tensor (``helpers.gguf_size``).
-* **KV cache**: 2 (K and V) x layers x KV heads x head dim x context x sequences x bytes per element
-  (f16: 2; q8_0: 34/32; q4_0: 18/32, from their ggml block layouts). It ignores Gemma 2's sliding
-  window (an upper bound there).
+* **KV cache**: 2 (K and V) x layers x KV heads x head dim x cells x sequences x bytes per element,
+  where llama.cpp rounds the context up to a multiple of 256 cells (``KV_CELL_PADDING``) (f16: 2; q8_0: 34/32; q4_0: 18/32, from their ggml block layouts). Sliding-window layers
+  (Gemma 2) get a full-size cache too: llama-cpp-python's context defaults keep ``swa_full`` on
+  (checked: llama.cpp reports equal SWA and non-SWA caches); llama.cpp's own CLI, with it off,
+  caches only the window for those layers, so there this is an upper bound.
 * **compute buffer**: the scratch memory llama.cpp's graph allocator reserves for one micro-batch of
   ``n_ubatch`` tokens (its log line "compute buffer size"). Buffers are reused between steps, so the
   peak is the largest of three phases, in bytes per micro-batch token:
@@ -34,7 +36,8 @@ RUNTIME_OVERHEAD_BYTES = 400 * 2**20
 # Share of unified memory the GPU may use by default (Metal's recommendedMaxWorkingSetSize is
 # about two thirds to three quarters of RAM; 0.75 is used here).
 UNIFIED_GPU_FRACTION = 0.75
-DEFAULT_UBATCH = 512  # llama.cpp's default n_ubatch (tokens per compute step)
+DEFAULT_UBATCH = 512
+KV_CELL_PADDING = 256  # llama.cpp allocates the KV cache in multiples of 256 cells  # llama.cpp's default n_ubatch (tokens per compute step)
 MAX_CONTEXT = 10_000_000
 MAX_BATCH = 4096
 
@@ -54,23 +57,30 @@ def kv_bytes_per_element(cache_type: str) -> float:
     return qt.bytes_per_block / qt.block_size
 
 
+def kv_cells(context: int) -> int:
+    """Cache cells llama.cpp allocates for ``context`` tokens: rounded up to a multiple of 256."""
+    return -(-_positive_int("context", context) // KV_CELL_PADDING) * KV_CELL_PADDING
+
+
 def kv_cache_bytes(arch: Architecture, context: int, batch: int = 1, cache_type: str = "f16",
                    n_layers=None) -> int:
-    """KV cache bytes: 2 x layers x kv_heads x head_dim x context x batch x bytes per element.
+    """KV cache bytes: 2 x layers x kv_heads x head_dim x cells x batch x bytes per element.
+
+    cells = ``context`` rounded up to a multiple of ``KV_CELL_PADDING``, as llama.cpp allocates them.
 
     ``n_layers`` counts only some blocks (the ones offloaded to a GPU); default all.
     """
     context = _positive_int("context", context)
     batch = _positive_int("batch", batch, high=MAX_BATCH)
     layers = arch.n_layers if n_layers is None else _positive_int("n_layers", n_layers, low=0, high=arch.n_layers)
-    elements = 2 * layers * arch.n_kv_heads * arch.head_dim * context * batch
+    elements = 2 * layers * arch.n_kv_heads * arch.head_dim * kv_cells(context) * batch
     return math.ceil(elements * kv_bytes_per_element(cache_type))
 
 
 def compute_buffer_bytes(arch: Architecture, context: int, ubatch: int = DEFAULT_UBATCH,
                          flash_attention: bool = False) -> int:
     """llama.cpp's compute buffer (bytes): the largest of the attention, feed-forward and logits phases."""
-    context = _positive_int("context", context)
+    context = kv_cells(context)
     ubatch = min(_positive_int("ubatch", ubatch, high=65536), context)
     d, f = arch.hidden, arch.ffn
     mask = 2 * context if flash_attention else 4 * context  # an input, alive through every layer

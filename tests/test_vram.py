@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from helpers.catalog import get_gpu, get_model
 from helpers.gguf_size import gguf_file_size
-from helpers.vram import (RUNTIME_OVERHEAD_BYTES, compute_buffer_bytes, judge, kv_cache_bytes, largest_context_that_fits,
-                          memory_plan, most_gpu_layers_that_fit, usable_gpu_bytes, weight_split)
+from helpers.vram import (RUNTIME_OVERHEAD_BYTES, compute_buffer_bytes, judge, kv_cache_bytes, kv_cells,
+                          largest_context_that_fits, memory_plan, most_gpu_layers_that_fit, usable_gpu_bytes,
+                          weight_split)
 
 LLAMA8 = get_model("Llama 3.1 8B").architecture
 
@@ -25,6 +26,11 @@ def test_kv_cache_formula_and_cache_types():
 def test_bad_context_is_refused_with_the_range(bad):
     with pytest.raises(ValueError, match=r"context must be a whole number in \[1, "):
         kv_cache_bytes(LLAMA8, bad)
+
+
+def test_kv_cells_are_padded_to_256():
+    assert kv_cells(1) == 256 and kv_cells(256) == 256 and kv_cells(1000) == 1024
+    assert kv_cache_bytes(LLAMA8, 1000) == kv_cache_bytes(LLAMA8, 1024)
 
 
 def test_unknown_cache_type_is_refused():
@@ -109,7 +115,7 @@ def test_kv_cache_and_compute_buffer_against_llama_cpp(tmp_path, change):
     arch = Architecture(**{**dict(name="tiny", n_layers=2, hidden=256, ffn=512, n_heads=4, n_kv_heads=1,
                                   head_dim=64, vocab=512, max_context=4096, tokenizer="spm"), **change})
     path = write_random_llama_gguf(tmp_path / "tiny.gguf", arch)
-    for context, flash in ((512, False), (2048, False), (2048, True)):
+    for context, flash in ((512, False), (1000, False), (2048, False), (2048, True)):
         real = llama_cpp_buffers(path, context, flash_attention=flash)
         assert kv_cache_bytes(arch, context) == pytest.approx(real["kv_cache_bytes"], abs=0.006 * 2**20)  # log: 0.01 MiB
         estimate = compute_buffer_bytes(arch, context, flash_attention=flash)
