@@ -64,7 +64,9 @@ def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_bu
     check_mix(quant)
     if context > arch.max_context:
         raise ValueError(f"context {context} exceeds {arch.name}'s trained maximum of {arch.max_context} tokens")
-    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes or 0)
+    if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):
+        raise ValueError(f"give a catalog gpu or gpu_budget_bytes in [0, {MAX_VRAM_GIB:g} GiB], got {gpu_budget_bytes!r}")
+    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes)
     if gpu is not None and gpu.kind == "cpu" or budget == 0:
         n_gpu_layers = 0
     options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
@@ -210,7 +212,7 @@ def format_text(a: Assessment) -> str:
              f"  weights          {gib('weights_bytes')}", f"  KV cache         {gib('kv_cache_bytes')}",
              f"  compute buffer   {gib('compute_buffer_bytes')}", f"  runtime overhead {gib('overhead_bytes')}",
              f"  total            {gib('total_bytes')}  (GPU {d['gpu_bytes'] / 2**30:.2f}, RAM {d['cpu_bytes'] / 2**30:.2f})",
-             f"  GPU usable       {gib('gpu_budget_bytes')}",
+             f"  GPU usable       {gib('gpu_budget_bytes')}  (headroom {a.verdict.gpu_headroom_bytes / 2**30:.2f} GiB)",
              f"  layers on GPU    {d['layers_on_gpu']} of {d['n_layers']}" + (" + output" if d["output_on_gpu"] else ""),
              ("YES, " if a.verdict.fits else "NO, ") + a.verdict.reason]
     if a.tokens_per_second is not None:

@@ -112,6 +112,8 @@ summary
 # %%
 size = gguf_file_size(arch, QUANT)
 print(f"{MODEL} {QUANT}: {size.total_gb:.3f} GB (10^9 bytes), {size.bits_per_weight:.2f} bits per weight on average")
+pd.Series({kind: nbytes / size.tensor_data_bytes for kind, nbytes in size.bytes_by_type.items()},
+          name="share of tensor bytes").sort_values(ascending=False).round(3).to_frame()
 
 # %% [markdown]
 # ### Does it match real files?

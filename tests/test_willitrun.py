@@ -66,3 +66,16 @@ def test_cli_as_a_subprocess():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["fits"] is True
+
+
+@pytest.mark.parametrize("budget", [None, -1, float("nan"), float("inf"), 10**20])
+def test_assess_refuses_a_missing_or_absurd_budget(budget):
+    with pytest.raises(ValueError, match="gpu_budget_bytes in"):
+        assess(get_model("Llama 3.2 1B").architecture, "Q4_K_M", 4096, gpu_budget_bytes=budget)
+
+
+def test_params_that_disagree_with_the_architecture_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["--layers", "32", "--hidden", "4096", "--ffn", "14336", "--heads", "32", "--kv-heads", "8",
+              "--head-dim", "128", "--vocab", "128256", "--params", "70", "--vram-gb", "24"])
+    assert "disagrees with the architecture" in capsys.readouterr().err
