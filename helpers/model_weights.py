@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.paths import REPO_ROOT
+from helpers.atomic import atomic_path
+from helpers.paths import BUILD_DIR, REPO_ROOT
 
 TINY_LLAMA_DIR = REPO_ROOT / "data" / "tiny_llama"
 MAX_FILE_BYTES = 2 * 2**30  # refuse anything over 2 GiB: this course's models are far smaller
@@ -45,9 +46,21 @@ def _read_gguf(path: Path) -> dict:
     return out
 
 
-def train_digits_mlp(seed: int = 0, hidden=(512, 256), max_iter: int = 40) -> dict:
-    """Train scikit-learn's MLP on the 8x8 digits; its weight matrices as ``{"layerN": (out, in)}``."""
+def train_digits_mlp(seed: int = 0, hidden=(512, 256), max_iter: int = 40, cache_dir=BUILD_DIR) -> dict:
+    """Train scikit-learn's MLP on the 8x8 digits; its weight matrices as ``{"layerN": (out, in)}``.
+
+    The result is cached as safetensors in ``cache_dir`` (``None``: no cache) so the next call
+    reads it instead of training again.
+    """
     import warnings
+
+    from safetensors.numpy import load_file, save_file
+
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"digits_mlp_{'-'.join(map(str, hidden))}_{max_iter}_seed{seed}.safetensors"
+        if cache.is_file():
+            return load_file(str(cache))
 
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
@@ -57,7 +70,11 @@ def train_digits_mlp(seed: int = 0, hidden=(512, 256), max_iter: int = 40) -> di
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp = MLPClassifier(hidden, max_iter=max_iter, random_state=seed).fit(x / 16.0, y)
-    return {f"layer{i + 1}": c.T.astype(np.float32) for i, c in enumerate(mlp.coefs_)}
+    weights = {f"layer{i + 1}": np.ascontiguousarray(c.T, dtype=np.float32) for i, c in enumerate(mlp.coefs_)}
+    if cache is not None:
+        with atomic_path(cache) as tmp:
+            save_file(weights, str(tmp))
+    return weights
 
 
 def load_weight_matrices(path=None, seed: int = 0):

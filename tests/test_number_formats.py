@@ -95,9 +95,15 @@ def test_outlier_share_and_relative_error():
 def test_default_model_weights_are_real_matrices():
     source, mats = load_weight_matrices()
     assert mats and all(m.ndim == 2 and m.dtype == np.float32 for m in mats.values())
-    again = train_digits_mlp()
     if "MLP" in source:
-        assert all(np.array_equal(mats[k], again[k]) for k in mats)
+        assert [m.shape for m in mats.values()] == [(512, 64), (256, 512), (10, 256)]
+
+
+def test_mlp_cache_returns_the_trained_weights(tmp_path):
+    fresh = train_digits_mlp(hidden=(16,), max_iter=5, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+    cached = train_digits_mlp(hidden=(16,), max_iter=5, cache_dir=tmp_path)
+    assert all(np.array_equal(fresh[k], cached[k]) for k in fresh)
 
 
 def test_model_files_are_checked(tmp_path):

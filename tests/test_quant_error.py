@@ -1,0 +1,59 @@
+"""Measured quantization error, blockwise scales, importance-weighted scales, quant recommendation."""
+import gguf
+import numpy as np
+import pytest
+
+from helpers import quant_error as qe
+from helpers.catalog import get_model
+from helpers.quants import FORMATS
+
+RNG = np.random.default_rng(0)
+W = (RNG.standard_normal((32, 512)) * 0.02).astype(np.float32)
+
+
+def test_bits_per_weight_agree_with_gguf_constants():
+    for fmt in FORMATS:
+        block, size = gguf.constants.GGML_QUANT_SIZES[getattr(gguf.GGMLQuantizationType, fmt)]
+        assert qe.bits_per_weight(fmt) == size * 8 / block
+
+
+def test_measure_and_table():
+    x = RNG.standard_normal((512, 4))
+    m = qe.measure(W, "Q8_0", x)
+    assert 0 < m["RMSE"] <= m["max abs error"] and 0 < m["relative output error"] < 0.05
+    rows = qe.error_table({"a": W, "b": W[:, :256], "skipped": W[:, :100]}, ["Q4_K", "Q8_0", "Q2_K"])
+    assert [r["format"] for r in rows] == ["Q8_0", "Q4_K", "Q2_K"]
+    assert rows[0]["RMSE"] < rows[1]["RMSE"] < rows[2]["RMSE"]
+    with pytest.raises(ValueError, match="multiple of 256"):
+        qe.error_table({"small": W[:, :100]}, ["Q8_0"])
+
+
+def test_smaller_blocks_smaller_error():
+    w = W * np.logspace(-1, 1, 512, dtype=np.float32)  # columns of very different size
+    errors = [np.sqrt(np.mean((qe.blockwise_round_trip(w, 4, b) - w) ** 2)) for b in (16, 64, 512, None)]
+    assert errors == sorted(errors)
+    assert qe.scale_bits_per_weight(32, 10_000) == 0.5
+    with pytest.raises(ValueError, match="block must divide"):
+        qe.blockwise_round_trip(w, 4, 100)
+
+
+def test_importance_moves_error_to_unimportant_weights():
+    x = RNG.standard_normal(32)
+    importance = np.where(np.arange(32) < 4, 100.0, 1.0)
+    plain = qe.best_scale(x, np.ones(32), 3)
+    weighted = qe.best_scale(x, importance, 3)
+    assert qe.weighted_error(x, importance, weighted, 3) <= qe.weighted_error(x, importance, plain, 3)
+    assert qe.weighted_error(x, np.ones(32), plain, 3) <= qe.weighted_error(x, np.ones(32), weighted, 3)
+    assert qe.best_scale(np.zeros(8), np.ones(8), 4) == 0.0
+    with pytest.raises(ValueError, match="importance"):
+        qe.best_scale(x, -np.ones(32), 4)
+
+
+def test_recommendation_walks_down_the_ladder():
+    arch = get_model("Llama 3.1 8B").architecture
+    picks = [qe.recommend_quant(arch, gib * 2**30)[0] for gib in (2, 6, 8, 24)]
+    assert picks[0] is None and picks[-1] == "Q8_0"
+    order = [qe.QUANT_LADDER.index(p) for p in picks[1:]]
+    assert order == sorted(order, reverse=True)
+    mix, need = qe.recommend_quant(arch, 8 * 2**30)
+    assert need <= 8 * 2**30
