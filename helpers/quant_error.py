@@ -125,3 +125,24 @@ def recommend_quant(arch, gpu_bytes: int, context: int = 8192, ladder=QUANT_LADD
         if need <= gpu_bytes:
             return mix, need
     return None, None
+
+
+def gguf_perplexity(model_path, text: str, n_ctx: int = 256, n_threads: int = 2) -> float:
+    """Perplexity of a GGUF model on ``text`` with llama.cpp: exp(mean negative log-likelihood).
+
+    One window of at most ``n_ctx`` tokens (BOS included); every token after the first is scored.
+    Lower is better; a model that guesses uniformly over V tokens scores V.
+    """
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(model_path), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=n_threads)
+    tokens = llm.tokenize(text.encode("utf-8"), add_bos=True)[:n_ctx]
+    if len(tokens) < 2:
+        raise ValueError("text is too short: need at least one token after BOS")
+    llm.reset()
+    llm.eval(tokens)
+    logits = np.asarray(llm.scores[: len(tokens) - 1], dtype=np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    nll = -log_probs[np.arange(len(tokens) - 1), tokens[1:]]
+    return float(np.exp(nll.mean()))

@@ -6,6 +6,10 @@ llama.cpp's own ``llama_model_quantize`` convert it to one quantization type for
 (``pure``), read its bytes back with ``gguf.GGUFReader``, and compare them block by block with
 :func:`helpers.quants.quantize` on the same floats. Sizes in bytes; nothing is downloaded.
 """
+import io
+import os
+import sys
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +80,26 @@ def write_check_gguf(path, arch: Architecture = CHECK_ARCH, seed: int = 0) -> di
     return tensors
 
 
+@contextmanager
+def silenced_stderr():
+    """Silence stderr for a while, both ``sys.stderr`` and file descriptor 2.
+
+    llama.cpp logs every tensor it quantizes, from C (fd 2) or through llama-cpp-python's log
+    callback (``sys.stderr``).
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        with redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def llama_cpp_quantize_pure(src, dst, fmt: str) -> Path:
     """Quantize every matrix of GGUF ``src`` to ``fmt`` with llama.cpp (no importance matrix)."""
     import llama_cpp
@@ -85,7 +109,9 @@ def llama_cpp_quantize_pure(src, dst, fmt: str) -> Path:
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{LLAMA_CPP_FTYPES[fmt]}")
     params.pure = True
     params.nthread = 1
-    if llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params) != 0:
+    with silenced_stderr():
+        status = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
+    if status != 0:
         raise RuntimeError(f"llama.cpp could not quantize {Path(src).name} to {fmt}")
     return Path(dst)
 

@@ -57,3 +57,20 @@ def test_recommendation_walks_down_the_ladder():
     assert order == sorted(order, reverse=True)
     mix, need = qe.recommend_quant(arch, 8 * 2**30)
     assert need <= 8 * 2**30
+
+
+@pytest.mark.slow
+def test_perplexity_of_a_random_model_and_its_quants(tmp_path):
+    from helpers.architecture import Architecture
+    from helpers.gguf_check import quantize_with_llama_cpp, write_random_llama_gguf
+
+    arch = Architecture(name="ppl", n_layers=1, hidden=64, ffn=128, n_heads=2, n_kv_heads=2, head_dim=32,
+                        vocab=320, max_context=128, tokenizer="spm")
+    src = write_random_llama_gguf(tmp_path / "f32.gguf", arch)
+    text = "the quick brown fox jumps over the lazy dog " * 4
+    ppl = qe.gguf_perplexity(src, text, n_ctx=128)
+    assert 1 < ppl < 2 * arch.vocab  # random weights: about uniform over the vocabulary
+    q8 = qe.gguf_perplexity(quantize_with_llama_cpp(src, tmp_path / "q8.gguf", "Q8_0"), text, n_ctx=128)
+    assert abs(q8 - ppl) / ppl < 0.05
+    with pytest.raises(ValueError, match="too short"):
+        qe.gguf_perplexity(src, "", n_ctx=128)

@@ -140,3 +140,15 @@ def test_subnormal_scales_behave_like_c(name):
     x[0, 0] = np.float32(1.1754944e-38)
     with np.errstate(all="ignore"):
         assert np.array_equal(quants.quantize(x, name), gguf.quants.quantize(x, getattr(T, name)))
+
+
+def test_silenced_stderr_restores_the_stream(capfd):
+    import os
+
+    from helpers.quants_check import silenced_stderr
+
+    with silenced_stderr():
+        os.write(2, b"hidden\n")
+    os.write(2, b"shown\n")
+    err = capfd.readouterr().err
+    assert "hidden" not in err and "shown" in err

@@ -1,0 +1,373 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Quantization: from one scale to GGUF's K-quant blocks
+#
+# A downloaded model is usually not fp16 but something like `Q4_K_M`. This notebook explains what
+# those letters mean, byte by byte, and proves each step: it quantizes real weight matrices with
+# readable numpy versions of llama.cpp's formats (`helpers/quants.py`), checks that they write the
+# *same bytes* as llama.cpp itself, and measures what each format costs in error, in a layer's
+# output and in file size. At the end you can explain Q4_K_M to a colleague, and choose a quant for
+# a given GPU.
+#
+# **Learning goals**
+# - Explain why small blocks with their own scale beat one scale per tensor, and what the scales cost in bits.
+# - Read GGUF block layouts (Q8_0, Q4_0, Q4_1, Q5_x, Q4_K, Q6_K) and derive bits per weight from bytes per block.
+# - Describe a K-quant super-block: 256 weights, 8 sub-blocks with 6-bit scales and mins, two f16 super-scales.
+# - Say what an importance matrix changes, and measure error versus bits per weight on real matrices.
+# - Pick a quant for a VRAM budget and know what quality it costs.
+#
+# **Time:** 45 minutes · **Needs:** CPU only
+
+# %% tags=["parameters"]
+QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+SEED = 0
+MODEL_PATH = None  # a .safetensors or .gguf file; None: the course's tiny Llama if present, else a digits MLP
+
+# %%
+from helpers.course import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from helpers import quant_error as qe
+from helpers import quants
+from helpers.model_weights import load_weight_matrices
+
+source, matrices = load_weight_matrices(MODEL_PATH, seed=SEED)
+matrices = qe.k_quant_ready(matrices)  # rows that are a multiple of 256 weights: every format fits
+name = max(matrices, key=lambda k: matrices[k].size)
+w = matrices[name]
+print(f"weights from: {source}; measuring on {list(matrices)}; the largest, {name}, is {w.shape[0]} x {w.shape[1]}")
+
+# %% [markdown]
+# ## 1. Why blocks: one scale per tensor versus many
+#
+# Notebook 06 stored a matrix as `scale × q` with a 4-bit integer `q`. The scale must reach the
+# largest |weight| in its group, so one outlier anywhere makes the steps coarse *everywhere*. Give
+# each small block of a row its own scale and an outlier only spoils its own block. The price is
+# the scales themselves: one 16-bit scale per 32 weights adds 16/32 = 0.5 bits per weight.
+
+# %%
+blocks = [16, 32, 64, 128, 256, w.shape[1], None]
+rows = []
+for block in blocks:
+    back = qe.blockwise_round_trip(w, 4, block)
+    label = "tensor" if block is None else ("row" if block == w.shape[1] else str(block))
+    rows.append((label, 4 + qe.scale_bits_per_weight(block, w.size), float(np.sqrt(np.mean((back - w) ** 2)))))
+blocks_table = pd.DataFrame(rows, columns=["weights per scale", "bits per weight (4 + f16 scale)", "RMSE"])
+blocks_table.set_index("weights per scale")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.2))
+ax.plot(blocks_table["bits per weight (4 + f16 scale)"], blocks_table["RMSE"], "o-", color="#3182bd")
+for _, r in blocks_table.iterrows():
+    ax.annotate(r["weights per scale"], (r["bits per weight (4 + f16 scale)"], r["RMSE"]), fontsize=8,
+                xytext=(4, 4), textcoords="offset points")
+ax.set_xlabel("bits per weight, scales included")
+ax.set_ylabel("RMSE of the weights")
+ax.set_title(f"int4 with one scale per N weights ({name})")
+plt.show()
+
+# %% [markdown]
+# Smaller blocks lower the error, but each halving of the block doubles the scale overhead. GGUF's
+# classic formats settle on 32 weights per scale; the K-quants get the same effect cheaper, as
+# section 3 shows.
+
+# %% [markdown]
+# ## 2. GGUF block layouts, byte by byte
+#
+# Every quantized GGUF tensor is a run of identical blocks. The layouts below are llama.cpp's
+# `block_*` structs; bits per weight is simply `8 × bytes per block / weights per block`, computed
+# from the layout and checked against `gguf.constants.GGML_QUANT_SIZES` (the table's last column).
+
+# %%
+import gguf
+
+layout_rows = []
+for fmt, layout in quants.LAYOUTS.items():
+    block, size = gguf.constants.GGML_QUANT_SIZES[getattr(gguf.GGMLQuantizationType, fmt)]
+    layout_rows.append((fmt, layout.weights_per_block, layout.bytes_per_block, layout.bits_per_weight,
+                        " | ".join(f"{f.name}@{f.offset}:{f.nbytes}B" for f in layout.fields),
+                        (block, size) == (layout.weights_per_block, layout.bytes_per_block)))
+pd.DataFrame(layout_rows, columns=["format", "weights/block", "bytes/block", "bits/weight",
+                                   "fields (name@offset:size)", "agrees with gguf"]).set_index("format")
+
+# %% [markdown]
+# Decode one Q8_0 block of the real matrix by hand: 2 bytes of f16 scale `d`, then 32 signed bytes.
+# Each weight is `d × q`; the largest |weight| of the block becomes ±127.
+
+# %%
+raw = quants.quantize_q8_0(w[:1, :32])[0]
+d = raw[:2].view(np.float16)[0]
+q = raw[2:].view(np.int8)
+print("bytes:", raw[:8].tolist(), "...")
+print(f"d = {float(d):.6g}; first quants: {q[:8].tolist()}")
+pd.DataFrame({"original": w[0, :6], "q": q[:6], "d * q": np.float32(d) * q[:6].astype(np.float32)}).round(6)
+
+# %% [markdown]
+# Q4_0 is the same idea with 4-bit quants (two per byte) and `d = max / -8`, where `max` keeps its
+# sign, so that the largest weight lands exactly on a level. Q4_1 and Q5_1 add a minimum `m`
+# (`x = d×q + m`), which fits blocks that are not centred on zero better, for 2 more bytes.
+
+# %% [markdown]
+# ## 3. K-quants: a super-block of 256 weights
+#
+# A Q4_K block holds 256 weights as 8 sub-blocks of 32. Each sub-block gets its own scale *and*
+# minimum, but stored in just **6 bits** each, as multiples of two f16 super-scales `d` and `dmin`:
+#
+# `x = d × sc[j] × q − dmin × m[j]`, with `q` in 0..15 and `sc[j]`, `m[j]` in 0..63.
+#
+# Cost: 4 bytes of super-scales + 12 bytes of packed 6-bit scales/mins + 128 bytes of quants = 144
+# bytes for 256 weights = 4.5 bits per weight, the same as Q4_0, yet with an asymmetric range per 32
+# weights. Q6_K does the same with 16 sub-blocks of 16 weights, int8 sub-scales and 6-bit quants.
+# Here is one real Q4_K block, field by field, and what its scales and minimums do:
+
+# %%
+block_bytes = quants.quantize_q4_k(w[:1, :256])[0]
+sc, mn = quants.unpack_k_scales(block_bytes[None, 4:16])
+d, dmin = block_bytes[0:4].view(np.float16).astype(np.float32)
+values = quants.dequantize_q4_k(block_bytes[None])[0]
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), gridspec_kw={"height_ratios": [1, 3]})
+start = 0
+for field, color in zip(quants.LAYOUTS["Q4_K"].fields, ["#e74c3c", "#e67e22", "#f1c40f", "#3498db"]):
+    top.barh(0, field.nbytes, left=field.offset, color=color, edgecolor="white")
+    small = field.nbytes < 8  # label the 2-byte fields beside the bar, not on it
+    top.text(field.offset + field.nbytes / 2 + (6 * field.offset / 2 if small else 0), 0.55 if small else 0,
+             f"{field.name} {field.nbytes} B", ha="left" if small else "center", va="center", fontsize=8)
+top.set_xlim(0, 144)
+top.set_ylim(-0.5, 0.9)
+top.set_yticks([])
+top.set_xlabel("byte offset in the 144-byte Q4_K block")
+x_axis = np.arange(256)
+bottom.plot(x_axis, w[0, :256], ".", ms=3, color="#7f8c8d", label="original weights")
+bottom.plot(x_axis, values, "_", ms=4, color="#2c3e50", label="stored (dequantized)")
+for j in range(8):
+    lo, hi = -dmin * mn[0, j], -dmin * mn[0, j] + 15 * d * sc[0, j]
+    bottom.hlines([lo, hi], 32 * j, 32 * j + 31, colors=["#27ae60", "#c0392b"], lw=1.5)
+    bottom.text(32 * j + 2, hi, f"sc={sc[0, j]} m={mn[0, j]}", fontsize=7, va="bottom")
+bottom.set_xlabel("weight index in the super-block (8 sub-blocks of 32)")
+bottom.set_ylabel("weight value")
+bottom.set_title("each sub-block: its own range from -dmin*m (green) to -dmin*m + 15*d*sc (red)")
+bottom.legend(fontsize=8, loc="lower right")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# How are the scales chosen? Not simply from the min and max: for each sub-block llama.cpp's
+# `make_qkx2_quants` tries 21 slightly different grids and, for each, fits scale and minimum by
+# weighted least squares (weights `sqrt(mean(x²)) + |x|`, so large weights count more), keeping the
+# grid with the smallest error. Then the 8 scales are themselves rounded to 6 bits against the
+# largest one, and every weight is re-rounded with the scales actually stored.
+#
+# ### Proof: the same bytes as llama.cpp
+#
+# We write a small F32 llama GGUF whose matrices contain the awkward cases (zero rows, constant rows,
+# all-negative rows, outliers, tiny values whose scales underflow f16), let llama.cpp's own
+# `llama_model_quantize` convert every matrix to one type, read its bytes back with `gguf.GGUFReader`
+# and compare them block by block with `helpers.quants` on the same floats.
+
+# %% tags=["nbval-ignore-output"]
+import tempfile
+
+from helpers.quants_check import compare_with_llama_cpp
+
+proof = []
+with tempfile.TemporaryDirectory() as workdir:
+    for fmt in quants.FORMATS:
+        result = compare_with_llama_cpp(fmt, workdir, seed=SEED)
+        proof.append((fmt, sum(r["blocks"] for r in result), sum(r["blocks that differ"] for r in result),
+                      all(r["dequantized equal"] for r in result)))
+pd.DataFrame(proof, columns=["format", "blocks compared", "blocks that differ from llama.cpp",
+                             "dequantized bit-exact with gguf"]).set_index("format")
+
+# %% [markdown]
+# Zero differing blocks means our readable numpy code *is* llama.cpp's reference quantizer,
+# including its rounding quirks (ties to even in `nearest_int`, half away from zero in Q8_0,
+# truncation in Q4_0). llama.cpp uses this reference path whenever no importance matrix is given.
+# (The cell's output is not compared in tests: it runs llama.cpp, whose log lines vary.)
+
+# %% [markdown]
+# ## 4. Importance matrices
+#
+# Not all weights matter equally: weight `W[i, j]` multiplies input `x[j]`, so its error costs
+# `error × x[j]` in the output. An **importance matrix** (imatrix) records, from a calibration text,
+# how large each input channel's activations are (mean of `x[j]²`). The quantizer then minimises
+# `Σ importance × (w − scale·q)²` instead of the plain squared error, moving error onto weights
+# whose inputs are small. A small demo on one block, with four "hot" input channels:
+
+# %%
+rng = np.random.default_rng(SEED)
+block = w[0, :32].astype(np.float64)
+importance = np.ones(32)
+importance[rng.choice(32, 4, replace=False)] = 50.0
+plain = qe.best_scale(block, np.ones(32), bits=3)
+weighted = qe.best_scale(block, importance, bits=3)
+pd.DataFrame([("plain least squares", plain, qe.weighted_error(block, np.ones(32), plain, 3),
+               qe.weighted_error(block, importance, plain, 3)),
+              ("importance-weighted", weighted, qe.weighted_error(block, np.ones(32), weighted, 3),
+               qe.weighted_error(block, importance, weighted, 3))],
+             columns=["scale chosen by", "scale", "plain squared error", "importance-weighted error"]).set_index(
+    "scale chosen by")
+
+# %% [markdown]
+# The weighted choice accepts a little more plain error to cut the error that reaches the output.
+# llama.cpp's `llama-imatrix` tool computes the importances from text, and `llama-quantize --imatrix`
+# uses them (then a different code path than the reference quantizer above, so bytes differ).
+# It matters most at 2 to 3 bits per weight, where every level counts.
+
+# %% [markdown]
+# ## 5. Error versus bits per weight, measured
+#
+# Every format on the real matrices: RMSE and worst-case error of the weights, and the relative
+# error of a layer's output `W @ x` for random inputs `x` (what the next layer actually sees).
+
+# %%
+errors = pd.DataFrame(qe.error_table(matrices, quants.FORMATS, seed=SEED)).set_index("format")
+errors
+
+# %%
+fig, ax = plt.subplots(figsize=(7.5, 3.8))
+ax.semilogy(errors["bits per weight"], errors["relative output error"], "o", color="#e6550d")
+for fmt, r in errors.iterrows():
+    ax.annotate(fmt, (r["bits per weight"], r["relative output error"]), fontsize=8, xytext=(4, 2),
+                textcoords="offset points")
+ax.set_xlabel("bits per weight (from the block layout)")
+ax.set_ylabel("relative error of W @ x (log)")
+ax.set_title("Fewer bits, more error: each bit roughly halves it")
+plt.show()
+
+# %% [markdown]
+# Read the pairs at equal size: Q4_K against Q4_0 (both 4.5 bits), Q5_K against Q5_0 (5.5 bits).
+# Per-sub-block minimums and fitted scales buy lower error for the same bytes. Try the formats
+# yourself, or your own bits and block size:
+
+# %% tags=["nbval-ignore-output"]
+from helpers.widgets_quantization import quantization_playground
+
+quantization_playground(w)
+
+# %% [markdown]
+# ## 6. Q4_K_M, finally, and how to choose
+#
+# A llama.cpp *mix* such as Q4_K_M is not one format: it is a rule per tensor. Most matrices get
+# Q4_K, while the ones that hurt most when quantized (the attention `v` projection and `ffn_down`
+# in some layers, and the output layer) get Q6_K. The rules come from llama.cpp's
+# `llama-quant.cpp` (`data/quant_mixes.json`); for Llama 3.1 8B they give:
+
+# %%
+from helpers.catalog import get_model
+from helpers.gguf_size import gguf_file_size, predicted_tensors
+
+arch = get_model("Llama 3.1 8B").architecture
+mix_rows = []
+for mix in ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]:
+    tensors = predicted_tensors(arch, mix)
+    counts = pd.Series([t.ggml_type for t in tensors]).value_counts()
+    size = gguf_file_size(arch, mix)
+    mix_rows.append((mix, ", ".join(f"{n} x {t}" for t, n in counts.items()), size.total_gb, size.bits_per_weight))
+pd.DataFrame(mix_rows, columns=["mix", "tensor types", "file size (GB)", "average bits per weight"]).set_index("mix").round(2)
+
+# %% [markdown]
+# ### What it costs a real model
+#
+# Weight error is a proxy; what users notice is the model's quality. The standard measure is
+# **perplexity** on held-out text (lower is better), per quant type. The course's tiny Llama (in
+# `data/tiny_llama/`) is quantized to each mix by `benchmarks/llm_quants.py`; when its files are
+# there this cell measures it live, otherwise it says what is missing.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.model_weights import TINY_LLAMA_DIR
+from helpers.paths import REPO_ROOT, relative_to_repo
+
+ggufs = sorted(TINY_LLAMA_DIR.glob("*.gguf")) if TINY_LLAMA_DIR.is_dir() else []
+heldout = sorted(TINY_LLAMA_DIR.glob("*heldout*.txt")) if TINY_LLAMA_DIR.is_dir() else []
+results_md = REPO_ROOT / "benchmarks" / "results" / "llm_quants.md"
+if ggufs and heldout:
+    text = heldout[0].read_text(encoding="utf-8")[: 2000 if QUICK else 20000]
+    ppl = [(p.name, p.stat().st_size, qe.gguf_perplexity(p, text, n_ctx=256 if QUICK else 1024)) for p in ggufs]
+    display(pd.DataFrame(ppl, columns=["file", "bytes", "perplexity"]).set_index("file"))
+elif results_md.is_file():
+    print(results_md.read_text(encoding="utf-8"))
+else:
+    print("TO BE COMPLETED: no tiny Llama GGUF files and held-out text in", relative_to_repo(TINY_LLAMA_DIR),
+          "and no", relative_to_repo(results_md), "yet; run benchmarks/llm_quants.py once the model is trained.")
+
+# %% [markdown]
+# ### Which quant for my GPU?
+#
+# Walk down the ladder Q8_0 → Q6_K → Q5_K_M → Q4_K_M → Q3_K_M → Q2_K and take the first mix whose
+# weights, KV cache (f16, 8,192 tokens), compute buffer and runtime overhead fit the card
+# (`helpers.vram.memory_plan`, notebook 08). Rules of thumb behind the ladder: Q8_0 and Q6_K are
+# practically lossless, Q4_K_M is the usual size/quality sweet spot, below 4 bits quality drops
+# quickly (section 5: each bit roughly doubles the error), and there an imatrix helps most.
+
+# %%
+budgets_gib = [4, 6, 8, 12, 16, 24, 48]
+decision = []
+for model in ["Llama 3.2 3B", "Llama 3.1 8B", "Llama 3.1 70B"]:
+    model_arch = get_model(model).architecture
+    row = {"model": model}
+    for gib in budgets_gib:
+        mix, need = qe.recommend_quant(model_arch, gib * 2**30)
+        row[f"{gib} GiB"] = mix or "does not fit"
+    decision.append(row)
+pd.DataFrame(decision).set_index("model")
+
+# %% [markdown]
+# If nothing fits, the options are a smaller model (usually better than Q2_K of a bigger one), a
+# shorter context, or offloading only some layers to the GPU (notebook 09).
+
+# %% [markdown]
+# ## Summary
+#
+# - Quantization stores `scale × small integer`; blocks of 32 weights each with their own scale
+#   contain the damage of outliers, at 16/32 = 0.5 extra bits per weight for an f16 scale.
+# - GGUF formats are fixed block layouts: bits per weight = 8 × bytes per block / weights per block
+#   (Q8_0 8.5, Q4_0 4.5, Q4_K 4.5, Q6_K 6.5625).
+# - K-quants group 256 weights in a super-block: 6-bit sub-block scales and mins under two f16
+#   super-scales, fitted by weighted least squares, lower error at the same size.
+# - Q4_K_M is a *mix*: Q4_K for most tensors, Q6_K where errors hurt most.
+# - An importance matrix weights the error by how much each input channel is used.
+# - `helpers.quants` reproduces llama.cpp's bytes exactly, so every number here describes real files.
+#
+# ## Exercises
+#
+# **1.** From the Q6_K block layout (section 2), how many **bits per weight** does Q6_K use?
+
+# %%
+from helpers.exercises.quantization import check_best_format, check_bits_per_weight, check_file_gb
+
+answer = None
+check_bits_per_weight(answer, "Q6_K")
+
+# %% [markdown]
+# **2.** A model has 8 × 10⁹ weights, all stored as Q4_K. How large is the file in **GB** (10⁹ bytes),
+# ignoring metadata?
+
+# %%
+answer = None
+check_file_gb(answer, 8e9, "Q4_K")
+
+# %% [markdown]
+# **3.** In the measured table of section 5, which of `"Q4_0"`, `"Q4_1"`, `"Q4_K"` has the smallest
+# relative output error?
+
+# %%
+candidates = ["Q4_0", "Q4_1", "Q4_K"]
+answer = None
+check_best_format(answer, errors.loc[candidates, "relative output error"].idxmin(), candidates)
