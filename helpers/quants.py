@@ -62,7 +62,7 @@ def _layout(name, weights, *fields):
 LAYOUTS = {
     "Q8_0": _layout("Q8_0", QK, ("d", 2, "f16 scale"), ("qs", 32, "int8 quants, x = d*q")),
     "Q4_0": _layout("Q4_0", QK, ("d", 2, "f16 scale"),
-                    ("qs", 16, "4-bit quants q in 0..15, x = d*(q-8); byte j: low nibble weight j, high nibble weight j+16")),
+                    ("qs", 16, "4-bit quants q in 0..15, x = d*(q-8); byte j: weight j (low nibble), j+16 (high)")),
     "Q4_1": _layout("Q4_1", QK, ("d", 2, "f16 scale"), ("m", 2, "f16 minimum"),
                     ("qs", 16, "4-bit quants, x = d*q + m; nibbles as Q4_0")),
     "Q5_0": _layout("Q5_0", QK, ("d", 2, "f16 scale"), ("qh", 4, "fifth bit of each quant, bit j = weight j"),
@@ -72,6 +72,9 @@ LAYOUTS = {
     "Q2_K": _layout("Q2_K", QK_K, ("scales", 16, "per 16 weights: 4-bit scale (low) and 4-bit min (high)"),
                     ("qs", 64, "2-bit quants, 4 per byte"), ("d", 2, "f16 super-block scale of the scales"),
                     ("dmin", 2, "f16 super-block scale of the mins")),
+    "Q3_K": _layout("Q3_K", QK_K, ("hmask", 32, "third (high) bit of each quant"),
+                    ("qs", 64, "low 2 bits of the quants, 4 per byte"),
+                    ("scales", 12, "16 six-bit signed scales, packed"), ("d", 2, "f16 super-block scale")),
     "Q4_K": _layout("Q4_K", QK_K, ("d", 2, "f16 super-block scale of the scales"),
                     ("dmin", 2, "f16 super-block scale of the mins"),
                     ("scales", 12, "8 scales and 8 mins of 6 bits each, packed"),
@@ -415,6 +418,106 @@ def make_qx_quants_rmse1(x, nmax: int):
     return scale.astype(np.float32), levels.astype(np.uint8)
 
 
+def make_q3_quants_rmse(x, nmax: int):
+    """ggml's ``make_q3_quants(n, nmax, x, L, do_rmse=true)`` for many groups at once.
+
+    Symmetric start ``L = round(-nmax * x / max)`` in ``-nmax..nmax-1``, then up to 5 passes of
+    coordinate descent: each quant in turn moves to the level that most improves the
+    ``x**2``-weighted least-squares fit. Returns ``(scale, L + nmax)``.
+    """
+    f32 = np.float32
+    peak = _signed_max(x)[:, 0]
+    zero = np.abs(peak) < GROUP_MAX_EPS
+    iscale = f32(-nmax) / np.where(zero, f32(1), peak)
+    levels = np.clip(_nearest_int(iscale[:, None] * x), -nmax, nmax - 1).astype(np.float32)
+    w = x * x
+    sumlx = _running_sum(w * x * levels)
+    suml2 = _running_sum(w * levels * levels)
+    for _ in range(5):
+        for i in range(x.shape[1]):
+            wi, xi, li = w[:, i], x[:, i], levels[:, i]
+            slx = sumlx - wi * xi * li  # the fit without quant i
+            sl2 = suml2 - wi * li * li
+            movable = slx > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.clip(_nearest_int(np.where(movable, xi * sl2 / slx, f32(0))), -nmax, nmax - 1)
+            new = new.astype(np.float32)
+            slx = slx + wi * xi * new
+            sl2 = sl2 + wi * new * new
+            take = movable & (new != li) & (sl2 > 0) & (slx * slx * suml2 > sumlx * sumlx * sl2)
+            levels[:, i] = np.where(take, new, li)
+            sumlx = np.where(take, slx, sumlx)
+            suml2 = np.where(take, sl2, suml2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(suml2 > 0, sumlx / suml2, f32(0))
+    scale = np.where(zero, f32(0), scale)
+    levels = np.where(zero[:, None], f32(0), levels + nmax)
+    return scale.astype(np.float32), levels.astype(np.uint8)
+
+
+def _unpack_q3_scales(packed) -> np.ndarray:
+    """The 12 packed bytes of Q3_K (n, 12) -> 16 signed scales (n, 16) in -32..31."""
+    p = np.ascontiguousarray(packed).astype(np.int32)
+    low = np.concatenate([p[:, 0:8] & 0x0F, p[:, 0:8] >> 4], axis=-1)
+    j = np.arange(16)
+    high = (p[:, 8 + j % 4] >> (2 * (j // 4))) & 3
+    return (low | (high << 4)) - 32
+
+
+def quantize_q3_k(x) -> np.ndarray:
+    """Q3_K, 110 bytes per 256 weights (3.4375 bits/weight), symmetric.
+
+    Block (16 groups of 16): ``hmask`` uint8[32] at bytes 0..31 (bit ``b`` of byte ``m`` is the
+    high bit of weight ``32b + m``), ``qs`` uint8[64] at bytes 32..95 (low 2 bits, packed as
+    Q2_K), ``scales`` uint8[12] at bytes 96..107 (16 six-bit scales: low nibbles in bytes 0-7,
+    top 2 bits in bytes 8-11), ``d`` f16 at bytes 108..109.
+    ``x = d * (sc - 32) * (q - 4)``, ``q`` in 0..7 (q = low 2 bits + 4 * high bit).
+    """
+    f32 = np.float32
+    blocks = _as_blocks(x, QK_K)
+    groups = blocks.reshape(-1, 16)
+    scales, levels = make_q3_quants_rmse(groups, 4)
+    scales = scales.reshape(-1, 16)
+    peak = _signed_max(scales)[:, 0]
+    has_scale = peak != 0
+    iscale = f32(-32) / np.where(has_scale, peak, f32(1))
+    l6 = np.clip(_nearest_int(iscale[:, None] * scales).astype(np.int8), -32, 31).astype(np.int32) + 32
+    l6 = np.where(has_scale[:, None], l6, 0)
+    packed = np.zeros((blocks.shape[0], 12), np.int32)
+    packed[:, 0:8] = (l6[:, 0:8] & 0x0F) | ((l6[:, 8:16] & 0x0F) << 4)
+    for j in range(16):
+        packed[:, 8 + j % 4] |= (l6[:, j] >> 4) << (2 * (j // 4))
+    packed = packed.astype(np.uint8)
+    d = _f16_bytes(np.where(has_scale, f32(1) / iscale, f32(0)))
+    sub_d = (_f16_values(d) * _unpack_q3_scales(packed).astype(np.float32)).reshape(-1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        again = np.clip(_nearest_int(groups / sub_d), -4, 3) + 4
+    levels = np.where(sub_d != 0, again, levels).astype(np.uint8).reshape(-1, QK_K)
+    hmask = np.zeros((levels.shape[0], 32), np.uint8)
+    for b in range(8):
+        hmask |= ((levels[:, 32 * b: 32 * b + 32] >> 2) & 1) << b
+    low = (levels & 3).reshape(-1, 2, 4, 32)
+    qs = (low[:, :, 0] | (low[:, :, 1] << 2) | (low[:, :, 2] << 4) | (low[:, :, 3] << 6)).reshape(-1, 64)
+    out = np.concatenate([hmask, qs, packed, d], axis=-1)
+    return out.reshape(_out_shape(np.shape(x), LAYOUTS["Q3_K"], to_bytes=True))
+
+
+def dequantize_q3_k(data) -> np.ndarray:
+    """Q3_K bytes -> float32: ``x = (d * sc) * q`` per group of 16, ``q`` in -4..3."""
+    layout = LAYOUTS["Q3_K"]
+    b = _as_byte_blocks(data, layout)
+    hmask = b[:, 0:32]
+    qs = b[:, 32:96].reshape(-1, 2, 1, 32)
+    sc = _unpack_q3_scales(b[:, 96:108]).astype(np.float32)
+    d = _f16_values(b[:, 108:110])
+    low = (qs >> np.array([0, 2, 4, 6], np.uint8).reshape(1, 1, 4, 1)) & 3  # [h, k, l]: weight 128h + 32k + l
+    high = np.stack([(hmask >> bit) & 1 for bit in range(8)], axis=1).reshape(-1, 2, 4, 32)
+    q = low.astype(np.int8) - ((1 - high) * 4).astype(np.int8)
+    scale = (d * sc)[:, :, None]
+    return (scale * q.reshape(-1, 16, 16).astype(np.float32)).reshape(
+        _out_shape(np.shape(data), layout, to_bytes=False))
+
+
 # ----------------------------------------------------------------------------- Q4_K, Q5_K
 
 def _pack_k_scales(ls, lm) -> np.ndarray:
@@ -634,11 +737,11 @@ def dequantize_q2_k(data) -> np.ndarray:
 # ----------------------------------------------------------------------------- by name
 
 QUANTIZERS = {"Q8_0": quantize_q8_0, "Q4_0": quantize_q4_0, "Q4_1": quantize_q4_1, "Q5_0": quantize_q5_0,
-              "Q5_1": quantize_q5_1, "Q2_K": quantize_q2_k, "Q4_K": quantize_q4_k, "Q5_K": quantize_q5_k,
-              "Q6_K": quantize_q6_k}
+              "Q5_1": quantize_q5_1, "Q2_K": quantize_q2_k, "Q3_K": quantize_q3_k, "Q4_K": quantize_q4_k,
+              "Q5_K": quantize_q5_k, "Q6_K": quantize_q6_k}
 DEQUANTIZERS = {"Q8_0": dequantize_q8_0, "Q4_0": dequantize_q4_0, "Q4_1": dequantize_q4_1,
                 "Q5_0": dequantize_q5_0, "Q5_1": dequantize_q5_1, "Q2_K": dequantize_q2_k,
-                "Q4_K": dequantize_q4_k, "Q5_K": dequantize_q5_k, "Q6_K": dequantize_q6_k}
+                "Q3_K": dequantize_q3_k, "Q4_K": dequantize_q4_k, "Q5_K": dequantize_q5_k, "Q6_K": dequantize_q6_k}
 
 
 def quantize(x, name: str) -> np.ndarray:

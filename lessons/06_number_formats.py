@@ -78,7 +78,8 @@ ax.axis("off")
 ax.set_title("0.1 in three formats: sign (red), exponent (blue), mantissa (green)")
 plt.show()
 pd.DataFrame([(n, float(nf.round_to_format(value, n)), nf.relative_error([value], [nf.round_to_format(value, n)])[0])
-              for n in ["fp32", "fp16", "bf16"]], columns=["format", "stored value", "relative error"]).set_index("format")
+              for n in ["fp32", "fp16", "bf16"]],
+             columns=["format", "stored value", "relative error"]).set_index("format")
 
 # %% [markdown]
 # bf16 is just the top half of an fp32: same 8 exponent bits (same range), 7 mantissa bits instead
@@ -106,7 +107,8 @@ fig, ax = plt.subplots(figsize=(8, 4.2))
 for name, color in zip(["fp32", "fp16", "bf16"], ["#2c3e50", "#e67e22", "#8e44ad"]):
     f = nf.FLOATS[name]
     inside = magnitudes <= f.max_normal
-    ax.loglog(magnitudes[inside], nf.spacing(magnitudes[inside], name), label=f"{name} (max {f.max_normal:.3g})", color=color)
+    ax.loglog(magnitudes[inside], nf.spacing(magnitudes[inside], name), color=color,
+              label=f"{name} (max {f.max_normal:.3g})")
 for name, color in zip(["int8", "int4"], ["#27ae60", "#c0392b"]):
     step = 1 / nf.INTS[name].qmax
     ax.loglog([step, 1], [step, step], color=color, lw=2.5, label=f"{name}, scale for max = 1")
@@ -139,7 +141,8 @@ print("weights from:", source)
 pd.DataFrame([(name, f"{w.shape[0]} x {w.shape[1]}", w.size, float(w.std()), float(np.abs(w).max()),
                nf.outlier_share(w))
               for name, w in matrices.items()],
-             columns=["matrix", "rows x cols", "weights", "std", "max |w|", "share beyond 6 std"]).set_index("matrix").round(4)
+             columns=["matrix", "rows x cols", "weights", "std", "max |w|", "share beyond 6 std"],
+             ).set_index("matrix").round(4)
 
 # %%
 name = max(matrices, key=lambda k: matrices[k].size)

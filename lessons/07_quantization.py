@@ -22,7 +22,7 @@
 #
 # **Learning goals**
 # - Explain why small blocks with their own scale beat one scale per tensor, and what the scales cost in bits.
-# - Read GGUF block layouts (Q8_0, Q4_0, Q4_1, Q5_x, Q4_K, Q6_K) and derive bits per weight from bytes per block.
+# - Read GGUF block layouts (Q8_0, Q4_0, Q4_1, Q5_x, Q2_K...Q6_K) and derive bits per weight from bytes per block.
 # - Describe a K-quant super-block: 256 weights, 8 sub-blocks with 6-bit scales and mins, two f16 super-scales.
 # - Say what an importance matrix changes, and measure error versus bits per weight on real matrices.
 # - Pick a quant for a VRAM budget and know what quality it costs.
@@ -280,7 +280,8 @@ for mix in ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]:
     counts = pd.Series([t.ggml_type for t in tensors]).value_counts()
     size = gguf_file_size(arch, mix)
     mix_rows.append((mix, ", ".join(f"{n} x {t}" for t, n in counts.items()), size.total_gb, size.bits_per_weight))
-pd.DataFrame(mix_rows, columns=["mix", "tensor types", "file size (GB)", "average bits per weight"]).set_index("mix").round(2)
+pd.DataFrame(mix_rows, columns=["mix", "tensor types", "file size (GB)", "average bits per weight"],
+             ).set_index("mix").round(2)
 
 # %% [markdown]
 # ### What it costs a real model

@@ -11,7 +11,7 @@ from helpers import quants
 from helpers.quants_check import CHECK_ARCH, awkward_matrix, compare_with_llama_cpp
 
 LEGACY = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1")  # gguf 0.19.0 quantizes these itself
-K_QUANTS = ("Q2_K", "Q4_K", "Q5_K", "Q6_K")  # gguf only dequantizes these
+K_QUANTS = ("Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K")  # gguf only dequantizes these
 
 
 def same_bits(a, b) -> bool:
@@ -94,7 +94,7 @@ def test_zeros_stay_zero(name):
 def test_more_bits_less_error_on_gaussian_weights():
     x = (np.random.default_rng(0).standard_normal((16, 1024)) * 0.02).astype(np.float32)
     rmse = {n: float(np.sqrt(np.mean((quants.round_trip(x, n) - x) ** 2))) for n in quants.FORMATS}
-    order = ["Q8_0", "Q6_K", "Q5_K", "Q4_K", "Q2_K"]
+    order = ["Q8_0", "Q6_K", "Q5_K", "Q4_K", "Q3_K", "Q2_K"]
     assert [rmse[n] for n in order] == sorted(rmse[n] for n in order)
     assert rmse["Q4_1"] < rmse["Q4_0"] and rmse["Q5_1"] < rmse["Q5_0"]
 
