@@ -146,3 +146,26 @@ def gguf_perplexity(model_path, text: str, n_ctx: int = 256, n_threads: int = 2)
     log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     nll = -log_probs[np.arange(len(tokens) - 1), tokens[1:]]
     return float(np.exp(nll.mean()))
+
+
+def load_quality_catalog(path=None) -> list:
+    """Perplexity increase per llama.cpp mix as llama-quantize reports it, from data/quant_quality.csv.
+
+    Each row: ``mix``, ``size_gib_at_reference`` (GiB, 2**30 bytes, of the reference model's file),
+    ``perplexity_increase`` (over the 16-bit model, on wikitext), ``reference_model``, ``source``.
+    """
+    import csv
+
+    from helpers.paths import DATA_DIR
+
+    path = DATA_DIR / "quant_quality.csv" if path is None else path
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            size, delta = float(row["size_gib_at_reference"]), float(row["perplexity_increase"])
+            if not (0 < size < 100 and 0 <= delta < 100) or not row["source"].strip():
+                raise ValueError(f"{path}: bad row for {row.get('mix')!r}: size {size}, increase {delta}, "
+                                 "each needs 0 < size < 100 GiB, 0 <= increase < 100 and a source")
+            rows.append({"mix": row["mix"], "size_gib_at_reference": size, "perplexity_increase": delta,
+                         "reference_model": row["reference_model"], "source": row["source"]})
+    return rows

@@ -311,11 +311,39 @@ else:
 # %% [markdown]
 # ### Which quant for my GPU?
 #
-# Walk down the ladder Q8_0 → Q6_K → Q5_K_M → Q4_K_M → Q3_K_M → Q2_K and take the first mix whose
-# weights, KV cache (f16, 8,192 tokens), compute buffer and runtime overhead fit the card
-# (`helpers.vram.memory_plan`, notebook 08). Rules of thumb behind the ladder: Q8_0 and Q6_K are
-# practically lossless, Q4_K_M is the usual size/quality sweet spot, below 4 bits quality drops
-# quickly (section 5: each bit roughly doubles the error), and there an imatrix helps most.
+# First, what each mix costs in quality on a real 8B model. llama.cpp's `llama-quantize` prints,
+# for every mix, the file size and the perplexity increase it measured on Llama-3-8B (wikitext,
+# over the 16-bit model); `data/quant_quality.csv` keeps those figures with their source:
+
+# %%
+quality = pd.DataFrame(qe.load_quality_catalog()).set_index("mix")
+quality[["size_gib_at_reference", "perplexity_increase", "reference_model"]]
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.4))
+ax.plot(quality["size_gib_at_reference"], quality["perplexity_increase"], "o", color="#3182bd")
+for mix, r in quality.iterrows():
+    ax.annotate(mix, (r["size_gib_at_reference"], r["perplexity_increase"]), fontsize=7, xytext=(3, 3),
+                textcoords="offset points")
+ax.set_yscale("log")
+ax.set_xlabel("file size of Llama-3-8B (GiB)")
+ax.set_ylabel("perplexity increase (log)")
+ax.set_title("Quality cost of each llama.cpp mix (as llama-quantize reports it)")
+plt.show()
+
+# %%
+q = quality["perplexity_increase"]
+size = quality["size_gib_at_reference"]
+print(f"Q4_K_M is {1 - size['Q4_K_M'] / size['Q6_K']:.0%} smaller than Q6_K and adds {q['Q4_K_M'] / q['Q6_K']:.1f}x "
+      f"its perplexity; Q2_K adds {q['Q2_K'] / q['Q4_K_M']:.0f}x Q4_K_M's. "
+      f"At about the same size, Q4_K_S adds {q['Q4_K_S']:.3f} and Q4_0 adds {q['Q4_0']:.3f}.")
+
+# %% [markdown]
+# Q8_0 and Q6_K cost almost nothing; Q4_K_M costs more but saves a quarter of the bytes; below 4
+# bits the increase grows steeply. At equal size the K-quant mixes beat the legacy formats, as
+# section 5 measured on our matrices. So: walk down the ladder Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M,
+# Q2_K and take the first mix whose weights, KV cache (f16, 8,192 tokens), compute buffer and
+# runtime overhead fit the card (`helpers.vram.memory_plan`, notebook 08):
 
 # %%
 budgets_gib = [4, 6, 8, 12, 16, 24, 48]

@@ -74,3 +74,19 @@ def test_perplexity_of_a_random_model_and_its_quants(tmp_path):
     assert abs(q8 - ppl) / ppl < 0.05
     with pytest.raises(ValueError, match="too short"):
         qe.gguf_perplexity(src, "", n_ctx=128)
+
+
+def test_quality_catalog():
+    rows = {r["mix"]: r for r in qe.load_quality_catalog()}
+    assert all(m in rows for m in qe.QUANT_LADDER)
+    ladder = [rows[m]["perplexity_increase"] for m in qe.QUANT_LADDER]
+    assert ladder == sorted(ladder)  # fewer bits, more perplexity
+    sizes = [rows[m]["size_gib_at_reference"] for m in qe.QUANT_LADDER]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_quality_catalog_refuses_bad_rows(tmp_path):
+    bad = tmp_path / "q.csv"
+    bad.write_text("mix,size_gib_at_reference,perplexity_increase,reference_model,source\nQ4_K_M,4.5,-1,x,src\n")
+    with pytest.raises(ValueError, match="bad row for 'Q4_K_M'"):
+        qe.load_quality_catalog(bad)
