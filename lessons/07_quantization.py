@@ -253,8 +253,21 @@ plt.show()
 
 # %% [markdown]
 # Read the pairs at equal size: Q4_K against Q4_0 (both 4.5 bits), Q5_K against Q5_0 (5.5 bits).
-# Per-sub-block minimums and fitted scales buy lower error for the same bytes. Try the formats
-# yourself, or your own bits and block size:
+# Per-sub-block minimums and fitted scales buy lower error for the same bytes. The error of each
+# weight, for three sizes:
+
+# %%
+from helpers.widgets_quantization import draw_error_histogram
+
+fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), sharex=True)
+for ax, fmt in zip(axes, ["Q8_0", "Q4_K", "Q2_K"]):
+    title = f"{fmt}: {quants.LAYOUTS[fmt].bits_per_weight:g} bits/weight"
+    draw_error_histogram(w, quants.round_trip(w, fmt), title, ax)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Try the other formats yourself, or your own bits and block size (the file size follows):
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets_quantization import quantization_playground
