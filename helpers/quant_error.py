@@ -169,3 +169,61 @@ def load_quality_catalog(path=None) -> list:
             rows.append({"mix": row["mix"], "size_gib_at_reference": size, "perplexity_increase": delta,
                          "reference_model": row["reference_model"], "source": row["source"]})
     return rows
+
+
+def storage_type(fmt: str, row_length: int) -> str:
+    """The type llama.cpp really stores a row of ``row_length`` weights in when asked for ``fmt``.
+
+    When the row is not a multiple of the format's block, llama.cpp falls back (Q4_K -> Q5_0,
+    Q6_K -> Q8_0..., ``data/quant_mixes.json``); if that does not divide the row either, F16.
+    """
+    from helpers.gguf_size import load_mixes
+
+    if row_length % LAYOUTS[fmt].weights_per_block == 0:
+        return fmt
+    fallback = load_mixes()["fallback"].get(fmt)
+    if fallback in LAYOUTS and row_length % LAYOUTS[fallback].weights_per_block == 0:
+        return fallback
+    return "F16"
+
+
+def quantize_params(params: dict, fmt: str) -> tuple:
+    """Every 2-D matrix of ``params`` round-tripped through ``fmt`` (biases untouched).
+
+    Returns ``(new params, {matrix name: storage type used})``; see :func:`storage_type`.
+    """
+    out, used = {}, {}
+    for name, value in params.items():
+        if value.ndim != 2:
+            out[name] = value
+            continue
+        kind = storage_type(fmt, value.shape[1])
+        used[name] = kind
+        out[name] = (value.astype(np.float16).astype(np.float32) if kind == "F16" else round_trip(value, kind))
+    return out, used
+
+
+def classifier_quant_table(params: dict, formats, x, y) -> list:
+    """Quality of the digits classifier with every matrix quantized to each format, vs float32.
+
+    Per format: held-out perplexity (over the 10 classes) and accuracy, the mean KL divergence
+    (nats) from the float32 model's predicted distribution (llama.cpp's ``llama-perplexity
+    --kl-divergence`` reports the same for language models), and how often the top answer changes.
+    """
+    from helpers.model_weights import classifier_quality, mlp_logits
+
+    def log_probs(p):
+        logits = mlp_logits(p, x)
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    base = log_probs(params)
+    rows = [{"format": "F32", "bits per weight": 32.0, **classifier_quality(params, x, y),
+             "KL divergence from F32": 0.0, "top answer changed": 0.0}]
+    for fmt in formats:
+        quantized, _ = quantize_params(params, fmt)
+        lp = log_probs(quantized)
+        rows.append({"format": fmt, "bits per weight": bits_per_weight(fmt), **classifier_quality(quantized, x, y),
+                     "KL divergence from F32": float((np.exp(base) * (base - lp)).sum(axis=1).mean()),
+                     "top answer changed": float((base.argmax(axis=1) != lp.argmax(axis=1)).mean())})
+    return rows

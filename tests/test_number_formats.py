@@ -1,4 +1,6 @@
 """Number formats: properties from bit layouts agree with numpy's own finfo; bf16 rounding by bits."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -103,7 +105,17 @@ def test_mlp_cache_returns_the_trained_weights(tmp_path):
     fresh = train_digits_mlp(hidden=(16,), max_iter=5, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.safetensors"))) == 1
     cached = train_digits_mlp(hidden=(16,), max_iter=5, cache_dir=tmp_path)
+    assert set(fresh) == {"layer1", "layer1.bias", "layer2", "layer2.bias"}
     assert all(np.array_equal(fresh[k], cached[k]) for k in fresh)
+
+
+def test_heldout_digits_are_not_trained_on():
+    from helpers.model_weights import HELDOUT_SHARE, digits_split
+
+    x_train, y_train, x_heldout, y_heldout = digits_split()
+    assert len(x_heldout) == math.ceil(1797 * HELDOUT_SHARE) and len(x_train) + len(x_heldout) == 1797
+    train_rows = {r.tobytes() for r in x_train}
+    assert sum(r.tobytes() in train_rows for r in x_heldout) < 5  # digits has a few exact duplicates
 
 
 def test_model_files_are_checked(tmp_path):

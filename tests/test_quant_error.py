@@ -90,3 +90,26 @@ def test_quality_catalog_refuses_bad_rows(tmp_path):
     bad.write_text("mix,size_gib_at_reference,perplexity_increase,reference_model,source\nQ4_K_M,4.5,-1,x,src\n")
     with pytest.raises(ValueError, match="bad row for 'Q4_K_M'"):
         qe.load_quality_catalog(bad)
+
+
+def test_storage_type_falls_back_like_llama_cpp():
+    assert qe.storage_type("Q4_K", 512) == "Q4_K"
+    assert qe.storage_type("Q4_K", 64) == "Q5_0"
+    assert qe.storage_type("Q6_K", 96) == "Q8_0"
+    assert qe.storage_type("Q4_0", 48) == "F16"
+
+
+def test_quantized_params_and_classifier_table():
+    from helpers.model_weights import classifier_quality, digits_split, train_digits_mlp
+
+    params = train_digits_mlp(hidden=(64,), max_iter=30, cache_dir=None)
+    quantized, used = qe.quantize_params(params, "Q4_K")
+    assert used == {"layer1": "Q5_0", "layer2": "Q5_0"}  # rows of 64 weights: not a multiple of 256
+    assert np.array_equal(quantized["layer1.bias"], params["layer1.bias"])
+    assert not np.array_equal(quantized["layer1"], params["layer1"])
+    _, _, x, y = digits_split()
+    quality = classifier_quality(params, x, y)
+    assert 1 <= quality["perplexity"] < 10 and quality["accuracy"] > 0.8
+    rows = {r["format"]: r for r in qe.classifier_quant_table(params, ["Q8_0", "Q2_K"], x, y)}
+    assert rows["F32"]["KL divergence from F32"] == 0
+    assert 0 < rows["Q8_0"]["KL divergence from F32"] < rows["Q2_K"]["KL divergence from F32"]
