@@ -1,10 +1,11 @@
 """Weight matrices of a real trained model, to look at and to quantize.
 
 ``load_weight_matrices(path)`` reads the 2-D float tensors of a ``.safetensors`` or ``.gguf`` file
-(never a pickle). With no path it uses the course's own tiny Llama in ``data/tiny_llama/`` when it
-is there, else trains a small scikit-learn MLP on the digits data set that ships with scikit-learn
-(about 2 s on one core; deterministic for a given seed). Matrices come back as float32, one row
-per output unit: ``W @ x`` is the layer.
+(never a pickle). With no path it trains a small scikit-learn MLP on the digits data set that
+ships with scikit-learn (about 2 s on one core; deterministic for a given seed, then cached), so
+stored notebook outputs do not change when a model file appears; ``find_course_model`` points to
+the course's own tiny Llama in ``data/tiny_llama/`` when it is there, to pass as the path.
+Matrices come back as float32, one row per output unit: ``W @ x`` is the layer.
 """
 from pathlib import Path
 
@@ -120,17 +121,14 @@ def classifier_quality(params: dict, x, y) -> dict:
 
 
 def load_weight_matrices(path=None, seed: int = 0):
-    """``(source description, {name: float32 (rows, cols) matrix})`` from ``path`` or the default model.
+    """``(source description, {name: float32 (rows, cols) matrix})`` from ``path`` or the digits MLP.
 
     ``path``: a ``.safetensors`` or ``.gguf`` file. Other suffixes, missing files and files over
     ``MAX_FILE_BYTES`` are refused before anything is read.
     """
     if path is None:
-        path = find_course_model()
-        if path is None:
-            params = train_digits_mlp(seed)
-            return ("scikit-learn MLP trained on digits (64-512-256-10)",
-                    {k: v for k, v in params.items() if v.ndim == 2})
+        params = train_digits_mlp(seed)
+        return "scikit-learn MLP trained on digits (64-512-256-10)", {k: v for k, v in params.items() if v.ndim == 2}
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path.name!r}")

@@ -31,7 +31,7 @@
 # %% tags=["parameters"]
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
-MODEL_PATH = None  # a .safetensors or .gguf file; None: the course's tiny Llama if present, else a digits MLP
+MODEL_PATH = None  # a .safetensors or .gguf file (e.g. the tiny Llama in data/tiny_llama/); None: a digits MLP
 
 # %%
 from helpers.course import start_notebook
@@ -130,11 +130,18 @@ plt.show()
 # ## 3. A real model's weights
 #
 # `load_weight_matrices` reads the 2-D tensors of a `.safetensors` or `.gguf` file (never a pickle).
-# With `MODEL_PATH = None` it uses the course's own tiny Llama from `data/tiny_llama/` when it is
-# there, else it trains a small multilayer perceptron on scikit-learn's digits (about 2 s).
+# With `MODEL_PATH = None` it trains a small multilayer perceptron on scikit-learn's digits (about
+# 2 s, then cached). To look at the course's own tiny Llama instead, set `MODEL_PATH` in the
+# parameters cell to the file this cell names, and run the notebook again.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.model_weights import find_course_model, load_weight_matrices
+from helpers.paths import relative_to_repo
+
+course_model = find_course_model()
+print("course model file:", relative_to_repo(course_model) if course_model else "none yet in data/tiny_llama/")
 
 # %%
-from helpers.model_weights import load_weight_matrices
 
 source, matrices = load_weight_matrices(MODEL_PATH, seed=SEED)
 print("weights from:", source)

@@ -32,7 +32,7 @@
 # %% tags=["parameters"]
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
-MODEL_PATH = None  # a .safetensors or .gguf file; None: the course's tiny Llama if present, else a digits MLP
+MODEL_PATH = None  # a .safetensors or .gguf file (e.g. the tiny Llama in data/tiny_llama/); None: a digits MLP
 
 # %%
 from helpers.course import start_notebook
@@ -50,6 +50,10 @@ from helpers.model_weights import load_weight_matrices
 
 source, matrices = load_weight_matrices(MODEL_PATH, seed=SEED)
 matrices = qe.k_quant_ready(matrices)  # rows that are a multiple of 256 weights: every format fits
+if not matrices:
+    print(f"{source} has no matrix whose rows are a multiple of 256 weights; using the digits MLP")
+    source, matrices = load_weight_matrices(None, seed=SEED)
+    matrices = qe.k_quant_ready(matrices)
 name = max(matrices, key=lambda k: matrices[k].size)
 w = matrices[name]
 print(f"weights from: {source}; measuring on {list(matrices)}; the largest, {name}, is {w.shape[0]} x {w.shape[1]}")

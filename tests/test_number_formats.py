@@ -97,8 +97,17 @@ def test_outlier_share_and_relative_error():
 def test_default_model_weights_are_real_matrices():
     source, mats = load_weight_matrices()
     assert mats and all(m.ndim == 2 and m.dtype == np.float32 for m in mats.values())
-    if "MLP" in source:
-        assert [m.shape for m in mats.values()] == [(512, 64), (256, 512), (10, 256)]
+    assert "MLP" in source and [m.shape for m in mats.values()] == [(512, 64), (256, 512), (10, 256)]
+
+
+def test_find_course_model(tmp_path):
+    from helpers.model_weights import find_course_model
+
+    assert find_course_model(tmp_path) is None
+    (tmp_path / "tiny-f16.gguf").write_bytes(b"")
+    assert find_course_model(tmp_path).name == "tiny-f16.gguf"
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert find_course_model(tmp_path).name == "model.safetensors"
 
 
 def test_mlp_cache_returns_the_trained_weights(tmp_path):
