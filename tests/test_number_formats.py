@@ -143,3 +143,18 @@ def test_safetensors_round_trip(tmp_path):
     save_file({"w": w, "bias": np.ones(3, np.float32)}, str(tmp_path / "m.safetensors"))
     name, mats = load_weight_matrices(tmp_path / "m.safetensors")
     assert name == "m.safetensors" and list(mats) == ["w"] and np.array_equal(mats["w"], w)
+
+
+def test_gguf_matrices_load_in_row_order(tmp_path):
+    from helpers.architecture import Architecture
+    from helpers.gguf_check import quantize_with_llama_cpp, write_random_llama_gguf
+
+    arch = Architecture(name="t", n_layers=1, hidden=64, ffn=128, n_heads=2, n_kv_heads=2, head_dim=32,
+                        vocab=320, max_context=64, tokenizer="spm")
+    src = write_random_llama_gguf(tmp_path / "f32.gguf", arch)
+    name, mats = load_weight_matrices(src)
+    assert name == "f32.gguf" and mats["blk.0.ffn_down.weight"].shape == (64, 128)
+    assert mats["token_embd.weight"].shape == (320, 64)
+    _, q8 = load_weight_matrices(quantize_with_llama_cpp(src, tmp_path / "q8.gguf", "Q8_0"))
+    w, w8 = mats["blk.0.ffn_up.weight"], q8["blk.0.ffn_up.weight"]
+    assert w8.shape == w.shape and np.abs(w8 - w).max() <= np.abs(w).max() / 127
