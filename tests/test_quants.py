@@ -152,3 +152,14 @@ def test_silenced_stderr_restores_the_stream(capfd):
     os.write(2, b"shown\n")
     err = capfd.readouterr().err
     assert "hidden" not in err and "shown" in err
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None)
+@given(name=st.sampled_from(quants.FORMATS), seed=st.integers(0, 2**16))
+def test_bytes_identical_to_llama_cpp_for_any_seed(name, seed):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as workdir:
+        rows = compare_with_llama_cpp(name, workdir, seed=seed)
+    assert sum(r["blocks that differ"] for r in rows) == 0, (name, seed, rows)
