@@ -138,7 +138,8 @@ def bit_fields(value: float, name: str) -> tuple:
     f = check_float_format(name)
     bits32 = int(np.float32(round_to_format(np.float32(value), name)).view(np.uint32))
     if name == "fp16":
-        bits = int(np.float16(value).view(np.uint16))
+        with np.errstate(over="ignore"):  # beyond 65504 the stored value is inf, whose bits we show
+            bits = int(np.float16(value).view(np.uint16))
         text = format(bits, "016b")
     else:
         text = format(bits32, "032b")[: f.bits]

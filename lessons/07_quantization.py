@@ -138,7 +138,7 @@ pd.DataFrame({"original": w[0, :6], "q": q[:6], "d * q": np.float32(d) * q[:6].a
 #
 # Cost: 4 bytes of super-scales + 12 bytes of packed 6-bit scales/mins + 128 bytes of quants = 144
 # bytes for 256 weights = 4.5 bits per weight, the same as Q4_0, yet with an asymmetric range per 32
-# weights. Q6_K does the same with 16 sub-blocks of 16 weights, int8 sub-scales and 6-bit quants.
+# weights. Q6_K does the same with 16 sub-blocks of 16 weights, int8 sub-scales, 6-bit quants and no minimums.
 # Here is one real Q4_K block, field by field, and what its scales and minimums do:
 
 # %%

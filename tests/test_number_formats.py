@@ -61,6 +61,7 @@ def test_round_to_format_and_bits():
     assert nf.round_to_format(np.float32(70000), "fp16") == np.inf
     assert nf.bit_fields(1.0, "fp16") == ("0", "01111", "0000000000")
     assert nf.bit_fields(-2.0, "bf16") == ("1", "10000000", "0000000")
+    assert nf.bit_fields(70000.0, "fp16") == ("0", "11111", "0000000000")  # inf
     with pytest.raises(ValueError, match="unknown float format 'fp12'"):
         nf.round_to_format(1.0, "fp12")
 
