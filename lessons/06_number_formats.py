@@ -159,7 +159,7 @@ left.hist(w.ravel(), bins=200, color="#3182bd")
 left.set_yscale("log")
 left.set_xlabel("weight value")
 left.set_ylabel("count (log scale)")
-left.set_title(f"{name}: a narrow bell with long tails")
+left.set_title(f"{name}: {np.mean(np.abs(w) < np.abs(w).max() / 2):.0%} of weights below half the largest")
 ranges = nf.row_ranges(w)
 right.plot(np.sort(ranges)[::-1], color="#e6550d")
 right.set_xlabel("row (sorted by its largest |w|)")
@@ -168,11 +168,12 @@ right.set_title(f"rows differ: largest/smallest = {ranges.max() / ranges.min():.
 plt.show()
 
 # %% [markdown]
-# Two facts decide everything that follows. Most weights sit close to zero, so a format needs fine
-# steps *there*; and the largest weights, and the largest rows, are several times bigger than the
-# typical one (the right-hand plot). One scale for the whole matrix must stretch to the largest
-# weight and then wastes its few levels on a range most weights never use. Large language models
-# add a harsher version of this: rare *outlier* weights and channels far beyond 6 standard
+# Two facts decide everything that follows. Most weights are small compared with the largest one
+# (left: a small MLP still shows the flat top of its uniform random initialisation; trained
+# language models look more like a bell with heavier tails), so a format needs fine steps near
+# zero; and rows differ a lot in size (right). One scale for the whole matrix must stretch to the
+# largest weight and then wastes its few levels on a range most weights never use. Large language
+# models add a harsher version of this: rare *outlier* weights and channels far beyond 6 standard
 # deviations (the table's last column counts them for the model loaded here).
 
 # %% [markdown]
