@@ -1,0 +1,88 @@
+"""Measure llama.cpp speed on this machine: prompt processing and generation, in tokens per second.
+
+Prompt processing evaluates many tokens in one batch (matrix x matrix: compute-bound);
+generation evaluates one token at a time (matrix x vector: every weight is read per token,
+memory-bandwidth-bound). Times are wall-clock seconds from ``time.perf_counter``.
+"""
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SpeedResult:
+    """One measurement: token counts, seconds and tokens/s for both phases."""
+
+    model: str  # file name
+    threads: int
+    prompt_tokens: int
+    prompt_seconds: float
+    generated_tokens: int
+    generation_seconds: float
+
+    @property
+    def prompt_tokens_per_second(self) -> float:
+        return self.prompt_tokens / self.prompt_seconds
+
+    @property
+    def generation_tokens_per_second(self) -> float:
+        return self.generated_tokens / self.generation_seconds
+
+    def as_row(self) -> dict:
+        return {"model": self.model, "threads": self.threads, "prompt tokens": self.prompt_tokens,
+                "prompt tokens/s": self.prompt_tokens_per_second, "generated tokens": self.generated_tokens,
+                "generation tokens/s": self.generation_tokens_per_second}
+
+
+def _check_count(name: str, value: int, low: int = 1, high: int = 1 << 20) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def load_llama(path, threads: int, n_ctx: int, n_gpu_layers: int = 0):
+    """A ``llama_cpp.Llama`` for ``path`` (quiet), refusing a missing file first."""
+    import llama_cpp
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no GGUF file at {path}")
+    return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                           n_gpu_layers=n_gpu_layers, verbose=False)
+
+
+def measure_speed(path, prompt_tokens: int = 64, generated_tokens: int = 32, threads: int = 2,
+                  n_gpu_layers: int = 0, seed: int = 0, llm=None) -> SpeedResult:
+    """Time the evaluation of a ``prompt_tokens`` prompt, then ``generated_tokens`` greedy tokens.
+
+    The prompt is random token ids (the speed does not depend on the text). Pass ``llm`` to reuse a
+    loaded model (its thread count must be ``threads``).
+    """
+    _check_count("prompt_tokens", prompt_tokens)
+    _check_count("generated_tokens", generated_tokens)
+    _check_count("threads", threads, high=1024)
+    llm = llm or load_llama(path, threads, prompt_tokens + generated_tokens + 8, n_gpu_layers)
+    if prompt_tokens + generated_tokens > llm.n_ctx():
+        raise ValueError(f"prompt_tokens + generated_tokens must be <= n_ctx {llm.n_ctx()}, "
+                         f"got {prompt_tokens + generated_tokens}")
+    rng = np.random.default_rng(seed)
+    prompt = [llm.token_bos()] + rng.integers(300, llm.n_vocab(), prompt_tokens - 1).tolist()
+    llm.reset()
+    start = time.perf_counter()
+    llm.eval(prompt)
+    prompt_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(generated_tokens):
+        llm.eval([llm.sample(top_k=1)])
+    generation_seconds = time.perf_counter() - start
+    return SpeedResult(Path(path).name, threads, prompt_tokens, prompt_seconds, generated_tokens, generation_seconds)
+
+
+def best_of(results) -> SpeedResult:
+    """The fastest generation among repeated measurements (least disturbed by other processes)."""
+    results = list(results)
+    if not results:
+        raise ValueError("best_of needs at least one SpeedResult")
+    return max(results, key=lambda r: r.generation_tokens_per_second)

@@ -1,0 +1,68 @@
+"""Random-weight GGUF files: tensor names, shapes and types match the size predictor; llama.cpp loads them."""
+import gguf
+import pytest
+
+from helpers.architecture import Architecture
+from helpers.gguf_size import predicted_tensors
+from helpers.synthetic_gguf import byte_fallback_vocab, cached_random_gguf, quantize_gguf, write_random_gguf
+
+TINY = Architecture("tiny", n_layers=2, hidden=64, ffn=128, n_heads=4, n_kv_heads=2, head_dim=16, vocab=320,
+                    max_context=256, tied_embeddings=False)
+TINY_TIED = Architecture("tiny tied", n_layers=2, hidden=64, ffn=128, n_heads=4, n_kv_heads=2, head_dim=16,
+                         vocab=300, max_context=256, tied_embeddings=True)
+
+
+def file_tensors(path):
+    return [(t.name, tuple(int(x) for x in t.shape), t.tensor_type.name) for t in gguf.GGUFReader(path).tensors]
+
+
+@pytest.mark.parametrize("arch", [TINY, TINY_TIED])
+def test_f16_file_matches_predicted_tensors(tmp_path, arch):
+    path = write_random_gguf(arch, tmp_path / "m.gguf")
+    expected = [(t.name, tuple(t.shape), t.ggml_type) for t in predicted_tensors(arch, "F16")]
+    assert sorted(file_tensors(path)) == sorted(expected)
+
+
+def test_quantized_file_matches_predicted_types(tmp_path):
+    f16 = write_random_gguf(TINY, tmp_path / "m.gguf")
+    q8 = quantize_gguf(f16, tmp_path / "q8.gguf", "Q8_0", threads=1)
+    expected = [(t.name, tuple(t.shape), t.ggml_type) for t in predicted_tensors(TINY, "Q8_0")]
+    assert sorted(file_tensors(q8)) == sorted(expected)
+    assert q8.stat().st_size < f16.stat().st_size
+
+
+def test_file_loads_and_generates_in_llama_cpp(tmp_path):
+    import llama_cpp
+
+    path = write_random_gguf(TINY, tmp_path / "m.gguf")
+    llm = llama_cpp.Llama(str(path), n_ctx=64, n_threads=1, verbose=False)
+    assert llm.n_vocab() == TINY.vocab
+    llm.eval([1, 300, 301])
+    assert 0 <= llm.sample(top_k=1) < TINY.vocab
+
+
+def test_vocab_has_exactly_the_model_size():
+    tokens, scores, types = byte_fallback_vocab(400)
+    assert len(tokens) == len(scores) == len(types) == 400
+    assert len(set(tokens)) == 400
+
+
+def test_cache_builds_once_and_reuses(tmp_path):
+    first = cached_random_gguf(TINY, "Q8_0", tmp_path)
+    mtime = first.stat().st_mtime_ns
+    assert cached_random_gguf(TINY, "Q8_0", tmp_path) == first
+    assert first.stat().st_mtime_ns == mtime
+    assert not list(tmp_path.glob("*F16*"))  # the intermediate F16 file is removed
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_refuses_unsupported_inputs(tmp_path):
+    with pytest.raises(ValueError, match="family"):
+        write_random_gguf(Architecture("p", 1, 64, 128, 4, 4, 16, 320, family="phi3"), tmp_path / "p.gguf")
+    with pytest.raises(ValueError, match="vocab"):
+        write_random_gguf(Architecture("v", 1, 64, 128, 4, 4, 16, 100), tmp_path / "v.gguf")
+    with pytest.raises(ValueError, match="quant"):
+        quantize_gguf(tmp_path / "x.gguf", tmp_path / "y.gguf", "Q9_9")
+    with pytest.raises(FileNotFoundError):
+        quantize_gguf(tmp_path / "missing.gguf", tmp_path / "y.gguf", "Q8_0")
+    assert not (tmp_path / "p.gguf").exists()
