@@ -1,0 +1,161 @@
+"""Write the tiny Llama as a GGUF file llama.cpp loads like any downloaded model, and quantize it.
+
+Tensor names and metadata follow llama.cpp's LLAMA architecture. No q/k permutation is needed:
+the PyTorch model already rotates adjacent pairs, which is llama.cpp's normal (non-NeoX) rope.
+Quantization runs through llama.cpp itself (``llama_cpp.llama_model_quantize``).
+"""
+import ctypes
+from pathlib import Path
+
+import gguf
+import llama_cpp
+import numpy as np
+
+from helpers.atomic import atomic_path
+from helpers.paths import BUILD_DIR
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ message['role'] | upper }}:\n{{ message['content'] }}\n\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:\n{% endif %}"
+)
+
+# quant name -> llama.cpp file type constant (llama_ftype)
+FTYPES = {
+    "F32": llama_cpp.LLAMA_FTYPE_ALL_F32,
+    "F16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16,
+    "Q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
+    "Q6_K": llama_cpp.LLAMA_FTYPE_MOSTLY_Q6_K,
+    "Q5_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
+    "Q4_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
+    "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
+}
+SHIPPED = ("F16", "Q8_0", "Q4_K_M")
+
+
+def gguf_name(quant: str) -> str:
+    """File name of the tiny Llama in a given quant type, e.g. ``tiny_llama-q4_k_m.gguf``."""
+    if quant not in FTYPES:
+        raise ValueError(f"quant {quant!r} unknown; choose from {sorted(FTYPES)}")
+    return f"tiny_llama-{quant.lower()}.gguf"
+
+
+def tensor_name(torch_name: str) -> str:
+    """llama.cpp tensor name for a TinyLlama state_dict key."""
+    fixed = {"tok_embeddings.weight": "token_embd.weight", "norm.weight": "output_norm.weight",
+             "output.weight": "output.weight"}
+    if torch_name in fixed:
+        return fixed[torch_name]
+    parts = torch_name.split(".")  # layers.<i>.<module>[.<sub>].weight
+    if parts[0] != "layers" or parts[-1] != "weight":
+        raise ValueError(f"no GGUF name for tensor {torch_name!r}")
+    local = {"attn_norm": "attn_norm", "ffn_norm": "ffn_norm", "attn.wq": "attn_q",
+             "attn.wk": "attn_k", "attn.wv": "attn_v", "attn.wo": "attn_output",
+             "ffn.w1": "ffn_gate", "ffn.w3": "ffn_up", "ffn.w2": "ffn_down"}
+    key = ".".join(parts[2:-1])
+    if key not in local:
+        raise ValueError(f"no GGUF name for tensor {torch_name!r}")
+    return f"blk.{parts[1]}.{local[key]}.weight"
+
+
+def write_gguf(model, vocab, path, dtype: str = "F32") -> Path:
+    """Write ``model`` (TinyLlama) with ``vocab`` (SpmVocab) to ``path`` as F32 or F16 GGUF.
+
+    1-D tensors (the RMSNorm weights) stay float32 in both, as llama.cpp's converters do.
+    """
+    if dtype not in ("F32", "F16"):
+        raise ValueError(f"dtype must be 'F32' or 'F16' (quantize for others), got {dtype!r}")
+    cfg = model.cfg
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        w = gguf.GGUFWriter(str(tmp), "llama")
+        w.add_name("tiny_llama (Shakespeare)")
+        w.add_context_length(cfg.n_ctx)
+        w.add_embedding_length(cfg.d_model)
+        w.add_block_count(cfg.n_layer)
+        w.add_feed_forward_length(cfg.d_ff)
+        w.add_head_count(cfg.n_head)
+        w.add_head_count_kv(cfg.n_kv_head)
+        w.add_rope_dimension_count(cfg.head_dim)
+        w.add_rope_freq_base(cfg.rope_theta)
+        w.add_layer_norm_rms_eps(cfg.norm_eps)
+        w.add_file_type(FTYPES[dtype])
+        w.add_tokenizer_model("llama")
+        w.add_token_list(vocab.tokens)
+        w.add_token_scores(vocab.scores)
+        w.add_token_types(vocab.types)
+        w.add_unk_token_id(0)
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(2)
+        w.add_add_bos_token(True)
+        w.add_add_eos_token(False)
+        w.add_chat_template(CHAT_TEMPLATE)
+        for name, tensor in model.state_dict().items():
+            data = tensor.detach().cpu().numpy().astype(np.float32)
+            if dtype == "F16" and data.ndim > 1:
+                data = data.astype(np.float16)
+            w.add_tensor(tensor_name(name), data)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+    return path
+
+
+def quantize(src, dst, quant: str, threads: int = 2) -> Path:
+    """Quantize GGUF ``src`` into ``dst`` with llama.cpp's own quantizer (``llama_model_quantize``).
+
+    llama.cpp picks per-tensor types for the mix: rows whose length is not a multiple of 256
+    cannot hold K-quant super-blocks and fall back to a legacy type.
+    """
+    if quant not in FTYPES:
+        raise ValueError(f"quant {quant!r} unknown; choose from {sorted(FTYPES)}")
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise FileNotFoundError(f"no GGUF at {src}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = FTYPES[quant]
+    params.nthread = threads
+    with atomic_path(dst) as tmp:
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
+        if rc != 0:
+            raise RuntimeError(f"llama_model_quantize returned {rc} for {src.name} -> {quant}")
+    return dst
+
+
+def f32_gguf(folder, out_dir=BUILD_DIR / "tiny_llama") -> Path:
+    """The F32 GGUF of the model in ``folder`` (safetensors), written under ``out_dir`` if missing."""
+    from helpers.train_llm import load_model
+
+    target = Path(out_dir) / gguf_name("F32")
+    if not target.exists():
+        model, vocab = load_model(folder)
+        write_gguf(model, vocab, target, "F32")
+    return target
+
+
+def quant_gguf(folder, quant: str, out_dir=BUILD_DIR / "tiny_llama") -> Path:
+    """The model in ``folder`` as a ``quant`` GGUF: shipped file if present, else made in seconds."""
+    shipped = Path(folder) / gguf_name(quant)
+    if shipped.exists():
+        return shipped
+    if quant == "F32":
+        return f32_gguf(folder, out_dir)
+    return quantize(f32_gguf(folder, out_dir), Path(out_dir) / gguf_name(quant), quant)
+
+
+def export_all(folder, quants=SHIPPED) -> list:
+    """Write the shipped GGUF files into ``folder`` (quantized from a temporary F32 GGUF)."""
+    folder = Path(folder)
+    src = f32_gguf(folder, BUILD_DIR / "tiny_llama_export")
+    written = []
+    for quant in quants:
+        dst = folder / gguf_name(quant)
+        if quant == "F32":
+            dst.write_bytes(src.read_bytes())
+        else:
+            quantize(src, dst, quant)
+        written.append(dst)
+    src.unlink()
+    return written

@@ -1,0 +1,112 @@
+"""Safe loading: bad files are refused with a clear error before llama.cpp sees them."""
+import pickle
+from pathlib import Path
+
+import pytest
+
+from helpers import llm
+
+SHIPPED = Path(__file__).resolve().parent.parent / "data" / "tiny_llama" / "tiny_llama-q4_k_m.gguf"
+
+
+def test_inspect_reads_header():
+    info = llm.inspect_gguf(SHIPPED)
+    assert info.version == 3 and info.architecture == "llama"
+    assert info.file_type == "Q4_K_M" and info.file_bytes == SHIPPED.stat().st_size
+    assert info.context_length > 0 and info.tensor_count > 0
+
+
+def test_truncated_file_refused(tmp_path):
+    bad = tmp_path / "cut.gguf"
+    bad.write_bytes(SHIPPED.read_bytes()[: SHIPPED.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut.gguf.*truncated"):
+        llm.load_model(bad)
+
+
+def test_header_only_file_refused(tmp_path):
+    bad = tmp_path / "head.gguf"
+    bad.write_bytes(SHIPPED.read_bytes()[:200])
+    with pytest.raises(ValueError, match="head.gguf"):
+        llm.inspect_gguf(bad)
+
+
+def test_random_bytes_refused(tmp_path):
+    bad = tmp_path / "noise.gguf"
+    bad.write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(ValueError, match="noise.gguf: not a GGUF"):
+        llm.inspect_gguf(bad)
+
+
+def test_gguf_magic_then_garbage_refused(tmp_path):
+    bad = tmp_path / "garbage.gguf"
+    bad.write_bytes(b"GGUF" + b"\xff" * 500)
+    with pytest.raises(ValueError, match="garbage.gguf"):
+        llm.inspect_gguf(bad)
+
+
+def test_pickle_checkpoint_refused_without_unpickling(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(pickle.dumps({"weight": [1.0, 2.0]}))
+    with pytest.raises(ValueError, match="model.pt: not a GGUF"):
+        llm.inspect_gguf(bad)
+
+
+def test_zip_checkpoint_gets_a_hint(tmp_path):
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    with pytest.raises(ValueError, match="PyTorch checkpoint"):
+        llm.inspect_gguf(bad)
+
+
+def test_too_large_for_memory_refused():
+    with pytest.raises(ValueError, match="only 0.00 GiB"):
+        llm.inspect_gguf(SHIPPED, available_bytes=1000)
+
+
+def test_missing_file_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.gguf"):
+        llm.load_model(tmp_path / "nothing.gguf")
+
+
+@pytest.mark.slow
+def test_load_and_stream_greedy_is_repeatable():
+    model = llm.load_model(SHIPPED, n_ctx=128)
+    first = list(llm.stream_tokens(model, "ROMEO:\n", max_tokens=12))
+    model.reset()
+    second = list(llm.stream_tokens(model, "ROMEO:\n", max_tokens=12))
+    assert first == second and len(first) >= 1
+
+
+@pytest.mark.slow
+def test_perplexity_equals_pytorch_cross_entropy():
+    import numpy as np
+    import torch
+    from llama_cpp import GGML_TYPE_F32
+
+    from helpers.gguf_export import quant_gguf
+    from helpers.train_llm import load_model as load_torch_model
+
+    folder = SHIPPED.parent
+    model, vocab = load_torch_model(folder)
+    ids = vocab.encode("KING:\nNow is the winter of our discontent made glorious summer. " * 8)
+    window = 32
+    path = quant_gguf(folder, "F32")
+    ours = llm.perplexity(llm.load_model(path, n_ctx=64, logits_all=True, type_k=GGML_TYPE_F32,
+                                         type_v=GGML_TYPE_F32), ids, window=window, max_windows=2)
+    x = torch.tensor([ids[:window], ids[window:2 * window]])
+    with torch.no_grad():
+        _, loss = model(x[:, :-1], x[:, 1:])
+    assert ours == pytest.approx(float(np.exp(loss.item())), rel=1e-3)
+
+
+def test_perplexity_needs_enough_tokens():
+    with pytest.raises(ValueError, match="window=128"):
+        llm.perplexity(None, [1, 2, 3])
+
+
+def test_log_softmax_rows_sum_to_one():
+    import numpy as np
+
+    out = llm.log_softmax(np.array([[1000.0, 0.0], [1.0, 1.0]]))
+    assert np.allclose(np.exp(out).sum(axis=1), 1.0)
+    assert np.allclose(out[1], np.log(0.5))
