@@ -10,6 +10,7 @@ from pathlib import Path
 import gguf
 import llama_cpp
 import numpy as np
+from llama_cpp._utils import suppress_stdout_stderr
 
 from helpers.atomic import atomic_path
 from helpers.paths import BUILD_DIR
@@ -103,11 +104,12 @@ def write_gguf(model, vocab, path, dtype: str = "F32") -> Path:
     return path
 
 
-def quantize(src, dst, quant: str, threads: int = 2) -> Path:
+def quantize(src, dst, quant: str, threads: int = 2, quiet: bool = True) -> Path:
     """Quantize GGUF ``src`` into ``dst`` with llama.cpp's own quantizer (``llama_model_quantize``).
 
     llama.cpp picks per-tensor types for the mix: rows whose length is not a multiple of 256
-    cannot hold K-quant super-blocks and fall back to a legacy type.
+    cannot hold K-quant super-blocks and fall back to a legacy type. ``quiet`` silences
+    llama.cpp's per-tensor log (read the chosen types back with ``gguf.GGUFReader``).
     """
     if quant not in FTYPES:
         raise ValueError(f"quant {quant!r} unknown; choose from {sorted(FTYPES)}")
@@ -117,7 +119,7 @@ def quantize(src, dst, quant: str, threads: int = 2) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = FTYPES[quant]
     params.nthread = threads
-    with atomic_path(dst) as tmp:
+    with atomic_path(dst) as tmp, suppress_stdout_stderr(disable=not quiet):
         rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
         if rc != 0:
             raise RuntimeError(f"llama_model_quantize returned {rc} for {src.name} -> {quant}")
