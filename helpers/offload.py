@@ -84,3 +84,25 @@ def tensor_split_bytes(total_bytes: int, shares) -> list:
     if not shares or any(s < 0 for s in shares) or sum(shares) <= 0:
         raise ValueError(f"shares must be non-negative with a positive sum, got {shares!r}")
     return [int(total_bytes * s / sum(shares)) for s in shares]
+
+
+def sequential_seconds_per_token(parts) -> float:
+    """Seconds per token when devices take turns (llama.cpp's layer split, offload): the sum over devices.
+
+    ``parts``: (bytes read on the device, bandwidth in GB/s, efficiency) per device.
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("parts must list at least one (bytes, bandwidth_gbps, efficiency)")
+    for nbytes, bandwidth, efficiency in parts:
+        if nbytes < 0 or not bandwidth > 0 or not 0 < efficiency <= 1:
+            raise ValueError(f"need bytes >= 0, bandwidth > 0, efficiency in (0, 1]; got {(nbytes, bandwidth, efficiency)}")
+    return sum(nbytes / (efficiency * bandwidth * 1e9) for nbytes, bandwidth, efficiency in parts)
+
+
+def learners_per_server(server_bytes: int, per_learner_bytes: int, reserve_bytes: int = 0) -> int:
+    """How many learners' kernels fit in ``server_bytes`` of RAM after ``reserve_bytes`` for the system (bytes)."""
+    if per_learner_bytes <= 0 or server_bytes < 0 or reserve_bytes < 0:
+        raise ValueError(f"need per_learner_bytes > 0 and sizes >= 0, got {server_bytes}, {per_learner_bytes}, "
+                         f"{reserve_bytes}")
+    return max(0, (server_bytes - reserve_bytes) // per_learner_bytes)

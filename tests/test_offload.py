@@ -51,3 +51,17 @@ def test_70b_on_a_24gb_card_with_ddr5_is_a_few_tokens_per_second():
 def test_tensor_split_never_exceeds_the_total(total, shares):
     parts = tensor_split_bytes(total, shares)
     assert len(parts) == len(shares) and sum(parts) <= total and total - sum(parts) <= len(shares)
+
+
+def test_sequential_devices_add_and_learners_divide():
+    from helpers.offload import learners_per_server, sequential_seconds_per_token
+
+    assert sequential_seconds_per_token([(9e9, 900, 1), (9e9, 900, 1)]) == pytest.approx(0.02)
+    assert sequential_seconds_per_token([(9e9, 900, 1), (1e9, 50, 1)]) == pytest.approx(
+        offload_seconds_per_token(9e9, 1e9, 900, 50, 1, 1))
+    with pytest.raises(ValueError):
+        sequential_seconds_per_token([])
+    assert learners_per_server(64 * 2**30, 3 * 2**30, 4 * 2**30) == 20
+    assert learners_per_server(2**30, 3 * 2**30) == 0
+    with pytest.raises(ValueError):
+        learners_per_server(2**30, 0)
