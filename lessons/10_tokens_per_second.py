@@ -1,0 +1,232 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10 · Tokens per second: why generation is memory-bound, and how fast your machine is
+#
+# "How fast will it be?" is the first question after "will it fit?". This notebook answers it twice:
+# with a model (bytes read per token divided by memory bandwidth) and with a stopwatch (llama.cpp
+# running models of real size on your machine), then sets the two side by side. No download is
+# needed: the models are built here with random weights and the exact shapes of SmolLM2 and Llama,
+# which is all that speed depends on.
+#
+# **Learning goals**
+# - Tell prompt processing (compute-bound, many tokens per weight read) from generation (memory-bound, one token per read).
+# - Estimate generation speed as effective bandwidth / bytes read per token, and know the fixed overhead per token.
+# - Measure prompt and generation tokens/s with llama.cpp, and the effect of the thread count.
+# - Calibrate the estimate on your own machine from measured bandwidth and a few runs.
+#
+# **Time:** 30 minutes · **Needs:** CPU only
+
+# %% tags=["parameters"]
+QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+SEED = 0
+THREADS = None  # llama.cpp threads; None: 1 in quick mode (steady on a busy CI machine), else the physical cores
+CACHE_DIR = "build/speed"  # built random-weight GGUF files are kept here and reused
+
+# %%
+from helpers.course import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+if THREADS is None:
+    import psutil
+    THREADS = 1 if QUICK else psutil.cpu_count(logical=False) or 1
+
+# %% [markdown]
+# ## 1. Two phases, two limits
+#
+# A chat turn has two phases. **Prompt processing** pushes all prompt tokens through the network at
+# once: each weight matrix is read from memory once and multiplied by a whole block of tokens, so
+# the cores' arithmetic is the limit. **Generation** produces one token at a time: each new token
+# needs every weight matrix again, multiplied by a single vector, so almost all the time goes into
+# streaming the weights from memory. The cost of generation is therefore *bytes read per token*.
+#
+# We build a random-weight copy of SmolLM2 135M (the real shapes, vocabulary size included) at
+# Q4_K_M, cached under `build/`, and time both phases with llama.cpp.
+
+# %%
+from helpers.catalog import get_model
+from helpers.paths import REPO_ROOT, relative_to_repo
+from helpers.synthetic_gguf import cached_random_gguf
+
+MODELS = ["SmolLM2 135M", "SmolLM2 360M"] if QUICK else ["SmolLM2 135M", "SmolLM2 360M", "Qwen2.5 0.5B", "Llama 3.2 1B"]
+MIXES = ["Q4_K_M"] if QUICK else ["Q4_K_M", "Q8_0"]
+cache = REPO_ROOT / CACHE_DIR
+files = {(m, q): cached_random_gguf(get_model(m).architecture, q, cache) for m in MODELS for q in MIXES}
+for (m, q), path in files.items():
+    print(f"{m:14s} {q:7s} {relative_to_repo(path)}  {path.stat().st_size / 1e6:.0f} MB")
+
+# %% [markdown]
+# Section 4 times both phases for each of these files.
+#
+# ## 2. The roofline estimate
+#
+# If each generated token reads `B` bytes and memory delivers `W` bytes per second, at most `W / B`
+# tokens come out per second. `helpers.gguf_size.bytes_read_per_token` counts `B` from the
+# architecture and the quantization mix (every matrix once; the embedding table is a lookup of one
+# row, unless it doubles as the output matrix). Real runs reach a share of peak bandwidth: the
+# *efficiency*. Here is the ceiling and the estimate for a few devices of the catalog.
+
+# %%
+import pandas as pd
+from helpers.catalog import get_gpu
+from helpers.gguf_size import bytes_read_per_token
+from helpers.throughput import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, generation_ceiling_tokens_per_second
+
+devices = ["RTX 3090", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"]
+rows = []
+for name in ["Llama 3.2 1B", "Llama 3.1 8B", "Qwen2.5 32B"]:
+    per_token = bytes_read_per_token(get_model(name).architecture, "Q4_K_M")
+    for d in devices:
+        g = get_gpu(d)
+        rows.append({"model (Q4_K_M)": name, "GB read/token": round(per_token / 1e9, 2), "device": d,
+                     "ceiling tok/s": round(generation_ceiling_tokens_per_second(per_token, g.bandwidth_gbps), 1),
+                     "estimate tok/s": round(estimated_tokens_per_second(per_token, g.bandwidth_gbps,
+                                                                         BANDWIDTH_EFFICIENCY[g.kind]), 1)})
+pd.DataFrame(rows).set_index(["model (Q4_K_M)", "device"])
+
+# %% [markdown]
+# ## 3. Your machine's bandwidth
+#
+# Notebook 00 measured the copy bandwidth of this machine and saved it in the machine card. If there
+# is no card yet, we measure it here (a few seconds).
+
+# %% tags=["nbval-ignore-output"]
+import psutil
+from helpers.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth
+
+card = load_machine_card()
+if card is not None and card.bandwidth_gbps_all_threads > 0:
+    bandwidth = card.bandwidth_gbps_one_thread if THREADS == 1 else card.bandwidth_gbps_all_threads
+    print(f"machine card: {bandwidth:.1f} GB/s copy bandwidth, {'one thread' if THREADS == 1 else 'all threads'}")
+else:
+    bandwidth = measure_copy_bandwidth(bandwidth_buffer_bytes(psutil.virtual_memory().available), threads=THREADS)
+    print(f"measured now: {bandwidth:.1f} GB/s copy bandwidth, {THREADS} threads")
+
+# %% [markdown]
+# ## 4. Measured against estimated
+#
+# Now every model of the list, same prompt, same number of generated tokens, best of three runs.
+# Look at the two speed columns first: prompt processing runs several times faster per token than
+# generation on the same model and the same cores. That gap *is* the difference between
+# compute-bound and memory-bound work.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.speed import best_of, load_llama, measure_speed
+from helpers.vram import kv_cache_bytes
+
+N_PROMPT, N_GEN = (64, 24) if QUICK else (128, 64)
+measured = []
+for (m, q), path in files.items():
+    llm = load_llama(path, THREADS, N_PROMPT + N_GEN + 8)
+    r = best_of(measure_speed(path, N_PROMPT, N_GEN, THREADS, llm=llm, seed=i) for i in range(3))
+    del llm
+    arch = get_model(m).architecture
+    per_token = bytes_read_per_token(arch, q) + kv_cache_bytes(arch, N_PROMPT + N_GEN // 2)
+    measured.append({"model": m, "mix": q, "MB read/token": per_token / 1e6,
+                     "prompt tok/s": r.prompt_tokens_per_second, "generation tok/s": r.generation_tokens_per_second,
+                     "roofline at 0.6": estimated_tokens_per_second(per_token, bandwidth, BANDWIDTH_EFFICIENCY["cpu"])})
+table = pd.DataFrame(measured).set_index(["model", "mix"])
+table.round(1)
+
+# %% [markdown]
+# The plain roofline over-promises for the smallest models: a token also costs a fixed time that
+# does not depend on the bytes (llama.cpp schedules a graph of several hundred operations per token,
+# the threads synchronise after each, the sampler runs). So the speed model has two terms:
+#
+#     seconds per token = bytes / (efficiency x bandwidth) + overhead
+#
+# Both constants belong to the *machine*, not to a model: `fit_speed_model` fits them by least
+# squares to the measurements (seconds per token is a straight line in bytes). On a busy machine
+# (other programs on the same cores) the measurements scatter and so does the fit: close other
+# work, or run the cell again, before you trust it.
+
+# %% tags=["nbval-ignore-output"]
+import matplotlib.pyplot as plt
+import numpy as np
+from helpers.throughput import fit_speed_model
+
+fit = fit_speed_model(table["MB read/token"] * 1e6, table["generation tok/s"], bandwidth)
+print(f"efficiency {fit.efficiency:.2f} of {bandwidth:.1f} GB/s, overhead {fit.overhead_seconds * 1e3:.1f} ms per token")
+table["speed model"] = [fit.tokens_per_second(b * 1e6, bandwidth) for b in table["MB read/token"]]
+table["error"] = table["speed model"] / table["generation tok/s"] - 1
+
+sizes = np.linspace(50e6, 1.2 * table["MB read/token"].max() * 1e6, 100)
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.plot(table["MB read/token"], table["generation tok/s"], "o", label="measured (llama.cpp)")
+ax.plot(sizes / 1e6, [estimated_tokens_per_second(s, bandwidth, BANDWIDTH_EFFICIENCY["cpu"]) for s in sizes], "--",
+        label="roofline, efficiency 0.6")
+ax.plot(sizes / 1e6, [fit.tokens_per_second(s, bandwidth) for s in sizes], label="speed model (fitted)")
+ax.set(xlabel="MB read per generated token (10^6 bytes)", ylabel="generation tokens/s", title="This machine")
+ax.legend()
+plt.show()
+table.round(2)
+
+# %% [markdown]
+# The repository's benchmark (`benchmarks/tokens_per_second.py`) does the same with more models and
+# mixes and predicts each model from a fit that leaves it out: see
+# `benchmarks/results/tokens_per_second.md` for the table on the course machine.
+#
+# ## 5. Threads
+#
+# Generation is memory-bound, so more threads help only until the memory bus is full; prompt
+# processing is compute-bound and keeps scaling with cores. More threads than *free* cores makes
+# both much slower: llama.cpp's threads wait for each other after every operation, so one thread
+# that shares its core with another program holds all the others back. On a machine where other
+# work is running, 1 thread can beat 2.
+
+# %% tags=["nbval-ignore-output"]
+import os
+
+sweep = []
+path = files[(MODELS[0], "Q4_K_M")]
+n_gen = 8 if QUICK else N_GEN
+for threads in sorted({1, 2, os.cpu_count() or 1}):
+    llm = load_llama(path, threads, N_PROMPT + n_gen + 8)
+    sweep.append(measure_speed(path, N_PROMPT, n_gen, threads, llm=llm).as_row())
+    del llm
+pd.DataFrame(sweep).set_index(["model", "threads"]).round(1)
+
+# %% [markdown]
+# ## Summary
+#
+# - Prompt processing is compute-bound (a block of tokens per weight read); generation is memory-bound.
+# - Ceiling: tokens/s = bandwidth / bytes read per token; real runs reach a share of it (the efficiency).
+# - Small models add a fixed overhead per token; `SpeedModel` = bytes / (efficiency x bandwidth) + overhead,
+#   fitted once per machine, predicts the other sizes.
+# - Thread count: up to the physical cores; past the memory-bus limit generation stops improving.
+#
+# ## Exercises
+#
+# **1.** Which phase is limited by memory bandwidth: `"prompt processing"` or `"generation"`?
+
+# %%
+from helpers.exercises.tokens_per_second import check_bound_phase, check_ceiling, check_overhead_speed
+
+answer = None
+check_bound_phase(answer)
+
+# %% [markdown]
+# **2.** A model reads 4.6 GB (4.6 x 10^9 bytes) per token on a card with 936 GB/s. What is the
+# roofline *ceiling* in tokens/s (efficiency 1)?
+
+# %%
+answer = None
+check_ceiling(answer, 4.6e9, 936)
+
+# %% [markdown]
+# **3.** On a laptop with 40 GB/s, llama.cpp reaches efficiency 0.5 and a fixed overhead of 5 ms per
+# token. How many tokens/s for a model that reads 400 MB (4 x 10^8 bytes) per token?
+
+# %%
+answer = None
+check_overhead_speed(answer, 4e8, 40, 0.5, 0.005)
