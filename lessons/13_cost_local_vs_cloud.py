@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 13 · Cost: is local cheaper than the cloud?
+#
+# Owning hardware costs its price spread over the tokens it will ever generate, plus electricity.
+# An API costs a list price per million tokens. Which is cheaper depends on how much you use it:
+# this notebook puts both in dollars per million tokens and finds the break-even.
+#
+# **Learning goals**
+# - Compute local cost per million tokens: amortised hardware + energy (power x time x price per kWh).
+# - Compare it with dated, sourced API list prices.
+# - Find the usage (tokens per day) above which owning pays off, and how utilisation changes it.
+#
+# **Time:** 20 minutes · **Needs:** CPU only
+
+# %% tags=["parameters"]
+QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+SEED = 0
+MODEL = "Llama 3.1 8B"
+QUANT = "Q4_K_M"
+DEVICE = "RTX 3090"  # a name of data/gpus.csv
+ELECTRICITY_USD_PER_KWH = 0.30
+HOURS_PER_DAY = 8.0  # hours a day the machine generates
+YEARS = 3.0  # write-off period
+
+# %%
+from helpers.course import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+
+# %% [markdown]
+# ## 1. The model
+#
+#     hardware $ per million = price / (tokens/s x hours per day x 3600 x 365 x years) x 10^6
+#     energy $ per million  = power (W) x (10^6 / tokens/s) s / 3.6 x 10^6 J per kWh x $ per kWh
+#
+# Speed from notebook 12's estimate; power is the device's rated board power (an upper bound while
+# generating, which often draws less since it waits on memory).
+
+# %%
+from helpers.catalog import get_gpu, get_model
+from helpers.hardware import assess_device
+from helpers.widgets_hardware import cost_table
+
+arch = get_model(MODEL).architecture
+option = assess_device(arch, QUANT, 4096, get_gpu(DEVICE))
+print(f"{MODEL} {QUANT} on {DEVICE}: {option.tokens_per_second:.0f} tokens/s (estimate), "
+      f"{option.power_w:.0f} W, ${option.price_usd:.0f}")
+cost_table(option, ELECTRICITY_USD_PER_KWH, HOURS_PER_DAY, YEARS)
+
+# %% [markdown]
+# The API rows are output-token list prices (`data/api_prices.csv`, each with its date and source;
+# prices change, check before you decide). They are different models: compare a local 8B with a
+# small API model, a local 70B with a hosted 70B.
+#
+# ## 2. Utilisation is everything
+#
+# The hardware term falls as usage grows; energy per token does not. A machine used an hour a day
+# pays its whole price for few tokens.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+from helpers.cost import load_api_prices, local_cost_per_million
+
+hours = np.linspace(0.25, 24, 60)
+totals = [local_cost_per_million(option.price_usd, option.tokens_per_second, option.power_w,
+                                 ELECTRICITY_USD_PER_KWH, YEARS, h).total_usd_per_million for h in hours]
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.plot(hours, totals, label=f"{DEVICE} owning, {MODEL} {QUANT}")
+for p in load_api_prices():
+    if p.output_usd_per_million < 2:
+        ax.axhline(p.output_usd_per_million, ls="--", lw=1, color="0.5")
+        ax.annotate(f"{p.model} ({p.date})", (24, p.output_usd_per_million), ha="right", va="bottom", fontsize=7)
+ax.set(yscale="log", xlabel="hours per day generating", ylabel="USD per million output tokens (log)",
+       title=f"Owning vs API, {YEARS:g}-year write-off, ${ELECTRICITY_USD_PER_KWH}/kWh")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## 3. Break-even
+#
+# How many tokens a day before owning is cheaper than each API? (Energy per million counted; a
+# negative margin means the API is cheaper than even the electricity.)
+
+# %%
+import pandas as pd
+from helpers.cost import break_even_tokens_per_day
+
+energy = local_cost_per_million(option.price_usd, option.tokens_per_second, option.power_w,
+                                ELECTRICITY_USD_PER_KWH, YEARS, HOURS_PER_DAY).energy_usd_per_million
+rows = []
+for p in load_api_prices():
+    per_day = break_even_tokens_per_day(option.price_usd, p.output_usd_per_million, energy, YEARS)
+    capacity = option.tokens_per_second * 24 * 3600
+    rows.append((f"{p.provider} {p.model}", p.output_usd_per_million,
+                 "never" if per_day == float("inf") else f"{per_day / 1e6:.2f} M",
+                 "no" if per_day > capacity else "yes"))
+pd.DataFrame(rows, columns=["API", "$/M output", "break-even tokens/day", f"reachable on one {DEVICE}"]).set_index("API")
+
+# %% [markdown]
+# For the cheapest small API models, one person's chat use never pays off the card; for expensive
+# frontier models, or for batch jobs that keep the card busy, it can. Privacy, offline use and
+# control are reasons to run locally that no price table shows.
+#
+# ## 4. Your numbers
+
+# %% tags=["nbval-ignore-output"]
+from helpers.widgets_hardware import cost_app
+
+cost_app()
+
+# %% [markdown]
+# ## Summary
+#
+# - Local cost per million tokens = amortised hardware (falls with use) + energy (constant per token).
+# - API list prices for small models are below what most single users can reach locally.
+# - Owning pays off with heavy, steady use or against expensive APIs; check the dated prices.
+#
+# ## Exercises
+#
+# **1.** A 360 W machine generates 100 tokens/s; electricity costs $0.30 per kWh. What does one
+# million tokens cost in electricity (USD)?
+
+# %%
+from helpers.exercises.cost import check_energy_per_million, check_hardware_per_million
+
+answer = None
+check_energy_per_million(answer, 360, 100, 0.30)
+
+# %% [markdown]
+# **2.** A $1000 machine at 100 tokens/s, used 12 hours a day, written off over 1 year: hardware
+# cost per million tokens (USD)?
+
+# %%
+answer = None
+check_hardware_per_million(answer, 1000, 100, 1, 12)
