@@ -36,7 +36,7 @@ def _gib(nbytes: float) -> str:
     return f"{nbytes / 2**30:.2f} GiB"
 
 
-def _check_settings(arch: Architecture, context: int, n_gpu_layers: int, threads: int) -> None:
+def _check_settings(context: int, n_gpu_layers: int, threads: int) -> None:
     for name, value, low in (("context", context, 1), ("threads", threads, 1), ("n_gpu_layers", n_gpu_layers, -1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -81,7 +81,7 @@ def _gpu_findings(card: MachineCard, plan, n_gpu_layers: int) -> list:
 def diagnose(card: MachineCard, arch: Architecture, quant: str, context: int, n_gpu_layers: int = 0,
              threads: int = 1) -> list:
     """Findings for running ``arch`` at ``quant`` with ``context`` tokens on ``card``'s machine (errors first)."""
-    _check_settings(arch, context, n_gpu_layers, threads)
+    _check_settings(context, n_gpu_layers, threads)
     findings = []
     if context > arch.max_context:
         findings.append(Finding("error", "context_overflow", f"context {context} is beyond {arch.name}'s trained "

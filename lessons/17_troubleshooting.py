@@ -138,7 +138,6 @@ for f in diagnose(card, arch, QUANT, CONTEXT, N_GPU_LAYERS, THREADS):
 # interrupted download would.
 
 # %%
-import shutil
 from helpers.architecture import Architecture
 from helpers.paths import BUILD_DIR
 from helpers.synthetic_gguf import write_random_gguf
