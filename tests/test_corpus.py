@@ -1,5 +1,4 @@
 """The shipped Shakespeare corpus and the cleaning/splitting logic."""
-import io
 import zipfile
 
 import pytest

@@ -110,3 +110,22 @@ def test_shipped_files_are_the_documented_ones():
     for quant in gguf_export.SHIPPED:
         info = inspect_gguf(SHIPPED / gguf_export.gguf_name(quant))
         assert info.architecture == "llama" and info.file_type == quant
+
+
+@pytest.mark.slow
+def test_derived_files_are_remade_when_weights_change(tmp_path):
+    import os
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(SHIPPED, folder)
+    out = tmp_path / "out"
+    q4 = gguf_export.quant_gguf(folder, "Q4_0", out_dir=out)
+    first = q4.stat().st_mtime_ns
+    assert gguf_export.quant_gguf(folder, "Q4_0", out_dir=out).stat().st_mtime_ns == first  # cached
+    weights_time = (folder / "model.safetensors").stat().st_mtime
+    for derived in (q4, out / "tiny_llama-f32.gguf"):  # pretend both predate the weights
+        os.utime(derived, (weights_time - 100, weights_time - 100))
+    gguf_export.quant_gguf(folder, "Q4_0", out_dir=out)
+    assert q4.stat().st_mtime >= weights_time
+    assert (out / "tiny_llama-f32.gguf").stat().st_mtime >= weights_time

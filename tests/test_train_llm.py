@@ -29,8 +29,11 @@ def test_lr_schedule_warms_up_then_decays():
 
 def test_speeches_start_with_bos():
     vocab, _ = train_spm_bpe("A:\nhi there\n\nB:\nho\n", vocab_size=270, min_char_count=1)
-    ids = train_llm.speeches_to_ids("A:\nhi there\n\nB:\nho\n", vocab)
+    ids = train_llm.speeches_to_ids("A:\nhi there\n\nB:\nho\n", vocab, speeches_per_chunk=1)
     assert ids[0] == BOS and list(ids).count(BOS) == 2
+    joined = train_llm.speeches_to_ids("A:\nhi there\n\nB:\nho\n", vocab, speeches_per_chunk=2)
+    assert list(joined).count(BOS) == 1
+    assert vocab.decode(joined) == " A:\nhi there\n\nB:\nho\n\n"  # no space before B
 
 
 def test_short_seeded_training_lowers_loss_and_repeats():
