@@ -15,7 +15,9 @@ from llama_cpp._utils import suppress_stdout_stderr
 from helpers.atomic import atomic_path
 from helpers.paths import BUILD_DIR
 
+# Speeches as the model was trained on them: BOS, then "ROLE:\n" + text, blank line between turns.
 CHAT_TEMPLATE = (
+    "{{ bos_token }}"
     "{% for message in messages %}"
     "{{ message['role'] | upper }}:\n{{ message['content'] }}\n\n"
     "{% endfor %}"

@@ -110,3 +110,15 @@ def test_log_softmax_rows_sum_to_one():
     out = llm.log_softmax(np.array([[1000.0, 0.0], [1.0, 1.0]]))
     assert np.allclose(np.exp(out).sum(axis=1), 1.0)
     assert np.allclose(out[1], np.log(0.5))
+
+
+@pytest.mark.slow
+def test_chat_template_from_metadata_is_applied():
+    from helpers.gguf_export import CHAT_TEMPLATE
+
+    model = llm.load_model(SHIPPED, n_ctx=128)
+    assert model.metadata["tokenizer.chat_template"] == CHAT_TEMPLATE
+    reply = model.create_chat_completion([{"role": "user", "content": "What news?"}], max_tokens=8,
+                                         temperature=0.0)
+    assert reply["choices"][0]["message"]["role"] == "assistant"
+    assert reply["usage"]["prompt_tokens"] == len(model.tokenize(b"USER:\nWhat news?\n\nASSISTANT:\n", add_bos=True))
