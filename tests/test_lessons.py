@@ -1,4 +1,6 @@
 """Every notebook is built from its lesson and agrees with it; every lesson has the course's shape."""
+import re
+
 import nbformat
 import pytest
 
@@ -58,3 +60,17 @@ def test_signature_sees_tag_changes(tmp_path):
     cell = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})
     other = nbformat.v4.new_code_cell("x = 1")
     assert cell_signature(cell) != cell_signature(other)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_two_to_four_checked_exercises_with_worked_solutions(lesson):
+    nb = read_lesson(lesson)
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    exercise_cells = [c for c in nb.cells[start:] if c.cell_type == "code" and "answer = None" in c.source]
+    assert 2 <= len(exercise_cells) <= 4, f"{lesson.name}: {len(exercise_cells)} exercises"
+    assert all("check_" in c.source for c in exercise_cells), "every exercise cell calls a check function"
+    solutions = lesson.parent / "solutions" / f"{lesson.stem}.md"
+    assert solutions.exists(), f"worked solutions missing: lessons/solutions/{solutions.name}"
+    solved = set(re.findall(r"^(?:## |\*\*)(\d+)\.", solutions.read_text(), re.MULTILINE))
+    wanted = {str(n) for n in range(1, len(exercise_cells) + 1)}
+    assert wanted <= solved, f"{solutions.name} has no worked solution for exercise(s) {sorted(wanted - solved)}"
