@@ -43,11 +43,15 @@ def wait_until_serving(url: str, process, timeout_s: float = 90.0) -> None:
 
 
 def private_jupyter_env(folder: Path) -> dict:
-    """Environment for a server that reads and writes no user settings and shows no news pop-up."""
+    """Environment for a server with private settings and workspaces, and no news pop-up."""
     config = folder / "jupyter-config"
     (config / "labconfig").mkdir(parents=True, exist_ok=True)
     (config / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    settings = folder / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    # Render every cell (no virtual scrolling), so controls and outputs below the fold are in the page.
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     return {**os.environ, "JUPYTER_CONFIG_DIR": str(config),
             "JUPYTERLAB_SETTINGS_DIR": str(folder / "lab-settings"),
             "JUPYTERLAB_WORKSPACES_DIR": str(folder / "lab-workspaces")}
@@ -98,10 +102,12 @@ CELLS_STILL_RUNNING = """
 
 
 def open_notebook(page, base: str, token: str, name: str, timeout_ms: int = 120_000) -> None:
-    page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
+    """Open one notebook in a fresh workspace of its own, so no other notebook's cells are in the page."""
+    workspace = "w-" + "".join(c if c.isalnum() else "-" for c in name)
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}", wait_until="domcontentloaded")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
                            "&& window.jupyterapp.shell.currentWidget.sessionContext", timeout=timeout_ms)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached", timeout=timeout_ms)
 
 
 def run_all_cells(page, timeout_ms: int = 300_000) -> None:

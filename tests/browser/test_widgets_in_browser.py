@@ -57,10 +57,10 @@ cell => [...cell.querySelectorAll('.widget-output, .widget-html-content, img')]
 
 def first_control(page):
     """The first dropdown, else the first slider handle, in the notebook: (locator, kind)."""
-    dropdown = page.locator(".jp-Cell .widget-dropdown select").first
+    dropdown = page.locator(".jp-Cell .widget-dropdown select >> visible=true").first
     if dropdown.count():
         return dropdown, "dropdown"
-    handle = page.locator(".jp-Cell .widget-slider .noUi-handle").first
+    handle = page.locator(".jp-Cell .widget-slider .noUi-handle >> visible=true").first
     assert handle.count(), "no dropdown or slider to move"
     return handle, "slider"
 
@@ -109,4 +109,5 @@ def test_widgets_render_and_respond(name, lab, browser):
         page.screenshot(path=str(SCREENSHOTS / f"{name[:-6]}_changed.png"))
         assert console_errors == [], console_errors
     finally:
+        page.evaluate("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.shutdown()")
         page.close()
