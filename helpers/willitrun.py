@@ -76,7 +76,8 @@ def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_bu
     ram_budget = gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0
     verdict = judge(plan, budget, ram_budget)
     return Assessment(arch.name, quant, context, cache_type, arch.n_layers, gguf_file_size(arch, quant).total_bytes,
-                      verdict, _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps))
+                      verdict, _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps)
+                      if verdict.fits else None)  # no speed for a plan that cannot load
 
 
 def _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps):

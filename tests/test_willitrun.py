@@ -79,3 +79,11 @@ def test_params_that_disagree_with_the_architecture_are_refused(capsys):
         main(["--layers", "32", "--hidden", "4096", "--ffn", "14336", "--heads", "32", "--kv-heads", "8",
               "--head-dim", "128", "--vocab", "128256", "--params", "70", "--vram-gb", "24"])
     assert "disagrees with the architecture" in capsys.readouterr().err
+
+
+def test_a_plan_that_does_not_fit_gets_no_speed_estimate():
+    gpu = get_gpu("RTX 3090")
+    too_big = assess(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192, gpu=gpu)
+    fits = assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, gpu=gpu)
+    assert not too_big.verdict.fits and too_big.tokens_per_second is None
+    assert fits.verdict.fits and fits.tokens_per_second > 0
