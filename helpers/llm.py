@@ -85,11 +85,19 @@ def inspect_gguf(path, available_bytes=None) -> GGUFInfo:
 
 
 def load_model(path, n_ctx: int = 256, n_threads: int = 2, n_gpu_layers: int = 0,
-               seed: int = 0, logits_all: bool = False, **kwargs):
-    """A ``llama_cpp.Llama`` for ``path`` after :func:`inspect_gguf` accepted it (verbose off)."""
+               seed: int = 0, logits_all: bool = False, available_bytes=None, **kwargs):
+    """A ``llama_cpp.Llama`` for ``path`` after :func:`inspect_gguf` accepted it (verbose off).
+
+    ``available_bytes`` is the memory the file may use (bytes); by default the free RAM, plus the
+    GPU's VRAM when layers are offloaded (``n_gpu_layers != 0``).
+    """
     import llama_cpp
 
-    inspect_gguf(path)
+    if available_bytes is None and n_gpu_layers != 0:
+        from helpers.local_llm import gpu_memory_bytes
+
+        available_bytes = psutil.virtual_memory().available + gpu_memory_bytes()
+    inspect_gguf(path, available_bytes)
     return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                            n_gpu_layers=n_gpu_layers, seed=seed, logits_all=logits_all,
                            verbose=False, **kwargs)

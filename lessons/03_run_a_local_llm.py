@@ -1,0 +1,360 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Run a local LLM: read the file, check the memory, load, stream, chat
+#
+# Running a model locally comes down to one file (a GGUF) and a handful of settings: how many
+# tokens of context, how many CPU threads, how many layers on the GPU. Every local runtime —
+# llama.cpp, Ollama, LM Studio — asks for the same few numbers under different names. Here you do
+# what an operator does, step by step, with `llama-cpp-python`: read the file's metadata *before*
+# loading it, check that it fits in memory, load it, stream tokens, hold a chat through the model's
+# own chat template, and measure speed and RAM. The model is the course's own tiny Llama (trained
+# on Shakespeare in notebook 19): 1.3 million parameters and only briefly trained, so its text is
+# Shakespeare-flavoured but not fluent. That keeps every step fast on a 2-core CPU; the steps are
+# exactly the same for a 7-billion-parameter model — set `MODEL_PATH` to any GGUF you have.
+#
+# **Learning goals**
+# - Read a GGUF's metadata (architecture, trained context, chat template) and check it fits in memory before loading.
+# - Load a model with `llama_cpp.Llama` and say what `n_ctx`, `n_threads`, `n_batch`, `n_gpu_layers` and `seed` do.
+# - Stream tokens, and run a chat completion through the chat template stored in the file.
+# - Measure speed against threads and RAM against the estimate (weights + KV cache + compute buffer).
+# - Carry the same settings to `llama-server`, Ollama and LM Studio.
+#
+# **Time:** 30 minutes · **Needs:** CPU only (a GPU is optional: `N_GPU_LAYERS`)
+
+# %% tags=["parameters"]
+QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+SEED = 0
+MODEL_PATH = "data/tiny_llama/tiny_llama-q8_0.gguf"  # any GGUF: relative to the course folder, or absolute
+N_CTX = 256  # context window in tokens
+N_THREADS = 2  # CPU threads
+N_GPU_LAYERS = 0  # layers offloaded to a GPU (0: CPU only; -1: all)
+MAX_TOKENS = 48  # tokens to generate
+
+# %%
+from helpers.course import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.paths import REPO_ROOT, relative_to_repo
+
+model_path = Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
+print("model:", relative_to_repo(model_path))
+
+# %% [markdown]
+# ## 1. Read the file before loading it
+#
+# A GGUF file starts with a header: key/value metadata (architecture, sizes, the tokenizer, the
+# chat template), then a table of tensors, then the weights. Reading the header costs nothing —
+# the weights are not touched — and it tells you what you are about to load. `read_metadata`
+# first checks that the file *is* a GGUF and is complete (section 6 shows a bad file refused).
+
+# %%
+from helpers.local_llm import read_metadata
+
+meta = read_metadata(model_path)
+pd.DataFrame(meta.as_rows(), columns=["field", "value"]).set_index("field")
+
+# %% [markdown]
+# The **chat template** is a small Jinja program stored in the file. It turns a list of chat
+# messages into the one string the model reads. This model was trained on speeches written as
+# `NAME:` + newline + text + blank line, so its template writes each role as a speaker name:
+
+# %%
+print(meta.chat_template)
+
+# %% [markdown]
+# ## 2. Will it fit? Weights + KV cache + compute buffer
+#
+# Before loading, estimate the memory from the header alone (the estimator of notebook 08,
+# `helpers.vram`, fed with this file's own numbers):
+#
+# - **weights**: the tensor data, read exactly from the file's tensor table;
+# - **KV cache**: 2 (K and V) × layers × KV heads × head dim × context cells × 2 bytes (f16);
+# - **compute buffer**: scratch memory for one batch of up to 512 tokens.
+
+# %%
+from helpers.local_llm import estimate_memory
+from helpers.units import MiB
+
+estimate = estimate_memory(meta, N_CTX, N_GPU_LAYERS)
+terms = {"weights": estimate.weights, "KV cache": estimate.kv_cache, "compute buffer": estimate.compute_buffer,
+         "total": estimate.total}
+pd.DataFrame({"bytes": terms, "MiB": {k: round(v / MiB, 3) for k, v in terms.items()}}).rename_axis("term")
+
+# %% [markdown]
+# For this tiny model the compute buffer is larger than the weights; for a 7B model the weights
+# dominate (gigabytes) and the KV cache grows with `N_CTX`. The check compares the estimate with
+# the memory free on *this* machine (RAM, plus VRAM when layers are offloaded) and refuses with a
+# clear message when it cannot fit — before llama.cpp allocates anything:
+
+# %% tags=["nbval-ignore-output"]
+import psutil
+
+from helpers.local_llm import check_fits, format_size
+
+estimate = check_fits(meta, N_CTX, N_GPU_LAYERS)
+print(f"needs about {format_size(estimate.total)}; available RAM now: "
+      f"{format_size(psutil.virtual_memory().available)} -> fits")
+
+# %% [markdown]
+# ## 3. Load it
+#
+# `helpers.llm.load_model` checks the file again and then makes the same call an operator writes:
+#
+# ```python
+# llama_cpp.Llama(model_path=..., n_ctx=256, n_threads=2, n_gpu_layers=0, seed=0, verbose=False)
+# ```
+#
+# | argument | what it does | when to change it |
+# | --- | --- | --- |
+# | `n_ctx` | tokens the model can see at once (prompt + reply); sizes the KV cache | raise for long documents or chats, up to the trained context |
+# | `n_threads` | CPU threads for the matrix work | about the number of *physical* cores; fewer if other work runs |
+# | `n_batch` | prompt tokens evaluated per step (default 512) | lower to save compute-buffer memory; higher only speeds up long prompts |
+# | `n_gpu_layers` | how many blocks run on the GPU (0 none, -1 all) | as many as fit in VRAM: the biggest speed knob |
+# | `seed` | starts the random generator used by sampling | fix it for repeatable sampled text |
+# | `verbose` | llama.cpp's load log on stderr | `True` when something goes wrong |
+
+# %%
+from helpers.llm import load_model
+
+llm = load_model(model_path, n_ctx=N_CTX, n_threads=N_THREADS, n_gpu_layers=N_GPU_LAYERS, seed=SEED)
+print("context window:", llm.n_ctx(), "tokens | vocabulary:", llm.n_vocab(), "tokens")
+print("trained context in the metadata:", llm.metadata[f"{meta.architecture}.context_length"])
+
+# %% [markdown]
+# ## 4. Stream tokens
+#
+# With `stream=True` the runtime hands back each piece of text as soon as its token is chosen —
+# what you see typing out in a chat app. Greedy decoding (temperature 0) makes the text repeatable.
+# The `|` marks where one streamed piece ends and the next begins:
+
+# %%
+from helpers.llm import stream_tokens
+
+pieces = list(stream_tokens(llm, "ROMEO:\n", max_tokens=MAX_TOKENS, temperature=0.0))
+print(len(pieces), "pieces:", "|".join(pieces))
+print("\nROMEO:\n" + "".join(pieces))
+
+# %% [markdown]
+# Shakespeare's rhythm and words, little sense, and a loop: a model this small and this briefly
+# trained repeats itself under greedy decoding (notebook 02 shows why sampling helps).
+#
+# ## 5. Chat with the template from the file
+#
+# `create_chat_completion` takes OpenAI-style messages. llama-cpp-python finds the chat template
+# in the GGUF metadata, renders the messages to text, and generates the assistant's turn. Here is
+# the exact text the model receives, then its reply:
+
+# %%
+from helpers.prompting import render_chat_for
+
+messages = [{"role": "system", "content": "You are a messenger in Verona."},
+            {"role": "user", "content": "What news from Mantua?"}]
+print(render_chat_for(llm, messages))
+
+# %%
+reply = llm.create_chat_completion(messages, max_tokens=MAX_TOKENS, temperature=0.0, stop=["\n\n"])
+print("ASSISTANT:", reply["choices"][0]["message"]["content"])
+print("finish reason:", reply["choices"][0]["finish_reason"], "| usage:", reply["usage"])
+
+# %% [markdown]
+# The chat API is a thin layer: a template, then plain completion. `prompt_tokens` counts the
+# rendered text above (with `<s>`), and the `\n\n` stop string ends the reply where a speech would
+# end (notebook 04 looks inside prompts, stop strings and templates).
+#
+# ## 6. Speed and memory, measured
+#
+# **Threads.** Generation time per token, with 1 and 2 threads (on your machine, so this cell's
+# output is not checked):
+
+# %% tags=["nbval-ignore-output"]
+import matplotlib.pyplot as plt
+
+from helpers.speed import best_of, measure_speed
+
+repeats = 2 if QUICK else 5
+rows = [best_of(measure_speed(model_path, prompt_tokens=64, generated_tokens=64, threads=t)
+                for _ in range(repeats)).as_row() for t in (1, 2)]
+speed = pd.DataFrame(rows).set_index("threads")[["prompt tokens/s", "generation tokens/s"]].round(1)
+ax = speed.plot.bar(figsize=(6, 3), rot=0)
+ax.set(xlabel="n_threads", ylabel="tokens per second", title=f"{meta.file_name}: speed by thread count")
+plt.show()
+speed
+
+# %% [markdown]
+# More threads is not always faster. Each layer is split across the threads, which then wait for
+# each other; for a model this small the waiting costs more than the work, and on a shared or
+# busy machine a second thread may not even get a core. For a large model the matrix work
+# dominates and about one thread per physical core is fastest. Measure on your machine.
+#
+# **RAM.** The RSS (resident set size: RAM a process occupies) of a fresh Python process before
+# loading, after loading, and after a short generation (llama.cpp memory-maps the file, so weights
+# enter RAM when first read), next to the estimate and to the buffer sizes llama.cpp itself reports:
+
+# %% tags=["nbval-ignore-output"]
+from helpers.gguf_check import llama_cpp_buffers
+from helpers.local_llm import measure_load_rss
+
+rss = measure_load_rss(model_path, N_CTX, N_THREADS)
+reported = llama_cpp_buffers(model_path, N_CTX)
+pd.DataFrame({
+    "estimate (MiB)": [estimate.weights, estimate.kv_cache, estimate.compute_buffer, estimate.total],
+    "llama.cpp reports (MiB)": [meta.tensor_bytes, reported["kv_cache_bytes"], reported["compute_buffer_bytes"],
+                                meta.tensor_bytes + sum(reported.values())],
+}, index=pd.Index(["weights", "KV cache", "compute buffer", "total"], name="term")).div(MiB).round(2)
+
+# %% tags=["nbval-ignore-output"]
+pd.Series({"RSS before loading": rss["before_load"], "growth after loading": rss["after_load"] - rss["before_load"],
+           "growth after loading + 8 tokens": rss["after_generation"] - rss["before_load"]},
+          name="MiB").div(MiB).round(2).to_frame()
+
+# %% [markdown]
+# The buffers agree with llama.cpp's own log within about 10%. The process grows by a few MiB
+# *more* than the model needs: llama.cpp's context, thread pool, output buffer and allocator
+# bookkeeping cost a few MiB whatever the model. For this 1.3 MB model that overhead is most of the
+# growth; for a 4 GB model it is a rounding error and the RSS lands close to the estimate.
+#
+# ## 7. Bring your own model — and what happens with a bad file
+#
+# Set `MODEL_PATH` in the parameters cell to any GGUF (a Llama, Qwen, Mistral, Gemma... quant from a
+# model hub) and run the notebook again: every cell above reads the file's own metadata and checks
+# its memory first. A damaged download is refused with a clear error *before* llama.cpp opens it,
+# so the kernel survives. Here, a copy of the model cut in half:
+
+# %%
+from helpers.atomic import write_bytes_atomic
+from helpers.paths import BUILD_DIR
+
+bad_path = BUILD_DIR / "03_truncated_model.gguf"
+write_bytes_atomic(bad_path, model_path.read_bytes()[: model_path.stat().st_size // 2])
+print(relative_to_repo(bad_path), bad_path.stat().st_size, "bytes")
+
+# %% tags=["raises-exception"]
+%xmode Minimal
+llm_bad = load_model(bad_path, n_ctx=N_CTX, n_threads=N_THREADS)
+
+# %%
+%xmode Context
+print("the kernel is alive, and the good model still answers:")
+print("".join(stream_tokens(llm, "JULIET:\n", max_tokens=12)))
+
+# %% [markdown]
+# The same check refuses a model that cannot fit, before loading. Pretend this machine had only
+# 2 MiB of free RAM and no GPU:
+
+# %%
+try:
+    check_fits(meta, N_CTX, n_gpu_layers=0, ram_available_bytes=2 * MiB, vram_bytes=0)
+except ValueError as err:
+    print("refused:", err)
+
+# %% [markdown]
+# ## 8. The same settings in llama-server, Ollama and LM Studio
+#
+# Other runtimes wrap the same llama.cpp engine and ask for the same numbers. Nothing here is
+# installed or run; this is the translation table.
+
+# %%
+from helpers.local_llm import SETTINGS_MAP
+
+pd.DataFrame.from_dict(SETTINGS_MAP, orient="index",
+                       columns=["llama.cpp CLI / llama-server", "Ollama", "LM Studio"]).rename_axis("llama-cpp-python")
+
+# %% [markdown]
+# **llama.cpp's own server.** `llama-server -m model.gguf -c 256 -t 2 -ngl 0 --port 8080` serves
+# an OpenAI-compatible API on `http://127.0.0.1:8080/v1` (`/v1/chat/completions`,
+# `/v1/completions`) and applies the chat template from the GGUF, as `create_chat_completion` does
+# here. Any OpenAI client pointed at that URL talks to your local model.
+#
+# **Ollama.** A *Modelfile* names the GGUF and fixes the settings; `ollama create` imports it and
+# `ollama run` chats with it ([Modelfile reference](https://github.com/ollama/ollama/blob/main/docs/modelfile.md)).
+# `num_gpu` is a number of *layers*, like `n_gpu_layers`. Ollama's `TEMPLATE` uses Go template
+# syntax, so the Jinja template of the GGUF is rewritten by hand; this is this model's template:
+
+# %%
+from helpers.local_llm import ollama_modelfile
+
+OLLAMA_TEMPLATE = ("{{ if .System }}SYSTEM:\n{{ .System }}\n\n{{ end }}"
+                   "{{ if .Prompt }}USER:\n{{ .Prompt }}\n\n{{ end }}ASSISTANT:\n{{ .Response }}")
+print(ollama_modelfile(model_path, N_CTX, N_THREADS, N_GPU_LAYERS, temperature=0.0, seed=SEED,
+                       system="You are a messenger in Verona.", template=OLLAMA_TEMPLATE, stop=["\n\n"]))
+
+# %% [markdown]
+# ```bash
+# ollama create tiny-shakespeare -f Modelfile     # imports the GGUF next to the Modelfile
+# ollama run tiny-shakespeare "What news from Mantua?"
+# ```
+#
+# Ollama's REST API (`POST http://127.0.0.1:11434/api/generate`) takes the same settings per
+# request, under `options`:
+
+# %%
+import json
+
+from helpers.local_llm import ollama_generate_request
+
+print(json.dumps(ollama_generate_request("tiny-shakespeare", "ROMEO:\n", N_CTX, N_THREADS, N_GPU_LAYERS,
+                                         temperature=0.0, seed=SEED, max_tokens=MAX_TOKENS), indent=2))
+
+# %% [markdown]
+# **LM Studio.** The model-load panel has a *GPU Offload* slider (layers, the `n_gpu_layers` of
+# this notebook), *Context Length* (`n_ctx`), *CPU Thread Pool Size* (`n_threads`) and *Evaluation
+# Batch Size* (`n_batch`); it reads the chat template from the GGUF as *Prompt Template*. Its
+# Developer tab starts a local server with an OpenAI-compatible API, by default on
+# `http://127.0.0.1:1234/v1`; the `lms` command line does the same (`lms load <model> --context-length 256
+# --gpu off`, `lms server start`; see [lms load](https://lmstudio.ai/docs/cli/load)).
+#
+# ## Summary
+#
+# - Read the header first: architecture, trained context, sizes and the chat template cost nothing to read.
+# - Memory = weights (the file's tensors) + KV cache (grows with `n_ctx`) + compute buffer (grows
+#   with `n_batch`); check it against free RAM (+ VRAM) before loading. Damaged or non-GGUF files are
+#   refused with a clear error, and the kernel survives.
+# - `n_ctx` sets the window, `n_threads` the CPU parallelism (measure: more is not always faster),
+#   `n_batch` the prompt step, `n_gpu_layers` the offload, `seed` the sampling.
+# - Chat = the GGUF's template + plain completion; stop strings end the turn.
+# - llama-server, Ollama (`num_ctx`, `num_thread`, `num_batch`, `num_gpu`) and LM Studio (Context
+#   Length, CPU Thread Pool Size, Evaluation Batch Size, GPU Offload) expose the same settings.
+#
+# ## Exercises
+
+# %% [markdown]
+# **1.** An 8B-class model has 32 layers, 32 query heads, 8 KV heads and head dimension 128. How
+# many GiB does its F16 KV cache take at `n_ctx = 8192`?
+
+# %%
+from helpers.exercises.run_llm import check_kv_cache_gib, check_ollama_name, check_setting_for_long_prompt
+
+answer = None
+check_kv_cache_gib(answer)
+
+# %% [markdown]
+# **2.** You paste a 3,000-token document and llama.cpp refuses: the request exceeds the context
+# window. Which setting do you raise? One of `"n_ctx"`, `"n_threads"`, `"n_batch"`, `"n_gpu_layers"`, `"seed"`.
+
+# %%
+answer = None
+check_setting_for_long_prompt(answer)
+
+# %% [markdown]
+# **3.** What is Ollama's name for `n_gpu_layers`? One of `"num_ctx"`, `"num_thread"`, `"num_batch"`,
+# `"num_gpu"`, `"num_predict"`.
+
+# %%
+answer = None
+check_ollama_name(answer)
