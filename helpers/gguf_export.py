@@ -33,6 +33,8 @@ FTYPES = {
     "Q5_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
     "Q4_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
     "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
+    "Q3_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q3_K_M,
+    "Q2_K": llama_cpp.LLAMA_FTYPE_MOSTLY_Q2_K,
 }
 SHIPPED = ("F16", "Q8_0", "Q4_K_M")
 

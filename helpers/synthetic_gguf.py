@@ -16,10 +16,7 @@ from helpers.atomic import atomic_path
 
 SUPPORTED_FAMILIES = ("llama", "qwen2")
 # The llama.cpp file types this module can produce, by the name llama-quantize uses.
-QUANT_FTYPES = {"Q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "Q6_K": "LLAMA_FTYPE_MOSTLY_Q6_K",
-                "Q5_K_M": "LLAMA_FTYPE_MOSTLY_Q5_K_M", "Q4_K_M": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
-                "Q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0", "Q3_K_M": "LLAMA_FTYPE_MOSTLY_Q3_K_M",
-                "Q2_K": "LLAMA_FTYPE_MOSTLY_Q2_K"}
+QUANT_FTYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
 N_SPECIAL, N_BYTE_TOKENS = 3, 256  # <unk> <s> </s>, then <0x00>..<0xFF>
 WEIGHT_STD = 0.02
 
@@ -101,22 +98,12 @@ def write_random_gguf(arch: Architecture, path, seed: int = 0, context: int = No
 
 
 def quantize_gguf(source, target, quant: str, threads: int = 2) -> Path:
-    """Quantize GGUF ``source`` to ``quant`` (a name of ``QUANT_FTYPES``) with llama.cpp, atomically."""
-    import llama_cpp
+    """Quantize GGUF ``source`` to ``quant`` (a key of ``QUANT_FTYPES``) with llama.cpp, atomically and quietly."""
+    from helpers.gguf_export import quantize
 
     if quant not in QUANT_FTYPES:
         raise ValueError(f"quant must be one of {sorted(QUANT_FTYPES)}, got {quant!r}")
-    source, target = Path(source), Path(target)
-    if not source.is_file():
-        raise FileNotFoundError(f"no GGUF file at {source}")
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, QUANT_FTYPES[quant])
-    params.nthread = threads
-    with atomic_path(target) as tmp:
-        status = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), params)
-        if status != 0:
-            raise RuntimeError(f"llama_model_quantize failed with status {status} for {quant}")
-    return target
+    return quantize(source, target, quant, threads=threads)
 
 
 def file_stem(arch: Architecture, quant: str) -> str:
