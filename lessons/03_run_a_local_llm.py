@@ -54,6 +54,7 @@ from helpers.paths import REPO_ROOT, relative_to_repo
 
 model_path = Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
 print("model:", relative_to_repo(model_path))
+pd.set_option("display.max_colwidth", 70)
 
 # %% [markdown]
 # ## 1. Read the file before loading it
@@ -137,6 +138,41 @@ print("context window:", llm.n_ctx(), "tokens | vocabulary:", llm.n_vocab(), "to
 print("trained context in the metadata:", llm.metadata[f"{meta.architecture}.context_length"])
 
 # %% [markdown]
+# What the memory knobs cost, from the same estimator: `n_ctx` sizes the KV cache, `n_batch` the
+# compute buffer, `n_gpu_layers` moves weights and cache from RAM to VRAM. For this file and, for
+# scale, for an 8B model at Q4_K_M (architecture from the course catalog):
+
+# %%
+from helpers.catalog import get_model
+from helpers.vram import compute_buffer_bytes, memory_plan
+
+big = get_model("Llama 3.1 8B").architecture
+rows = []
+for n_ctx, n_batch in [(256, 512), (256, 64), (4096, 512), (32768, 512)]:
+    small = estimate_memory(meta, n_ctx, n_ubatch=n_batch)
+    rows.append({"n_ctx": n_ctx, "n_batch": n_batch, "this file: KV cache (MiB)": small.kv_cache / MiB,
+                 "this file: compute buffer (MiB)": small.compute_buffer / MiB,
+                 "8B Q4_K_M: KV cache (MiB)": memory_plan(big, "Q4_K_M", n_ctx, 0).kv_cpu / MiB,
+                 "8B Q4_K_M: compute buffer (MiB)": compute_buffer_bytes(big, n_ctx, ubatch=n_batch) / MiB})
+pd.DataFrame(rows).set_index(["n_ctx", "n_batch"]).round(2)
+
+# %%
+from helpers.units import GiB
+
+rows = []
+for n_gpu_layers in (0, 16, 33):
+    plan = memory_plan(big, "Q4_K_M", 4096, n_gpu_layers)
+    rows.append({"n_gpu_layers": n_gpu_layers, "system RAM (GiB)": plan.cpu_total / GiB,
+                 "GPU memory (GiB)": plan.gpu_total / GiB})
+pd.DataFrame(rows).set_index("n_gpu_layers").round(2)
+
+# %% [markdown]
+# An 8B model has 32 blocks; 33 also moves the output layer, leaving only the token embeddings in
+# RAM (the GPU side includes about 0.4 GiB of runtime overhead). Above its trained context (256
+# tokens for the tiny Llama) a model still loads, but its output degrades: memory is not the only
+# limit on `n_ctx`.
+
+# %% [markdown]
 # ## 4. Stream tokens
 #
 # With `stream=True` the runtime hands back each piece of text as soon as its token is chosen —
@@ -174,8 +210,9 @@ print("finish reason:", reply["choices"][0]["finish_reason"], "| usage:", reply[
 
 # %% [markdown]
 # The chat API is a thin layer: a template, then plain completion. `prompt_tokens` counts the
-# rendered text above (with `<s>`), and the `\n\n` stop string ends the reply where a speech would
-# end (notebook 04 looks inside prompts, stop strings and templates).
+# rendered text above (with `<s>`). The `\n\n` stop string would end the reply where a speech
+# ends; this greedy reply loops on single lines instead and runs into `max_tokens`
+# (`finish_reason: length`). Notebook 04 looks inside prompts, stop strings and templates.
 #
 # ## 6. Speed and memory, measured
 #
@@ -200,7 +237,8 @@ speed
 # More threads is not always faster. Each layer is split across the threads, which then wait for
 # each other; for a model this small the waiting costs more than the work, and on a shared or
 # busy machine a second thread may not even get a core. For a large model the matrix work
-# dominates and about one thread per physical core is fastest. Measure on your machine.
+# dominates and about one thread per physical core is fastest. Measure on your machine
+# (`benchmarks/results/llm_quants.md` has repeated measurements for every quant type).
 #
 # **RAM.** The RSS (resident set size: RAM a process occupies) of a fresh Python process before
 # loading, after loading, and after a short generation (llama.cpp memory-maps the file, so weights
@@ -224,10 +262,11 @@ pd.Series({"RSS before loading": rss["before_load"], "growth after loading": rss
           name="MiB").div(MiB).round(2).to_frame()
 
 # %% [markdown]
-# The buffers agree with llama.cpp's own log within about 10%. The process grows by a few MiB
-# *more* than the model needs: llama.cpp's context, thread pool, output buffer and allocator
-# bookkeeping cost a few MiB whatever the model. For this 1.3 MB model that overhead is most of the
-# growth; for a 4 GB model it is a rounding error and the RSS lands close to the estimate.
+# The KV cache matches llama.cpp's own log exactly and the compute buffer to within about 15%.
+# The process grows by a few MiB *more* than the model needs: llama.cpp's context, thread pool,
+# output buffer and allocator bookkeeping cost a few MiB whatever the model. For this 1.3 MB model
+# that overhead is most of the growth; for a 4 GB model it is a rounding error and the RSS lands
+# close to the estimate.
 #
 # ## 7. Bring your own model — and what happens with a bad file
 #
