@@ -17,7 +17,7 @@
 # every token of its vocabulary. Everything else — chat, stories, code — is a loop around that
 # call plus a rule for picking the next token. The knobs you meet in every runtime (temperature,
 # top-k, top-p, min-p, repetition penalty, seed) are all parts of that rule. Here we open the loop
-# on a real model: the course's own small Llama (trained on Shakespeare in notebook 19), run both by
+# on a real model: the course's own small Llama (trained on Shakespeare in notebook 18), run both by
 # hand in PyTorch and by llama.cpp, with identical results.
 #
 # **Learning goals**

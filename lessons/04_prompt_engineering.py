@@ -17,7 +17,7 @@
 # the exact text and tokens a chat becomes, how much a system prompt or a few examples change the
 # probability of the answer you want, how stop strings and `max_tokens` end a reply, and how a
 # **grammar** makes even a tiny model return JSON that parses and validates every time. The model
-# is the course's own tiny Llama (notebook 19): trained briefly on Shakespeare, it writes
+# is the course's own tiny Llama (notebook 18): trained briefly on Shakespeare, it writes
 # Shakespeare-flavoured text without much sense, and — as you will measure — it has not learned to
 # learn from examples in its prompt. That makes it a clear lens: you see which prompt techniques
 # are mechanics (templates, stop strings, grammars: they work on any model) and which depend on what

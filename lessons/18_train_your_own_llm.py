@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 19 · Train your own small LLM, export it to GGUF, run it in llama.cpp
+# # 18 · Train your own small LLM, export it to GGUF, run it in llama.cpp
 #
 # Every model you download went through the same pipeline: a text corpus, a tokenizer trained on
 # it, a transformer trained to predict the next token, a conversion to GGUF, and quantization.
@@ -205,7 +205,7 @@ from helpers.paths import BUILD_DIR
 from helpers.train_llm import load_model as load_torch_model
 
 model, vocab = load_torch_model(model_dir)
-f32_path = write_gguf(model, vocab, BUILD_DIR / "lesson19" / "tiny_llama-f32.gguf", "F32")
+f32_path = write_gguf(model, vocab, BUILD_DIR / "lesson18" / "tiny_llama-f32.gguf", "F32")
 info = inspect_gguf(f32_path)
 pd.Series(vars(info))
 
@@ -266,7 +266,7 @@ from helpers.gguf_export import quantize
 
 quant_paths = {"F32": f32_path}
 for q in ("Q8_0", "Q4_K_M"):
-    quant_paths[q] = quantize(f32_path, BUILD_DIR / "lesson19" / f"tiny_llama-{q.lower()}.gguf", q)
+    quant_paths[q] = quantize(f32_path, BUILD_DIR / "lesson18" / f"tiny_llama-{q.lower()}.gguf", q)
 types = {q: {t.name: t.tensor_type.name for t in gguf.GGUFReader(p).tensors} for q, p in quant_paths.items()}
 layer0 = [n for n in types["F32"] if n.startswith("blk.0.")] + ["token_embd.weight", "output.weight"]
 shapes = {t.name: str([int(n) for n in t.shape]) for t in gguf.GGUFReader(f32_path).tensors}
