@@ -141,7 +141,7 @@ def time_embedding(t, dim: int = 32, T: int = 100) -> torch.Tensor:
 
 
 class NoisePredictor(nn.Module):
-    """A small MLP: (noisy point, step t) → predicted noise. About 40 thousand parameters."""
+    """A small MLP: (noisy point, step t) → predicted noise. About 38 thousand parameters."""
 
     def __init__(self, T: int, dim: int = 2, hidden: int = 128, emb: int = 32):
         super().__init__()
