@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from helpers.architecture import Architecture, model_tensors
+from helpers.atomic import atomic_path
 from helpers.gguf_size import check_mix, gguf_file_size, predicted_tensors
+from helpers.synthetic_gguf import add_byte_fallback_vocab, add_hyperparameters
 
 
 def write_random_llama_gguf(path, arch: Architecture, seed: int = 0) -> Path:
@@ -21,33 +23,21 @@ def write_random_llama_gguf(path, arch: Architecture, seed: int = 0) -> Path:
         raise ValueError(f"needs a llama-family architecture with vocab >= 300, got {arch.family!r}, {arch.vocab}")
     rng = np.random.default_rng(seed)
     path = Path(path)
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_context_length(arch.max_context)
-    w.add_embedding_length(arch.hidden)
-    w.add_block_count(arch.n_layers)
-    w.add_feed_forward_length(arch.ffn)
-    w.add_head_count(arch.n_heads)
-    w.add_head_count_kv(arch.n_kv_heads)
-    w.add_rope_dimension_count(arch.head_dim)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_freq_base(10000.0)
-    if arch.is_moe:
-        w.add_expert_count(arch.n_experts)
-        w.add_expert_used_count(arch.n_experts_used)
-    w.add_tokenizer_model("llama")
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
-    tokens += [f"t{i}" for i in range(arch.vocab - len(tokens))]
-    w.add_token_list(tokens)
-    w.add_token_scores([0.0] * arch.vocab)
-    w.add_token_types([2, 3, 3] + [6] * 256 + [1] * (arch.vocab - 259))
-    for t in model_tensors(arch):
-        shape = tuple(reversed(t.shape))  # numpy order: rows first
-        data = np.ones(shape, np.float32) if len(shape) == 1 else rng.standard_normal(shape).astype(np.float32) * 0.02
-        w.add_tensor(t.name, data)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    with atomic_path(path) as tmp:
+        w = gguf.GGUFWriter(str(tmp), "llama")
+        add_hyperparameters(w, arch)
+        if arch.is_moe:
+            w.add_expert_count(arch.n_experts)
+            w.add_expert_used_count(arch.n_experts_used)
+        add_byte_fallback_vocab(w, arch.vocab)
+        for t in model_tensors(arch):
+            shape = tuple(reversed(t.shape))  # numpy order: rows first
+            data = np.ones(shape, np.float32) if len(shape) == 1 else rng.standard_normal(shape).astype(np.float32) * 0.02
+            w.add_tensor(t.name, data)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
     return path
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from helpers.architecture import Architecture, model_tensors
 from helpers.atomic import atomic_path
 from helpers.quants import check_format
+from helpers.synthetic_gguf import add_byte_fallback_vocab, add_hyperparameters
 
 # The llama.cpp file type whose main tensor type is each format (with ``pure`` every matrix gets it).
 LLAMA_CPP_FTYPES = {"Q8_0": "Q8_0", "Q4_0": "Q4_0", "Q4_1": "Q4_1", "Q5_0": "Q5_0", "Q5_1": "Q5_1",
@@ -56,21 +57,8 @@ def write_check_gguf(path, arch: Architecture = CHECK_ARCH, seed: int = 0) -> di
                            else awkward_matrix(shape[0], shape[1], seed + i))
     with atomic_path(path) as tmp:
         w = gguf.GGUFWriter(str(tmp), "llama")
-        w.add_context_length(arch.max_context)
-        w.add_embedding_length(arch.hidden)
-        w.add_block_count(arch.n_layers)
-        w.add_feed_forward_length(arch.ffn)
-        w.add_head_count(arch.n_heads)
-        w.add_head_count_kv(arch.n_kv_heads)
-        w.add_rope_dimension_count(arch.head_dim)
-        w.add_layer_norm_rms_eps(1e-5)
-        w.add_rope_freq_base(10000.0)
-        w.add_tokenizer_model("llama")
-        tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
-        tokens += [f"t{i}" for i in range(arch.vocab - len(tokens))]
-        w.add_token_list(tokens)
-        w.add_token_scores([0.0] * arch.vocab)
-        w.add_token_types([2, 3, 3] + [6] * 256 + [1] * (arch.vocab - 259))
+        add_hyperparameters(w, arch)
+        add_byte_fallback_vocab(w, arch.vocab)
         for name, data in tensors.items():
             w.add_tensor(name, data)
         w.write_header_to_file()

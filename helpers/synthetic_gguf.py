@@ -46,6 +46,33 @@ def byte_fallback_vocab(n_vocab: int):
     return tokens, scores, types
 
 
+def add_hyperparameters(writer, arch: Architecture, context: int = None) -> None:
+    """Write ``arch``'s llama.cpp hyperparameters (sizes, heads, RoPE, norm epsilon) into a ``gguf.GGUFWriter``.
+
+    ``context``: the context length written in the metadata (default: the model's own maximum).
+    """
+    writer.add_context_length(context or arch.max_context)
+    writer.add_embedding_length(arch.hidden)
+    writer.add_block_count(arch.n_layers)
+    writer.add_feed_forward_length(arch.ffn)
+    writer.add_head_count(arch.n_heads)
+    writer.add_head_count_kv(arch.n_kv_heads)
+    writer.add_key_length(arch.head_dim)
+    writer.add_value_length(arch.head_dim)
+    writer.add_rope_dimension_count(arch.head_dim)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_rope_freq_base(10000.0)
+
+
+def add_byte_fallback_vocab(writer, n_vocab: int) -> None:
+    """Write the :func:`byte_fallback_vocab` of ``n_vocab`` tokens as a llama (SentencePiece) tokenizer."""
+    tokens, scores, types = byte_fallback_vocab(n_vocab)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+
+
 def random_tensor(shape, rng: np.random.Generator) -> np.ndarray:
     """Values for a tensor of GGUF shape ``shape`` (row length first): norms are ones, matrices small noise (F16)."""
     if len(shape) == 1:
@@ -68,23 +95,9 @@ def write_random_gguf(arch: Architecture, path, seed: int = 0, context: int = No
     with atomic_path(path) as tmp:
         writer = gguf.GGUFWriter(str(tmp), arch.family)
         writer.add_name(f"{arch.name} (random weights)")
-        writer.add_context_length(context or arch.max_context)
-        writer.add_embedding_length(arch.hidden)
-        writer.add_block_count(arch.n_layers)
-        writer.add_feed_forward_length(arch.ffn)
-        writer.add_head_count(arch.n_heads)
-        writer.add_head_count_kv(arch.n_kv_heads)
-        writer.add_key_length(arch.head_dim)
-        writer.add_value_length(arch.head_dim)
-        writer.add_rope_dimension_count(arch.head_dim)
-        writer.add_layer_norm_rms_eps(1e-5)
-        writer.add_rope_freq_base(10000.0)
+        add_hyperparameters(writer, arch, context)
         writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-        tokens, scores, types = byte_fallback_vocab(arch.vocab)
-        writer.add_tokenizer_model("llama")
-        writer.add_token_list(tokens)
-        writer.add_token_scores(scores)
-        writer.add_token_types(types)
+        add_byte_fallback_vocab(writer, arch.vocab)
         writer.add_bos_token_id(1)
         writer.add_eos_token_id(2)
         writer.add_unk_token_id(0)
