@@ -28,18 +28,19 @@ Memory model (bytes; GiB = 2**30 bytes, GB = 10**9 bytes; deliberately simple, a
   ``helpers.vram`` uses); PyTorch's caching allocator can hold more than this model counts.
 
 The peak is the largest of three phases (text encoding, denoising, VAE decode): weights on the GPU
-in that phase + that phase's activations + overhead. The coefficients were set by measuring small
-models on a CPU (``measure_forward_peak``; see notebook 16) and are a model, not a promise.
+in that phase + that phase's activations + overhead. The coefficients were set by measuring models
+on a CPU (``measure_forward_peak``: torch.profiler's allocator events; see notebook 16) and are a
+model, not a promise: a GPU adds cuDNN workspaces and the caching allocator's slack.
 """
 import json
 import math
-import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from helpers.catalog import suggest
-from helpers.paths import DATA_DIR, REPO_ROOT
+from helpers.paths import DATA_DIR
 from helpers.units import GiB
 from helpers.vram import RUNTIME_OVERHEAD_BYTES
 
@@ -49,11 +50,13 @@ SAVERS = ("attention_slicing", "vae_slicing", "vae_tiling", "model_cpu_offload",
 LATENT_FACTOR = 8  # the VAE halves height and width three times
 MAX_RESOLUTION = 8192  # pixels per side
 MAX_BATCH = 64
-# Feature maps alive at once, fitted to the growth of measured peaks with resolution (small UNet and
-# VAE configs and SD 1.5's real VAE, fp32 on a CPU, PyTorch 2.13 / diffusers 0.42; see notebook 16):
+# Feature maps alive at once, set from allocator peaks measured with ``measure_forward_peak`` (small UNet
+# and VAE configs and SD 1.5's real VAE, fp32 on a CPU, PyTorch 2.13 / diffusers 0.42; see notebook 16
+# and benchmarks/image_memory.py):
 K_ATTN_WORK = 28  # inside a transformer block (q, k, v, GEGLU's 8x-wide projection, residuals, ...)
 K_RES_WORK = 8  # inside a ResNet block (not measured separately: levels without attention are small)
-K_VAE_DECODE = 7  # the VAE decoder's largest feature map (256 channels at full resolution)
+K_VAE_DECODE = 4  # the VAE decoder's largest feature map (256 channels at full resolution): SD 1.5's real
+# VAE config measured 3.8 such maps at 128 and 256 px (torch.profiler allocator peak, fp32, CPU)
 ATTENTION_SLICES = 2  # diffusers' enable_attention_slicing("auto"): heads in two halves
 
 SAVER_NOTES = {
@@ -473,59 +476,78 @@ SMALL_VAE = {"in_channels": 3, "out_channels": 3, "latent_channels": 4, "layers_
              "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"], "norm_num_groups": 8, "sample_size": 64}
 
 
-def _measure_child() -> None:
-    """Run in a fresh Python: build the module in fp32 on the CPU, one forward pass, print JSON.
+@contextmanager
+def _quiet_fd2():
+    """Send file descriptor 2 to /dev/null for the block: the profiler's C++ side prints a timestamped
+    start/stop line there. Python exceptions still propagate."""
+    import os
 
-    Peak = ``ru_maxrss`` after the pass minus the resident set just before it (psutil): a fresh
-    process so the high-water mark belongs to this pass. tracemalloc cannot see torch's allocations.
-    """
-    import resource
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
-    import psutil
-    import torch
 
-    spec = json.loads(sys.stdin.read())
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    module = build_module(spec["kind"], spec["config"], device="cpu").eval()
-    if spec["attention"] == "naive":
-        from diffusers.models.attention_processor import AttnProcessor
-        module.set_attn_processor(AttnProcessor())
-    b, h, w = spec["batch"], spec["height"], spec["width"]
-    with torch.no_grad():
-        if spec["kind"] == "unet":
-            x = torch.randn(b, spec["config"]["in_channels"], h, w)
-            ctx = torch.randn(b, 77, spec["config"]["cross_attention_dim"])
-            run = lambda: module(x, 10, encoder_hidden_states=ctx)  # noqa: E731
-        else:
-            x = torch.randn(b, spec["config"]["latent_channels"], h // 2 ** (len(spec["config"]["block_out_channels"]) - 1),
-                            w // 2 ** (len(spec["config"]["block_out_channels"]) - 1))
-            run = lambda: module.decode(x)  # noqa: E731
-        max_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        rss_before = psutil.Process().memory_info().rss
-        out = run()
-        del out
-        max_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    weights = sum(p.numel() * p.element_size() for p in module.parameters())
-    print(json.dumps({"weights_bytes": weights, "peak_bytes": max_after - rss_before,
-                      "new_high": max_after > max_before}))
+def allocator_peak_bytes(run) -> int:
+    """Peak of the bytes PyTorch's CPU allocator holds during ``run()`` above what it held before,
+    from ``torch.profiler``'s memory events (``profile_memory=True``): every allocation and free,
+    summed in time order. Python's tracemalloc cannot see these allocations, and the process's
+    resident set (psutil, ``ru_maxrss``) mixes them with the allocator's caching and earlier peaks."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    held = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        held += e.nbytes()
+        peak = max(peak, held)
+    return peak
 
 
 def measure_forward_peak(kind: str, config: dict, height: int, width: int, batch: int = 1,
                          attention: str = "sdpa") -> dict:
-    """Measure a small module's real weight bytes and the peak extra memory (bytes) of one forward
-    pass on the CPU, in a fresh process. For "unet", ``height`` x ``width`` is the latent size; for
-    "vae", the decoded image size. ``new_high`` False means the pass did not raise the process's
-    high-water mark, so ``peak_bytes`` is only an upper bound."""
+    """Build a module from ``config`` in fp32 on the CPU, run one forward pass (UNet) or decode (VAE)
+    and return ``{"weights_bytes": real sum(numel x element_size), "peak_bytes": allocator peak of
+    the pass}`` (bytes, from ``allocator_peak_bytes``). For "unet", ``height`` x ``width`` is the
+    latent size; for "vae", the decoded image size. One thread; a warm-up pass runs first."""
+    import torch
+
     if kind not in ("unet", "vae") or attention not in ATTENTION_KINDS:
         raise ValueError(f"kind must be 'unet' or 'vae' and attention one of {ATTENTION_KINDS}, got {kind!r}, {attention!r}")
-    spec = json.dumps({"kind": kind, "config": config, "height": height, "width": width, "batch": batch,
-                       "attention": attention})
-    done = subprocess.run([sys.executable, "-c", "from helpers.image_memory import _measure_child; _measure_child()"],
-                          input=spec, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False)
-    if done.returncode:
-        raise RuntimeError(f"measurement failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    check_batch(batch)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            module = build_module(kind, config, device="cpu").eval()
+            if attention == "naive":
+                from diffusers.models.attention_processor import AttnProcessor
+                module.set_attn_processor(AttnProcessor())
+            if kind == "unet":
+                x = torch.randn(batch, config["in_channels"], height, width)
+                ctx = torch.randn(batch, 77, config["cross_attention_dim"])
+                run = lambda: module(x, 10, encoder_hidden_states=ctx)  # noqa: E731
+            else:
+                down = 2 ** (len(config["block_out_channels"]) - 1)
+                if height % down or width % down:
+                    raise ValueError(f"VAE image size must be a multiple of {down}, got {height}x{width}")
+                x = torch.randn(batch, config["latent_channels"], height // down, width // down)
+                run = lambda: module.decode(x)  # noqa: E731
+            with torch.no_grad():
+                run()
+                peak = allocator_peak_bytes(run)
+    finally:
+        torch.set_num_threads(before)
+    weights = sum(p.numel() * p.element_size() for p in module.parameters())
+    return {"weights_bytes": weights, "peak_bytes": peak}
 
 
 def predicted_forward_peak(kind: str, config: dict, height: int, width: int, batch: int = 1,

@@ -132,3 +132,37 @@ def test_small_model_measured_on_this_cpu():
     assert got["weights_bytes"] == 4 * im.count_params(im.build_module("unet", im.SMALL_UNET))
     predicted = im.predicted_forward_peak("unet", im.SMALL_UNET, 48, 48, 1, "naive")
     assert 0.7 * predicted < got["peak_bytes"] < 1.6 * predicted
+
+
+def test_allocator_peak_sees_a_known_allocation():
+    """A pass that holds two 1-million-float tensors at once peaks at (at least) 8 MB, and the peak
+    does not count what was allocated before the pass."""
+    import torch
+
+    before = torch.ones(3_000_000)
+    n = 1_000_000
+
+    def run():
+        a = torch.ones(n)
+        b = a * 2
+        return float((a + b).sum())  # a + b: a third tensor alive with a and b
+
+    peak = im.allocator_peak_bytes(run)
+    assert 3 * 4 * n <= peak < 3 * 4 * n + 1_000_000
+    del before
+
+
+def test_small_vae_decode_measured_near_the_estimate():
+    """The decoder's peak grows with the pixels (4x for 2x the side) and the estimate follows it."""
+    small = im.measure_forward_peak("vae", im.SMALL_VAE, 64, 64)
+    large = im.measure_forward_peak("vae", im.SMALL_VAE, 128, 128)
+    assert 3.0 < large["peak_bytes"] / small["peak_bytes"] < 5.0
+    predicted = im.predicted_forward_peak("vae", im.SMALL_VAE, 128, 128)
+    assert 0.6 * predicted < large["peak_bytes"] < 1.6 * predicted
+
+
+def test_measure_refuses_bad_input():
+    with pytest.raises(ValueError, match="kind"):
+        im.measure_forward_peak("clip", im.SMALL_UNET, 8, 8)
+    with pytest.raises(ValueError, match="multiple of 2"):
+        im.measure_forward_peak("vae", im.SMALL_VAE, 63, 63)
