@@ -1,0 +1,372 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 16 · Image models and memory: what SD 1.5 and SDXL are made of
+#
+# "SDXL needs about 8 GB" and "SD 1.5 runs on 4 GB" are the figures everyone quotes. Where do they
+# come from, and why does the same card run out of memory at 1024x1024 but not at 768x768, or only
+# at the very end of a generation? An image pipeline is three networks — text encoder(s), a UNet and
+# a VAE — that are busy at different moments, with activations that grow with resolution (attention
+# quadratically). Here each part is counted from the published configs (nothing typed in), the
+# memory of each phase is estimated, the estimate is set against published figures, and the model
+# is checked against real measurements of small networks on this machine.
+#
+# **Learning goals**
+# - Name the components of SD 1.5 and SDXL and compute their parameter counts from their configs.
+# - Explain latents (8x smaller per side, 4 channels) and why they make diffusion affordable.
+# - Estimate peak VRAM by phase (text encoding, denoising, VAE decode) for a resolution, batch and dtype.
+# - Predict what attention slicing, VAE tiling/slicing and model/sequential CPU offload save, and cost.
+# - Map these pieces onto ComfyUI nodes and AUTOMATIC1111 flags.
+#
+# **Time:** 40 minutes · **Needs:** CPU only
+
+# %% tags=["parameters"]
+QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+SEED = 0
+MODEL = "sdxl"  # "sd15" or "sdxl"
+VRAM_GIB = 8.0  # the card you have in mind, GiB (2**30 bytes)
+
+# %%
+from helpers.course import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from helpers import image_memory as im
+from helpers.units import GiB
+
+# %% [markdown]
+# ## 1. The components, counted
+#
+# | component | SD 1.5 | SDXL | job |
+# | --- | --- | --- | --- |
+# | text encoder | CLIP ViT-L/14 (text tower) | the same **plus** OpenCLIP ViT-bigG/14 | prompt → 77 vectors the UNet reads by cross-attention |
+# | UNet | 4 levels, attention at 3 | 3 levels, up to 10 transformer layers per block | predicts the noise, once per step |
+# | VAE | encoder + decoder | the same architecture, decoded in fp32 (`force_upcast`) | latents ↔ pixels |
+#
+# The counts below are computed, not copied: the UNet and VAE are built with diffusers' own classes
+# on PyTorch's **meta device** — every tensor has a shape but no storage, so an SDXL UNet "exists"
+# without taking memory — and the CLIP text encoders are counted with a formula from their configs
+# (tested against PyTorch's own transformer layer). The published figures are beside them.
+
+# %%
+unet = im.build_module("unet", im.find_model("sdxl")["components"]["unet"]["config"])  # on "meta"
+p = next(unet.parameters())
+print(f"SDXL UNet on the meta device: {im.count_params(unet):,} parameters; a parameter's device is "
+      f"{p.device.type!r}, so no memory was used")
+
+rows = []
+for model in ("sd15", "sdxl"):
+    for row in im.parameter_table(model):
+        rows.append({"model": model, **{k: row[k] for k in ("component", "what", "params (computed)",
+                                                             "params (published)", "difference %")}})
+params = pd.DataFrame(rows).rename(columns={"params (computed)": "computed (M)", "params (published)": "published (M)"})
+params["computed (M)"] = (params["computed (M)"] / 1e6).round(1)
+params["published (M)"] = (params["published (M)"] / 1e6).round(1)
+params.set_index(["model", "component"])
+
+# %%
+totals = params.groupby("model")["computed (M)"].sum()
+print(f"total parameters: SD 1.5 {totals['sd15'] / 1e3:.2f} B, SDXL {totals['sdxl'] / 1e3:.2f} B "
+      "(Stability AI describes SDXL as a 3.5 B-parameter base model)")
+
+# %% [markdown]
+# SDXL's UNet is three times SD 1.5's, and its second text encoder alone (695 M) is bigger than all
+# of SD 1.5's UNet at 860 M, minus a bit. The VAE is the same size in both.
+#
+# ## 2. Latents: why diffusion runs on 4 x 64 x 64 and not on 3 x 512 x 512
+#
+# The UNet never sees pixels. The VAE's encoder halves height and width three times (8x per side)
+# and keeps 4 channels: a 512x512 RGB image (786,432 numbers) becomes a 4 x 64 x 64 latent (16,384
+# numbers), 48 times fewer. Denoising happens there; the VAE's decoder turns the final latent into
+# pixels once, at the end. For memory, the count of **tokens** the UNet's attention sees is what matters:
+# 64 x 64 = 4,096 latent tokens instead of 262,144 pixels — and naive attention's score matrix grows
+# with the *square* of the token count.
+
+# %%
+cfg = im.find_model("sd15")["components"]["unet"]["config"]
+rows = []
+for res in (512, 768, 1024):
+    _, c, lh, lw = im.latent_shape("sd15", res)
+    on_latents = im.unet_activation(cfg, lh, lw, 1, 2, "naive").attention_scores
+    on_pixels = im.unet_activation(cfg, res, res, 1, 2, "naive").attention_scores
+    rows.append({"image (px)": f"{res}x{res}", "latent": f"{c}x{lh}x{lw}",
+                 "numbers: image / latent": im.pixel_to_latent_ratio("sd15", res),
+                 "attention tokens (first level)": lh * lw,
+                 "naive attention scores on latents, GiB": round(on_latents / GiB, 2),
+                 "the same UNet on pixels, GiB": round(on_pixels / GiB)})
+pd.DataFrame(rows).set_index("image (px)")
+
+# %% [markdown]
+# On pixels, one image's attention scores alone would need thousands of GiB; on latents a fraction
+# of one. (fp16, one image, SD 1.5's UNet, naive attention.)
+#
+# ## 3. The memory model, phase by phase
+#
+# A text-to-image call has three phases, and only one network is busy in each:
+#
+# 1. **text encoding** — the text encoder(s) turn the prompt (and the empty negative prompt) into vectors;
+# 2. **denoising** — the UNet runs once per step on the latents, twice the batch with classifier-free
+#    guidance (prompt and empty prompt side by side);
+# 3. **VAE decode** — the decoder turns the final latents into full-resolution pixels.
+#
+# Peak VRAM = the largest phase: the weights on the GPU in that phase + that phase's activations + the
+# runtime overhead (CUDA context, library workspaces: 400 MiB here). The activation terms are simple
+# on purpose (`helpers/image_memory.py` says how): skip connections and a working set of feature maps
+# for the UNet, plus naive attention's scores (2 x heads x tokens² per image, zero with PyTorch 2's
+# `scaled_dot_product_attention`, which diffusers uses by default, or xFormers); a few full-resolution
+# feature maps for the decoder. SDXL's VAE config sets `force_upcast`, so diffusers decodes in fp32
+# even in an fp16 pipeline (its VAE overflows in fp16).
+
+# %%
+rows = []
+for model in ("sd15", "sdxl"):
+    for dtype in ("fp32", "fp16"):
+        for res in (512, 768, 1024):
+            e = im.estimate(model, res, dtype=dtype)
+            rows.append({"model": model, "dtype": dtype, "resolution": res,
+                         **{f"{phase} GiB": round(b / GiB, 2) for phase, b in e.phase_bytes.items()},
+                         "peak GiB": round(e.peak_gib, 2), "peak phase": e.peak_phase})
+phases = pd.DataFrame(rows).set_index(["model", "dtype", "resolution"])
+phases
+
+# %%
+parts = ["weights on GPU", "UNet activations", "attention scores", "VAE decode", "runtime overhead"]
+colours = ["#3182bd", "#31a354", "#e6550d", "#756bb1", "#969696"]
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+for ax, model in zip(axes, ("sd15", "sdxl")):
+    labels, bottoms = [], None
+    stacks = {p: [] for p in parts}
+    for dtype in ("fp32", "fp16"):
+        for res in (512, 768, 1024):
+            e = im.estimate(model, res, dtype=dtype)
+            labels.append(f"{dtype}\n{res}")
+            for part in parts:
+                stacks[part].append(e.parts.get(part, 0) / GiB)
+    bottom = np.zeros(len(labels))
+    for part, colour in zip(parts, colours):
+        ax.bar(labels, stacks[part], bottom=bottom, color=colour, label=part)
+        bottom += np.array(stacks[part])
+    ax.set(title=f"{im.find_model(model)['name']}: peak phase, batch 1", ylabel="GiB (2^30 bytes)",
+           xlabel="dtype and resolution (pixels per side)")
+axes[1].legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# What the table and bars say:
+#
+# - **fp16 halves the weights**, and the weights are most of the memory at native resolution.
+# - For both models the **VAE decode** is the peak at these sizes: full-resolution feature maps with
+#   128-256 channels are big, and SDXL's are in fp32. SDXL's **denoising** phase (weights plus UNet
+#   activations) is about 7.2 GiB in fp16 at 1024x1024 — that is the "about 8 GB" everyone quotes.
+# - This is why an 8 GB card can finish all the steps of an SDXL image and then fail in the last
+#   second, and why ComfyUI answers "ran out of memory when regular VAE decoding, retrying with tiled
+#   VAE decoding".
+#
+# ## 4. The memory savers
+#
+# | saver (diffusers) | what it does | speed cost |
+# | --- | --- | --- |
+# | `enable_attention_slicing()` | attention scores in two halves of the heads | small; none needed with SDPA/xFormers |
+# | `enable_vae_slicing()` | decode a batch one image at a time | none to small |
+# | `enable_vae_tiling()` | decode in overlapping tiles of the VAE's `sample_size` (512 px SD 1.5, 1024 px SDXL) | slower decode, faint seams possible |
+# | `enable_model_cpu_offload()` | only the busy component on the GPU; each moves once per image | small |
+# | `enable_sequential_cpu_offload()` | each layer's weights move to the GPU just before they run, every step | large |
+#
+# (Costs as the diffusers docs and AUTOMATIC1111's wiki describe them; sources in `helpers.image_memory.SAVER_NOTES`.)
+# Their estimated effect on SDXL at 1024x1024, fp16, batch 1:
+
+# %%
+savers = pd.DataFrame(im.saver_table("sdxl", 1024, 1, "fp16"))
+savers[["saver", "peak GiB", "peak phase", "saves GiB", "speed cost"]].set_index("saver")
+
+# %% [markdown]
+# VAE tiling does nothing at 1024x1024 for SDXL: its tile *is* 1024 px (it helps at 1536 and up).
+# Model offload takes the text encoders and the UNet off the GPU during decode, which moves the peak
+# back to denoising; sequential offload keeps only one layer's weights at a time, so what is left is
+# activations, the fp32 decode above all. Attention slicing changes nothing here because SDPA
+# never stores the scores — with naive attention and a batch it matters, as SD 1.5 at 1024x1024
+# with 4 images shows:
+
+# %%
+naive = pd.DataFrame(im.saver_table("sd15", 1024, 4, "fp16", attention="naive"))
+naive[["saver", "peak GiB", "peak phase", "saves GiB"]].set_index("saver")
+
+# %% [markdown]
+# Why sequential offload is slow: it moves the UNet's weights across PCIe at **every** step, where
+# model offload moves each component once per image.
+
+# %%
+steps = 30
+pd.DataFrame([{"saver": s, "weights copied to the GPU per image (GB)":
+               round(im.offload_transfer_bytes("sdxl", "fp16", steps, s) / 1e9, 1)}
+              for s in ("model_cpu_offload", "sequential_cpu_offload")]).set_index("saver")
+
+# %% [markdown]
+# At a PCIe 4.0 x16 link's ~25 GB/s in practice, 150 GB is about six seconds of copying per image
+# on top of the compute; AUTOMATIC1111's wiki calls its equivalent (`--lowvram`) "devastating for performance".
+#
+# ## 5. Against published figures
+#
+# Published figures (sources in `data/published_image_memory.csv`) beside this model's estimate of
+# the same setup. The pages write "GB" without saying whether they mean 10⁹ bytes or GiB; both
+# are shown, with the denoising phase alone.
+
+# %%
+compare = pd.DataFrame(im.published_comparison())
+compare.drop(columns="source").set_index(["model", "resolution", "dtype", "setup"])
+
+# %% [markdown]
+# - **SD 1.5, 512x512, fp16**: the estimate, about 2.9 GiB (3.1 GB), sits under "runs on 4 GB" and
+#   about 0.6 GB under the measured 3.7. What the model leaves out is real: PyTorch's caching allocator
+#   keeps freed blocks, cuDNN and cuBLAS take workspaces, and a CUDA context with those libraries
+#   loaded often exceeds the 400 MiB allowed for here.
+# - **SDXL, 1024x1024, fp16**: the denoising phase alone (about 7.2 GiB, 7.8 GB) matches "about 8 GB"
+#   and the measured 7.5. The whole diffusers pipeline peaks higher, about 11 GiB, in the fp32 VAE decode
+#   with the text encoders still on the GPU. Published figures come from UIs that offload the text
+#   encoders, decode in tiles, or use an fp16-safe VAE; plain diffusers without savers does none of these.
+#   With `enable_model_cpu_offload()` the estimate drops to about 5.5 GiB (section 4's table).
+# - **Sequential offload**: the estimates are the right size (SDXL 4.4 GiB against a measured 4 GB floor)
+#   or under (SD 1.5: 0.9 GiB against 2 GB), because a real run keeps more than one layer resident and
+#   the UI's own buffers are not in the model. The order of magnitude is the point.
+#
+# ## 6. Checking the model on this machine
+#
+# A small UNet and a small VAE (reduced configs, same diffusers classes) and SD 1.5's real VAE config
+# (random weights: memory does not depend on their values) run for real on the CPU, in fp32.
+# Weights: the real `sum(p.numel() * p.element_size())` against the count from the meta device.
+
+# %%
+import torch
+
+small = im.build_module("unet", im.SMALL_UNET, device="cpu")
+counted = im.count_params(im.build_module("unet", im.SMALL_UNET))  # on the meta device
+for dtype, torch_dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
+    real = sum(q.numel() * q.element_size() for q in (p.detach().to(torch_dtype) for p in small.parameters()))
+    estimated = counted * im.DTYPE_BYTES[dtype]
+    print(f"small UNet, {dtype}: real weights {real:,} bytes, estimated {estimated:,} bytes, equal: {real == estimated}")
+
+# %% [markdown]
+# Activations: the peak of the bytes PyTorch's CPU allocator holds during one forward pass (UNet) or
+# decode (VAE), above what it held before. `im.measure_forward_peak` records every allocation and free
+# with `torch.profiler` (`profile_memory=True`) and sums them in time order. Python's `tracemalloc`
+# cannot see PyTorch's allocations, and the process's resident set (psutil) mixes them with memory
+# freed earlier and kept by the allocator. The numbers depend on the CPU's kernels, so the cell's
+# output is not compared when the notebook is tested.
+
+# %% tags=["nbval-ignore-output"]
+sd15_vae = im.find_model("sd15")["components"]["vae"]["config"]
+cases = [("small UNet", im.SMALL_UNET, "unet", 32, "naive"), ("small UNet", im.SMALL_UNET, "unet", 48, "naive"),
+         ("small UNet", im.SMALL_UNET, "unet", 64, "sdpa"), ("small VAE", im.SMALL_VAE, "vae", 128, "sdpa"),
+         ("small VAE", im.SMALL_VAE, "vae", 256, "sdpa"), ("SD 1.5 VAE", sd15_vae, "vae", 128, "sdpa")]
+if not QUICK:
+    cases += [("small UNet", im.SMALL_UNET, "unet", 128, "sdpa"), ("SD 1.5 VAE", sd15_vae, "vae", 256, "sdpa")]
+rows = []
+for label, config, kind, size, attention in cases:
+    got = im.measure_forward_peak(kind, config, size, size, 1, attention)
+    predicted = im.predicted_forward_peak(kind, config, size, size, 1, attention)
+    rows.append({"module": label, "size (latent or pixels)": size, "attention": attention,
+                 "measured MB": round(got["peak_bytes"] / 1e6, 1), "estimated MB": round(predicted / 1e6, 1),
+                 "estimate / measured": round(predicted / got["peak_bytes"], 2)})
+pd.DataFrame(rows).set_index(["module", "size (latent or pixels)"])
+
+# %% [markdown]
+# On the small UNet with naive attention the quadratic score term dominates and the estimate is
+# within a few percent; with SDPA it is about 20% high. The decoder's coefficient (`K_VAE_DECODE`,
+# four full-resolution maps of 256 channels) was set from SD 1.5's real VAE, which it matches within
+# a few percent. Not everything transfers: on a GPU, cuDNN workspaces and PyTorch's caching allocator
+# add their own, and SD 1.5's real UNet measured on this CPU (`benchmarks/image_memory.py`, results in
+# `benchmarks/results/image_memory.md`) holds less activation memory than the working-set term assumes
+# at small latents, plus about 0.1 GB that does not grow with the latent (most likely weight copies
+# made by the CPU's convolution kernels). Treat the
+# estimate as a model good to tens of percent, not to the megabyte.
+#
+# ## 7. Plan your own card
+#
+# Pick a model, resolution, dtype, batch and savers; the bar shows the peak phase's parts against
+# your VRAM and the verdict says what to try.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.widgets_image_memory import memory_planner
+
+memory_planner(MODEL, 1024, "fp16", VRAM_GIB)
+
+# %% [markdown]
+# ## 8. The same pieces in ComfyUI and AUTOMATIC1111
+#
+# **ComfyUI** makes the pipeline visible as nodes:
+#
+# | node | piece |
+# | --- | --- |
+# | Load Checkpoint | reads one file holding UNet ("MODEL"), text encoder(s) ("CLIP") and VAE |
+# | CLIP Text Encode (x2: prompt, negative) | the text encoder(s): phase 1 |
+# | Empty Latent Image | the starting latent, 4 x H/8 x W/8 (the resolution is set here) |
+# | KSampler | the denoising loop: the UNet plus a scheduler ("sampler" and "scheduler" fields, steps, CFG) |
+# | VAE Decode | phase 3 (falls back to tiled decoding when it runs out of memory) |
+#
+# It manages memory itself (moving models between RAM and VRAM as needed); `--lowvram` splits the
+# UNet into parts to use less VRAM, `--novram` keeps even less on the GPU, `--cpu` uses no GPU.
+#
+# **AUTOMATIC1111** (stable-diffusion-webui) has switches for the same savers:
+#
+# | flag | equivalent |
+# | --- | --- |
+# | `--medvram` | model CPU offload: text encoder, UNet and VAE take turns on the GPU; "lowers performance, but only by a bit" |
+# | `--lowvram` | sequential offload: the UNet in many pieces, one on the GPU at a time; "devastating for performance" |
+# | `--xformers` (or PyTorch's SDPA) | memory-efficient attention: no stored score matrix, faster too |
+# | `--no-half-vae` | decode in fp32, as diffusers does for SDXL's VAE: safer, more memory |
+#
+# **Checkpoint formats.** A `.ckpt` (or `.pt`, `.bin`) file is a Python **pickle**: loading it can run
+# any code its author put inside. A `.safetensors` file is a JSON header plus raw tensor bytes, and
+# loading it runs nothing. Prefer `.safetensors`; this course loads nothing else.
+#
+# ## Summary
+#
+# - SD 1.5 = CLIP ViT-L/14 text encoder (123 M) + UNet (860 M) + VAE (84 M); SDXL adds OpenCLIP
+#   ViT-bigG/14's text encoder (695 M) and a 2.6 B UNet — all counted here from their configs.
+# - Diffusion runs on latents 8x smaller per side with 4 channels (48x fewer numbers); attention's
+#   cost grows with the square of the latent tokens, so resolution is expensive.
+# - Peak VRAM is the largest of three phases; fp16 halves the weights; SDXL's denoising phase is
+#   about 7 GiB at 1024x1024 and its fp32 VAE decode can be the real peak.
+# - Savers trade speed for memory: slicing and tiling cost little, model offload a bit, sequential
+#   offload a lot (weights cross PCIe every step).
+# - ComfyUI's nodes and AUTOMATIC1111's flags are the same pieces and savers; prefer `.safetensors`.
+#
+# ## Exercises
+
+# %% [markdown]
+# **1.** How many GB (10⁹ bytes) do SDXL's UNet weights take in fp16? Use the computed parameter count
+# (`im.component_params("sdxl", "unet")`).
+
+# %%
+from helpers.exercises.image_memory import check_attention_growth, check_checkpoint_format, check_unet_weights_gb
+
+answer = None
+check_unet_weights_gb(answer, "sdxl", "fp16")
+
+# %% [markdown]
+# **2.** By what factor do naive attention's scores grow when the image goes from 512x512 to 1024x1024?
+
+# %%
+answer = None
+check_attention_growth(answer, 512, 1024)
+
+# %% [markdown]
+# **3.** Two downloads of the same model: `".safetensors"` and `".ckpt"`. Which do you load?
+
+# %%
+answer = None
+check_checkpoint_format(answer)
