@@ -556,3 +556,41 @@ def predicted_forward_peak(kind: str, config: dict, height: int, width: int, bat
     if kind == "unet":
         return unet_activation(config, height, width, batch, 4, attention).total
     return vae_decode_bytes(config, height, width, batch, 4, attention)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    """``python -m helpers.image_memory --model sdxl --resolution 1024 --dtype fp16 [--json]``:
+    the peak estimate, phase by phase (GiB = 2**30 bytes; bytes in the JSON)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.image_memory", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--model", default="sdxl", help="sd15 or sdxl")
+    parser.add_argument("--resolution", type=int, default=1024, help="pixels per side (a multiple of 8)")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--dtype", default="fp16", help=f"one of {list(DTYPE_BYTES)}")
+    parser.add_argument("--saver", action="append", default=[], help=f"any of {list(SAVERS)}; repeat for more")
+    parser.add_argument("--attention", default="sdpa", help=f"one of {list(ATTENTION_KINDS)}")
+    parser.add_argument("--json", action="store_true", help="print JSON (bytes) instead of text (GiB)")
+    args = parser.parse_args(argv)
+    try:
+        e = estimate(args.model, args.resolution, args.batch, args.dtype, args.saver, args.attention)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.json:
+        print(json.dumps({"model": e.model, "resolution": list(e.resolution), "batch": e.batch, "dtype": e.dtype,
+                          "savers": list(e.savers), "attention": e.attention, "peak_bytes": e.peak_bytes,
+                          "peak_phase": e.peak_phase, "phase_bytes": e.phase_bytes, "peak_parts_bytes": e.parts},
+                         indent=2))
+    else:
+        name = find_model(e.model)["name"]
+        print(f"{name}, {e.resolution[0]}x{e.resolution[1]}, batch {e.batch}, {e.dtype}, "
+              f"savers: {', '.join(e.savers) or 'none'}, attention: {e.attention}")
+        for phase, nbytes in e.phase_bytes.items():
+            print(f"  {phase:<14} {nbytes / GiB:6.2f} GiB{'  <- peak' if phase == e.peak_phase else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

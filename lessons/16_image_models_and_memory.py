@@ -176,6 +176,10 @@ plt.show()
 #   second, and why ComfyUI answers "ran out of memory when regular VAE decoding, retrying with tiled
 #   VAE decoding".
 #
+# The same estimate from a terminal, for any setup:
+# `python -m helpers.image_memory --model sdxl --resolution 1024 --dtype fp16 --saver model_cpu_offload`
+# (add `--json` for bytes).
+#
 # ## 4. The memory savers
 #
 # | saver (diffusers) | what it does | speed cost |

@@ -166,3 +166,20 @@ def test_measure_refuses_bad_input():
         im.measure_forward_peak("clip", im.SMALL_UNET, 8, 8)
     with pytest.raises(ValueError, match="multiple of 2"):
         im.measure_forward_peak("vae", im.SMALL_VAE, 63, 63)
+
+
+def test_command_line_json_matches_the_estimate(capsys):
+    assert im.main(["--model", "sd15", "--resolution", "768", "--dtype", "fp32", "--saver", "vae_tiling", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    want = im.estimate("sd15", 768, 1, "fp32", ("vae_tiling",))
+    assert got["peak_bytes"] == want.peak_bytes and got["peak_phase"] == want.peak_phase
+    assert sum(got["peak_parts_bytes"].values()) == got["peak_bytes"]
+
+
+def test_command_line_refuses_bad_input_clearly(capsys):
+    with pytest.raises(SystemExit):
+        im.main(["--model", "sdx"])
+    assert "did you mean 'sdxl'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        im.main(["--resolution", "1001"])
+    assert "multiple of 8" in capsys.readouterr().err
