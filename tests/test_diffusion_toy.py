@@ -85,3 +85,18 @@ def test_chamfer_distance_basics():
     assert dt.nearest_neighbour_distance(a, np.array([[0.0, 1.0]])) == pytest.approx((1 + 2 ** 0.5) / 2)
     with pytest.raises(ValueError):
         dt.chamfer_distance(np.zeros((0, 2)), a)
+
+
+def test_ddim_keeps_the_sample_across_step_counts_and_ddpm_does_not(trained):
+    """Notebook 14's claim: with the same seed, DDIM at 20 and at 100 steps gives nearly the same points;
+    DDPM gives points about as far apart as another seed's."""
+    _, s, model, _ = trained
+
+    def moved(sampler, seed_b):
+        a, _ = dt.SAMPLERS[sampler](model, s, n=500, steps=20, seed=5)
+        b, _ = dt.SAMPLERS[sampler](model, s, n=500, steps=100, seed=seed_b)
+        return float(np.linalg.norm(a - b, axis=1).mean())
+
+    other_seed = moved("DDIM", 6)
+    assert moved("DDIM", 5) < 0.25 * other_seed
+    assert moved("DDPM", 5) > 0.5 * other_seed
