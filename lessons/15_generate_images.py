@@ -39,7 +39,7 @@ SEED = 0
 MODEL_PATH = ""  # your own checkpoint (diffusers folder or .safetensors file); "" = the shipped model
 STEPS = 25  # denoising steps of the default sampler (DDIM)
 GUIDANCE = 2.0  # classifier-free guidance scale
-THREADS = 1  # torch threads, fixed so that stored outputs repeat exactly (2 is faster on an idle 2-core CPU)
+THREADS = 2  # torch threads; fixed (not "all cores") so that stored outputs repeat on the course machine
 
 # %%
 from helpers.course import start_notebook

@@ -1,4 +1,4 @@
-"""Test-wide settings: the suite runs offline, in quick mode, with a private machine card."""
+"""Test-wide settings for tests/ and notebooks/ (nbval): offline, quick mode, a private machine card."""
 import os
 
 import pytest
