@@ -81,7 +81,8 @@ def markdown(res: dict) -> str:
         "",
         f"Each point: {10 * n} images ({n} of each digit), seed {res['seed']}. **recognised**: share (%) the judge "
         "reads as the requested digit. **FD**: Frechet distance to the real digits in 10 principal components "
-        f"(lower is better); {10 * n} real held-out digits score {res['real_floor']:.2f}, the floor for this sample size.",
+        f"(lower is better); {10 * n} real held-out digits score {res['real_floor']:.2f}, the mark of real handwriting "
+        "for this sample size (a reference, not a bound: the statistics are the training digits').",
         "",
         "## By scheduler and steps (guidance 2)",
         "",
