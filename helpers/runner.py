@@ -60,8 +60,23 @@ def children_peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
+def unexpected_errors(nb) -> list:
+    """'cell N (execution count C): Name: message' for each error output of a cell NOT tagged
+    ``raises-exception`` (those raise on purpose, as nbval and nbclient allow; papermill does not)."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if "raises-exception" in cell.get("metadata", {}).get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append(f"cell {index} (execution count {cell.get('execution_count')}): "
+                             f"{output.get('ename')}: {output.get('evalue')}")
+    return found
+
+
 def _worker(source: str, target: str, parameters_json: str) -> None:
     """Run one notebook in this process; print one JSON line with the outcome."""
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -72,8 +87,11 @@ def _worker(source: str, target: str, parameters_json: str) -> None:
             kernel_name="python3", progress_bar=False, log_output=False,
         )
     except PapermillExecutionError as err:
-        outcome = {"status": "failed",
-                   "error": f"cell {err.cell_index} (execution count {err.exec_count}): {err.ename}: {err.evalue}"}
+        # papermill fails on any error output, even one a cell raises on purpose: look again
+        first = f"cell {err.cell_index} (execution count {err.exec_count}): {err.ename}: {err.evalue}"
+        errors = unexpected_errors(nbformat.read(target, as_version=4)) if Path(target).exists() else [first]
+        if errors:
+            outcome = {"status": "failed", "error": errors[0]}
     outcome["peak_rss_bytes"] = children_peak_rss_bytes()
     print(json.dumps(outcome))
 

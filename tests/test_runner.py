@@ -40,3 +40,18 @@ def test_summary_table_lists_every_run():
     table = summary_markdown(runs)
     assert "| 00_a.ipynb | 1.5 | 100 | ok |" in table
     assert "failed: cell 3" in table and "1/2 ok" in table
+
+
+def test_cells_tagged_raises_exception_may_raise_but_nothing_else(tmp_path):
+    def with_tagged_error(name, *after):
+        path = _notebook(tmp_path / name, "raise KeyError('on purpose')", *after)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[1].metadata["tags"] = ["raises-exception"]
+        nbformat.write(nb, path)
+        return path
+
+    fine = run_notebook(with_tagged_error("03_expected.ipynb", "print('after')"), tmp_path / "out", {})
+    assert fine.status == "ok", fine.error
+    bad = run_notebook(with_tagged_error("04_then_bad.ipynb", "raise ValueError('boom')"), tmp_path / "out", {})
+    assert bad.status == "failed"
+    assert "ValueError: boom" in bad.error and "KeyError" not in bad.error
