@@ -7,6 +7,7 @@ real vocabulary size, so the embedding and output matrices (often the biggest si
 have their real size. Files are written atomically (``helpers.atomic``) and reused when present.
 Sizes are in bytes.
 """
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -126,19 +127,20 @@ def file_stem(arch: Architecture, quant: str) -> str:
 def cached_random_gguf(arch: Architecture, quant: str, folder, seed: int = 0, keep_f16: bool = False) -> Path:
     """Path of a random-weight ``arch`` GGUF at ``quant`` ("F16" or a key of ``QUANT_FTYPES``) in ``folder``.
 
-    Built on first use (F16 first, then quantized; the F16 file is removed unless ``keep_f16``),
-    reused afterwards.
+    Built on first use (F16 first, then quantized), reused afterwards. Unless ``keep_f16`` (or an
+    F16 file is already there to reuse), the F16 intermediate lives in a private scratch folder that
+    is removed afterwards, so two processes building the same file at once never share it.
     """
     folder = Path(folder)
     target = folder / (file_stem(arch, quant) + ".gguf")
     if target.is_file():
         return target
     f16 = folder / (file_stem(arch, "F16") + ".gguf")
-    if not f16.is_file():
-        write_random_gguf(arch, f16, seed=seed)
-    if quant == "F16":
-        return f16
-    quantize_gguf(f16, target, quant)
-    if not keep_f16:
-        f16.unlink()
-    return target
+    if quant == "F16" or keep_f16 or f16.is_file():
+        if not f16.is_file():
+            write_random_gguf(arch, f16, seed=seed)
+        return f16 if quant == "F16" else quantize_gguf(f16, target, quant)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".scratch-") as scratch:
+        private_f16 = write_random_gguf(arch, Path(scratch) / f16.name, seed=seed)
+        return quantize_gguf(private_f16, target, quant)

@@ -1,4 +1,6 @@
 """Random-weight GGUF files: tensor names, shapes and types match the size predictor; llama.cpp loads them."""
+from concurrent.futures import ThreadPoolExecutor
+
 import gguf
 import pytest
 
@@ -54,6 +56,14 @@ def test_cache_builds_once_and_reuses(tmp_path):
     assert first.stat().st_mtime_ns == mtime
     assert not list(tmp_path.glob("*F16*"))  # the intermediate F16 file is removed
     assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob(".scratch-*"))  # nor its private scratch folder
+
+
+def test_two_builders_of_the_same_file_at_once_both_succeed(tmp_path):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        paths = list(pool.map(lambda _: cached_random_gguf(TINY, "Q8_0", tmp_path), range(2)))
+    assert paths[0] == paths[1] and paths[0].is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [paths[0].name]
 
 
 def test_refuses_unsupported_inputs(tmp_path):
