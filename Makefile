@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test processes for `make test`; each takes whole files, so a notebook always runs in one kernel.
+JOBS ?= 2
 
 .PHONY: lab test notebooks check-notebooks run-notebooks env clean
 
@@ -19,8 +21,8 @@ lab: $(STAMP)                     ## open the course in JupyterLab on this machi
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_setup_check.ipynb
 
-test: $(STAMP)                    ## unit tests + nbval over every notebook
-	$(PY) -m pytest
+test: $(STAMP)                    ## unit tests + nbval over every notebook, in JOBS processes
+	$(PY) -m pytest -n $(JOBS) --dist loadfile
 
 notebooks: $(STAMP)               ## rebuild every notebook from lessons/ and re-execute it (ONLY=00 03 for some)
 	$(PY) -m helpers.build $(if $(ONLY),--only $(ONLY))

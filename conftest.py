@@ -4,8 +4,11 @@ import os
 import pytest
 
 from helpers.offline import block_network, set_hub_offline
+from helpers.paths import BUILD_DIR
 
 os.environ["COURSE_QUICK"] = "1"  # notebooks run by nbval inherit this: quick (CI) parameters
+# Notebook 00 under test writes its quick-mode card here, not over the learner's build/machine_card.json.
+os.environ["COURSE_MACHINE_CARD"] = str(BUILD_DIR / "test" / "machine_card.json")
 set_hub_offline()
 
 
