@@ -41,40 +41,49 @@ def estimated_tokens_per_second(bytes_per_token: float, bandwidth_gbps: float, e
 
 @dataclass(frozen=True)
 class SpeedModel:
-    """Seconds per generated token = bytes / (efficiency x bandwidth) + a fixed overhead per token.
+    """Seconds per generated token = bytes / (efficiency x bandwidth) + layers x overhead per layer.
 
-    The overhead (seconds) is the part of a token that does not scale with the bytes read: launching
-    and synchronising one graph of several hundred small operations, sampling. It dominates for
-    models of a few hundred MB on a CPU and vanishes beside the reading time of a multi-GB model.
+    The overhead (seconds per layer) is the part of a token that does not scale with the bytes read:
+    every layer runs a few dozen small operations besides its matrix reads (norms, rotary embedding,
+    attention over the cache, quantizing the activations for the next matrix), and the threads
+    synchronise after each. It dominates for models of a few hundred MB on a CPU and vanishes beside
+    the reading time of a multi-GB model.
     """
 
     efficiency: float  # share of the measured bandwidth the weights stream at, (0, 1]
-    overhead_seconds: float  # per token, >= 0
+    overhead_seconds_per_layer: float  # >= 0
 
-    def seconds_per_token(self, bytes_per_token: float, bandwidth_gbps: float) -> float:
-        return 1 / estimated_tokens_per_second(bytes_per_token, bandwidth_gbps, self.efficiency) + self.overhead_seconds
+    def seconds_per_token(self, bytes_per_token: float, bandwidth_gbps: float, n_layers: int) -> float:
+        if not (isinstance(n_layers, (int, np.integer)) and n_layers >= 1):
+            raise ValueError(f"n_layers must be a whole number >= 1, got {n_layers!r}")
+        reading = 1 / estimated_tokens_per_second(bytes_per_token, bandwidth_gbps, self.efficiency)
+        return reading + n_layers * self.overhead_seconds_per_layer
 
-    def tokens_per_second(self, bytes_per_token: float, bandwidth_gbps: float) -> float:
-        return 1 / self.seconds_per_token(bytes_per_token, bandwidth_gbps)
+    def tokens_per_second(self, bytes_per_token: float, bandwidth_gbps: float, n_layers: int) -> float:
+        return 1 / self.seconds_per_token(bytes_per_token, bandwidth_gbps, n_layers)
 
 
-def fit_speed_model(bytes_per_token, tokens_per_second, bandwidth_gbps: float) -> SpeedModel:
-    """Least-squares fit of ``SpeedModel`` to measured (bytes per token, tokens/s) pairs on one machine.
+def fit_speed_model(bytes_per_token, n_layers, tokens_per_second, bandwidth_gbps: float) -> SpeedModel:
+    """Least-squares fit of ``SpeedModel`` to measured (bytes per token, layers, tokens/s) on one machine.
 
-    Seconds per token is a straight line in bytes: slope 1 / (efficiency x bandwidth), intercept the
-    overhead. Needs at least two distinct sizes. The efficiency is capped at 1 and the overhead
-    floored at 0, so the model never claims more than the bandwidth allows.
+    Seconds per token is linear in the two unknowns: bytes x 1 / (efficiency x bandwidth) + layers x
+    overhead. Needs at least two models whose bytes per layer differ. The efficiency is capped at 1 and
+    the overhead floored at 0 (each refitting the other), so the model never claims more than the
+    bandwidth allows nor a negative time.
     """
-    sizes = np.asarray(bytes_per_token, dtype=float)
-    speeds = np.asarray(tokens_per_second, dtype=float)
-    if sizes.shape != speeds.shape or sizes.ndim != 1:
-        raise ValueError(f"need two equal-length lists, got {sizes.shape} and {speeds.shape}")
-    if len(np.unique(sizes)) < 2:
-        raise ValueError(f"need at least two distinct model sizes, got {sizes.tolist()}")
-    if not (np.all(sizes > 0) and np.all(speeds > 0)) or not bandwidth_gbps > 0:
-        raise ValueError("bytes, tokens/s and bandwidth must all be positive")
-    slope, intercept = np.polyfit(sizes, 1 / speeds, 1)
-    if intercept < 0:  # refit through the origin: no negative overhead
-        slope, intercept = float(np.sum(sizes / speeds) / np.sum(sizes**2)), 0.0
-    efficiency = min(1.0, 1 / (slope * bandwidth_gbps * 1e9)) if slope > 0 else 1.0
-    return SpeedModel(float(efficiency), float(intercept))
+    sizes, layers, speeds = (np.asarray(v, dtype=float) for v in (bytes_per_token, n_layers, tokens_per_second))
+    if not sizes.shape == layers.shape == speeds.shape or sizes.ndim != 1:
+        raise ValueError(f"need three equal-length lists, got {sizes.shape}, {layers.shape} and {speeds.shape}")
+    if not (np.all(sizes > 0) and np.all(layers >= 1) and np.all(speeds > 0)) or not bandwidth_gbps > 0:
+        raise ValueError("bytes, tokens/s and bandwidth must be positive, layers >= 1")
+    if len(np.unique(np.round(sizes / layers))) < 2:
+        raise ValueError(f"need at least two models with different bytes per layer, got {(sizes / layers).tolist()}")
+    seconds = 1 / speeds
+    fastest_slope = 1 / (bandwidth_gbps * 1e9)  # seconds per byte at efficiency 1
+    (slope, per_layer), *_ = np.linalg.lstsq(np.column_stack([sizes, layers]), seconds, rcond=None)
+    if per_layer < 0:
+        slope, per_layer = float(np.sum(sizes * seconds) / np.sum(sizes**2)), 0.0
+    if slope < fastest_slope:
+        slope = fastest_slope
+        per_layer = max(0.0, float(np.sum(layers * (seconds - slope * sizes)) / np.sum(layers**2)))
+    return SpeedModel(float(fastest_slope / slope), float(per_layer))

@@ -21,7 +21,7 @@
 #
 # **Learning goals**
 # - Tell prompt processing (compute-bound, many tokens per weight read) from generation (memory-bound, one token per read).
-# - Estimate generation speed as effective bandwidth / bytes read per token, and know the fixed overhead per token.
+# - Estimate generation speed as effective bandwidth / bytes read per token, plus a fixed overhead per layer.
 # - Measure prompt and generation tokens/s with llama.cpp, and the effect of the thread count.
 # - Calibrate the estimate on your own machine from measured bandwidth and a few runs.
 #
@@ -132,40 +132,49 @@ for (m, q), path in files.items():
     del llm
     arch = get_model(m).architecture
     per_token = bytes_read_per_token(arch, q) + kv_cache_bytes(arch, N_PROMPT + N_GEN // 2)
-    measured.append({"model": m, "mix": q, "MB read/token": per_token / 1e6,
+    measured.append({"model": m, "mix": q, "MB read/token": per_token / 1e6, "layers": arch.n_layers,
                      "prompt tok/s": r.prompt_tokens_per_second, "generation tok/s": r.generation_tokens_per_second,
                      "roofline at 0.6": estimated_tokens_per_second(per_token, bandwidth, BANDWIDTH_EFFICIENCY["cpu"])})
 table = pd.DataFrame(measured).set_index(["model", "mix"])
 table.round(1)
 
 # %% [markdown]
-# The plain roofline over-promises for the smallest models: a token also costs a fixed time that
-# does not depend on the bytes (llama.cpp schedules a graph of several hundred operations per token,
-# the threads synchronise after each, the sampler runs). So the speed model has two terms:
+# The plain roofline over-promises for the smallest models: a token also costs time that does not
+# depend on the bytes. Every layer runs a few dozen small operations besides reading its matrices
+# (norms, rotary embedding, attention over the cache, the activations prepared for the next matrix),
+# and llama.cpp's threads synchronise after each one. That time grows with the number of *layers*,
+# not with their size, so the speed model has two terms:
 #
-#     seconds per token = bytes / (efficiency x bandwidth) + overhead
+#     seconds per token = bytes / (efficiency x bandwidth) + layers x overhead per layer
 #
 # Both constants belong to the *machine*, not to a model: `fit_speed_model` fits them by least
-# squares to the measurements (seconds per token is a straight line in bytes). On a busy machine
-# (other programs on the same cores) the measurements scatter and so does the fit: close other
-# work, or run the cell again, before you trust it.
+# squares to the measurements (seconds per token is linear in bytes and layers). A deep, narrow
+# model such as SmolLM2 135M (30 layers of 576 numbers) pays the overhead 30 times for little
+# reading; Llama 3.2 1B pays it 16 times for much more. On a busy machine (other programs on the same
+# cores) the measurements scatter and so does the fit: close other work, or run the cell again,
+# before you trust it.
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 import numpy as np
 from helpers.throughput import fit_speed_model
 
-fit = fit_speed_model(table["MB read/token"] * 1e6, table["generation tok/s"], bandwidth)
-print(f"efficiency {fit.efficiency:.2f} of {bandwidth:.1f} GB/s, overhead {fit.overhead_seconds * 1e3:.1f} ms per token")
-table["speed model"] = [fit.tokens_per_second(b * 1e6, bandwidth) for b in table["MB read/token"]]
+fit = fit_speed_model(table["MB read/token"] * 1e6, table["layers"], table["generation tok/s"], bandwidth)
+print(f"efficiency {fit.efficiency:.2f} of {bandwidth:.1f} GB/s, "
+      f"overhead {fit.overhead_seconds_per_layer * 1e3:.2f} ms per layer")
+table["speed model"] = [fit.tokens_per_second(b * 1e6, bandwidth, int(n))
+                        for b, n in zip(table["MB read/token"], table["layers"])]
 table["error"] = table["speed model"] / table["generation tok/s"] - 1
 
 sizes = np.linspace(50e6, 1.2 * table["MB read/token"].max() * 1e6, 100)
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(table["MB read/token"], table["generation tok/s"], "o", label="measured (llama.cpp)")
+ax.plot(table["MB read/token"], table["speed model"], "x", color="black", label="speed model (fitted)")
 ax.plot(sizes / 1e6, [estimated_tokens_per_second(s, bandwidth, BANDWIDTH_EFFICIENCY["cpu"]) for s in sizes], "--",
         label="roofline, efficiency 0.6")
-ax.plot(sizes / 1e6, [fit.tokens_per_second(s, bandwidth) for s in sizes], label="speed model (fitted)")
+for n in sorted(set(table["layers"])):
+    ax.plot(sizes / 1e6, [fit.tokens_per_second(s, bandwidth, int(n)) for s in sizes], lw=0.8,
+            label=f"speed model, {n} layers")
 ax.set(xlabel="MB read per generated token (10^6 bytes)", ylabel="generation tokens/s", title="This machine")
 ax.legend()
 plt.show()
@@ -201,7 +210,7 @@ pd.DataFrame(sweep).set_index(["model", "threads"]).round(1)
 #
 # - Prompt processing is compute-bound (a block of tokens per weight read); generation is memory-bound.
 # - Ceiling: tokens/s = bandwidth / bytes read per token; real runs reach a share of it (the efficiency).
-# - Small models add a fixed overhead per token; `SpeedModel` = bytes / (efficiency x bandwidth) + overhead,
+# - Every layer adds a fixed overhead; `SpeedModel` = bytes / (efficiency x bandwidth) + layers x overhead,
 #   fitted once per machine, predicts the other sizes.
 # - Thread count: up to the physical cores; past the memory-bus limit generation stops improving.
 #
@@ -224,9 +233,9 @@ answer = None
 check_ceiling(answer, 4.6e9, 936)
 
 # %% [markdown]
-# **3.** On a laptop with 40 GB/s, llama.cpp reaches efficiency 0.5 and a fixed overhead of 5 ms per
-# token. How many tokens/s for a model that reads 400 MB (4 x 10^8 bytes) per token?
+# **3.** On a laptop with 40 GB/s, llama.cpp reaches efficiency 0.5 and an overhead of 0.2 ms per
+# layer. How many tokens/s for a 25-layer model that reads 400 MB (4 x 10^8 bytes) per token?
 
 # %%
 answer = None
-check_overhead_speed(answer, 4e8, 40, 0.5, 0.005)
+check_overhead_speed(answer, 4e8, 40, 0.5, 0.0002, 25)

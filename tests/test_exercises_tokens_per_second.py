@@ -16,7 +16,9 @@ def test_ceiling():
 
 
 def test_overhead_speed():
-    # 4e8 bytes at 0.5 x 40 GB/s = 20 ms, + 5 ms overhead = 25 ms -> 40 tokens/s
-    assert check_overhead_speed(40, 4e8, 40, 0.5, 0.005)
-    assert "fixed overhead" in check_overhead_speed(50, 4e8, 40, 0.5, 0.005).message
-    assert "too" in check_overhead_speed(10, 4e8, 40, 0.5, 0.005).message
+    # 4e8 bytes at 0.5 x 40 GB/s = 20 ms, + 25 layers x 0.2 ms = 25 ms -> 40 tokens/s
+    assert check_overhead_speed(40, 4e8, 40, 0.5, 0.0002, 25)
+    assert "fixed overhead" in check_overhead_speed(50, 4e8, 40, 0.5, 0.0002, 25).message
+    assert "layers x overhead" in check_overhead_speed(49.5, 4e8, 40, 0.5, 0.0002, 25).message  # one layer's only
+    assert "milliseconds" in check_overhead_speed(0.2, 4e8, 40, 0.5, 0.0002, 25).message
+    assert "too" in check_overhead_speed(10, 4e8, 40, 0.5, 0.0002, 25).message

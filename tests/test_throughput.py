@@ -28,22 +28,33 @@ def test_estimate_scales_the_ceiling_and_adds_the_kv_cache():
         bytes_read_per_token(4e9, -1)
 
 
-def test_speed_model_recovers_known_efficiency_and_overhead():
+def test_speed_model_recovers_known_efficiency_and_overhead_per_layer():
     from helpers.throughput import SpeedModel, fit_speed_model
 
-    truth = SpeedModel(efficiency=0.45, overhead_seconds=0.004)
-    sizes = [1e8, 3e8, 6e8, 1.2e9]
-    speeds = [truth.tokens_per_second(b, 40) for b in sizes]
-    fitted = fit_speed_model(sizes, speeds, 40)
+    truth = SpeedModel(efficiency=0.45, overhead_seconds_per_layer=0.0003)
+    sizes, layers = [1e8, 3e8, 6e8, 1.2e9], [30, 32, 24, 16]
+    speeds = [truth.tokens_per_second(b, 40, n) for b, n in zip(sizes, layers)]
+    fitted = fit_speed_model(sizes, layers, speeds, 40)
     assert fitted.efficiency == pytest.approx(0.45, rel=1e-6)
-    assert fitted.overhead_seconds == pytest.approx(0.004, rel=1e-6)
-    assert truth.tokens_per_second(1e8, 40) < estimated_tokens_per_second(1e8, 40, 0.45)
+    assert fitted.overhead_seconds_per_layer == pytest.approx(0.0003, rel=1e-6)
+    assert truth.tokens_per_second(1e8, 40, 30) < estimated_tokens_per_second(1e8, 40, 0.45)
+    assert truth.tokens_per_second(1e8, 40, 30) < truth.tokens_per_second(1e8, 40, 16)  # deeper is slower
 
 
-def test_speed_model_fit_refuses_one_size_and_never_goes_negative():
+def test_speed_model_refuses_a_layer_count_that_is_not_a_whole_number():
+    from helpers.throughput import SpeedModel
+
+    for bad in (0, 2.5, None):
+        with pytest.raises(ValueError, match="n_layers"):
+            SpeedModel(0.5, 0.0003).seconds_per_token(1e8, 40, bad)
+
+
+def test_speed_model_fit_refuses_one_shape_and_never_goes_negative_or_past_the_bandwidth():
     from helpers.throughput import fit_speed_model
 
-    with pytest.raises(ValueError, match="distinct"):
-        fit_speed_model([1e8, 1e8], [10, 11], 40)
-    fitted = fit_speed_model([1e8, 2e8], [100, 40], 40)  # slower than linear: negative intercept
-    assert fitted.overhead_seconds == 0 and 0 < fitted.efficiency <= 1
+    with pytest.raises(ValueError, match="bytes per layer"):
+        fit_speed_model([1e8, 2e8], [10, 20], [10, 6], 40)  # same bytes per layer: the two terms are confounded
+    deeper_is_faster = fit_speed_model([1e8, 2e8], [30, 10], [100, 40], 40)  # would need a negative overhead
+    assert deeper_is_faster.overhead_seconds_per_layer == 0 and 0 < deeper_is_faster.efficiency <= 1
+    too_fast = fit_speed_model([1e9, 2e9], [10, 30], [1000, 500], 40)  # 1 GB at 1000 tok/s: 25x the bandwidth
+    assert too_fast.efficiency == 1 and too_fast.overhead_seconds_per_layer == 0

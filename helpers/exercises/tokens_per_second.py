@@ -23,13 +23,14 @@ def check_ceiling(answer, bytes_per_token: float, bandwidth_gbps: float):
     ])
 
 
-def check_overhead_speed(answer, bytes_per_token: float, bandwidth_gbps: float, efficiency: float, overhead_s: float):
-    """10 ex. 3: tokens/s with the speed model (reading time at efficiency x bandwidth + fixed overhead)."""
-    model = SpeedModel(efficiency, overhead_s)
-    right = model.tokens_per_second(bytes_per_token, bandwidth_gbps)
-    no_overhead = SpeedModel(efficiency, 0).tokens_per_second(bytes_per_token, bandwidth_gbps)
+def check_overhead_speed(answer, bytes_per_token: float, bandwidth_gbps: float, efficiency: float,
+                         overhead_s_per_layer: float, n_layers: int):
+    """10 ex. 3: tokens/s with the speed model (reading time at efficiency x bandwidth + layers x overhead)."""
+    right = SpeedModel(efficiency, overhead_s_per_layer).tokens_per_second(bytes_per_token, bandwidth_gbps, n_layers)
+    reading = 1 / SpeedModel(efficiency, 0).tokens_per_second(bytes_per_token, bandwidth_gbps, n_layers)
     return check_number(answer, right, rel_tol=0.03, unit="tokens/s", mistakes=[
-        (no_overhead, "That leaves out the fixed overhead: add it to the reading time before inverting."),
-        (1 / (1 / no_overhead + overhead_s * 1e3), "The overhead is given in seconds in the speed model; "
-                                                   "convert milliseconds to seconds."),
+        (1 / reading, "That leaves out the fixed overhead (or counts one layer's only): add layers x overhead "
+                      "per layer to the reading time before inverting."),
+        (1 / (reading + n_layers * overhead_s_per_layer * 1e3), "The overhead is given in seconds in the speed model; "
+                                                                 "convert milliseconds to seconds."),
     ])
