@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.digits_data import (digit_stats, frechet_distance, load_digits_16, recognised_share,  # noqa: E402
+from helpers.digits_data import (balanced_sample, digit_stats, frechet_distance, load_digits_16, recognised_share,  # noqa: E402
                                  split, train_judge)
 from helpers.digits_diffusion import (SCHEDULERS, SHIPPED_DIR, load_log, load_pipeline,  # noqa: E402
                                       measure_quality, n_parameters)
@@ -57,8 +57,7 @@ def batch_seconds(pipe, scheduler: str, steps: int, guidance: float = 2.0, repea
 
 def real_floor(stats, held_out, n_per_digit: int) -> float:
     """Frechet distance of ``n_per_digit`` REAL held-out digits of each digit: the best a sample that size scores."""
-    idx = np.concatenate([np.flatnonzero(held_out.labels == d)[:n_per_digit] for d in range(10)])
-    return frechet_distance(stats, held_out.images[idx])
+    return frechet_distance(stats, balanced_sample(held_out, n_per_digit).images)
 
 
 def markdown(res: dict) -> str:

@@ -70,6 +70,16 @@ def split(digits: Digits, every: int = HELD_OUT_EVERY) -> tuple:
             Digits(digits.images[held], digits.labels[held]))
 
 
+def balanced_sample(digits: Digits, n_per_digit: int) -> Digits:
+    """The first ``n_per_digit`` images of each digit 0-9, digit by digit (10 x ``n_per_digit`` images)."""
+    counts = np.bincount(digits.labels, minlength=10)
+    if not 1 <= n_per_digit <= counts.min():
+        raise ValueError(f"n_per_digit must be between 1 and {counts.min()} (the rarest digit's count), "
+                         f"got {n_per_digit!r}")
+    idx = np.concatenate([np.flatnonzero(digits.labels == d)[:n_per_digit] for d in range(10)])
+    return Digits(digits.images[idx], digits.labels[idx])
+
+
 def to_features(images) -> np.ndarray:
     """Images (N, 1, H, W) or (N, H, W), any float dtype/torch tensor -> (N, H*W) float64 in [-1, 1]."""
     if hasattr(images, "detach"):

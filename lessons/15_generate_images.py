@@ -284,14 +284,13 @@ by_steps.pivot(index="steps", columns="scheduler", values="recognised (share)")
 # %%
 import json
 
-from helpers.digits_data import frechet_distance
+from helpers.digits_data import balanced_sample, frechet_distance
 
 bench = json.loads((REPO_ROOT / "benchmarks" / "results" / "diffusion_quality.json").read_text(encoding="utf-8"))
 bench_steps = pd.DataFrame(bench["by_steps"])
 bench_scale = pd.DataFrame(bench["by_guidance"])
 n_images = 10 * N_PER_DIGIT
-real_idx = np.concatenate([np.flatnonzero(held_out.labels == d)[:N_PER_DIGIT] for d in range(10)])
-my_floor = frechet_distance(stats, held_out.images[real_idx])
+my_floor = frechet_distance(stats, balanced_sample(held_out, N_PER_DIGIT).images)
 print(f"FD of real held-out digits: {my_floor:.2f} for {n_images} (your sample size), "
       f"{bench['real_floor']:.2f} for {10 * bench['n_per_digit']} (the benchmark's)")
 

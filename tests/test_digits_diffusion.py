@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from helpers.checkpoint_check import CheckpointError
-from helpers.digits_data import (Digits, digit_stats, frechet_distance, load_digits_16, recognised_share,
-                                 share_by_digit, split, to_features, train_judge, upsample)
+from helpers.digits_data import (Digits, balanced_sample, digit_stats, frechet_distance, load_digits_16,
+                                 recognised_share, share_by_digit, split, to_features, train_judge, upsample)
 from helpers.digits_diffusion import (NO_PROMPT, PRESETS, SCHEDULERS, SHIPPED_DIR, DigitsPipeline, TrainSettings,
                                       UNetShape, drop_labels, generate, load_pipeline, lr_at, make_scheduler,
                                       make_unet, measure_quality, n_parameters, noise_schedule, save_pipeline, train, unet_config,
@@ -57,6 +57,16 @@ def test_split_is_deterministic_and_disjoint(digits):
     assert len(train_a) + len(held_a) == len(digits)
     assert np.array_equal(held_a.labels, held_b.labels) and np.array_equal(train_a.images, train_b.images)
     assert np.array_equal(held_a.images[1], digits.images[5])
+
+
+def test_balanced_sample_takes_the_first_n_of_each_digit_in_order(digits):
+    sample = balanced_sample(digits, 3)
+    assert sample.labels.tolist() == [d for d in range(10) for _ in range(3)]
+    first_two = np.flatnonzero(digits.labels == 2)[:3]
+    assert np.array_equal(sample.images[6:9], digits.images[first_two])
+    for bad in (0, 10_000):
+        with pytest.raises(ValueError, match="n_per_digit"):
+            balanced_sample(digits, bad)
 
 
 # --- the judge ------------------------------------------------------------------------------------
