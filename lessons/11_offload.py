@@ -183,7 +183,7 @@ r = measure_speed(path, 32, 16, 1, llm=llm)
 cpu_bytes = bytes_read_per_token(small_model, "Q4_K_M")
 print(f"measured {r.generation_tokens_per_second:.1f} tok/s with 1 thread; CPU term alone predicts "
       f"{1 / offload_seconds_per_token(0, cpu_bytes, 1, here_bw):.1f} tok/s at {here_bw:.1f} GB/s "
-      "(notebook 10 adds the fixed per-token overhead that matters at this small size)")
+      "(notebook 10 adds the fixed per-layer overhead that matters at this small size)")
 
 # %% [markdown]
 # ## 5. Beyond one machine
