@@ -23,12 +23,13 @@ sys.path.insert(0, str(ROOT))
 from helpers.atomic import write_text_atomic  # noqa: E402
 from helpers.catalog import get_gpu, get_model  # noqa: E402
 from helpers.gguf_size import bytes_read_per_token  # noqa: E402
+from helpers.hardware import assess_device  # noqa: E402
 from helpers.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth  # noqa: E402
-from helpers.offload import best_fitting_point, offload_curve  # noqa: E402
+from helpers.offload import offload_curve  # noqa: E402
 from helpers.speed import best_of, load_llama, measure_speed  # noqa: E402
 from helpers.synthetic_gguf import cached_random_gguf  # noqa: E402
 from helpers.throughput import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, fit_speed_model  # noqa: E402
-from helpers.vram import kv_cache_bytes, usable_gpu_bytes  # noqa: E402
+from helpers.vram import kv_cache_bytes  # noqa: E402
 
 MODELS = ("SmolLM2 135M", "SmolLM2 360M", "Qwen2.5 0.5B", "Llama 3.2 1B")
 MIXES = ("Q4_K_M", "Q8_0")
@@ -84,15 +85,15 @@ def seed_rows():
     card, ddr5 = get_gpu("RTX 3090"), get_gpu("CPU desktop DDR5-5600 dual-channel").bandwidth_gbps
     small = get_model("Llama 3.1 8B").architecture
     big = get_model("Llama 3.1 70B").architecture
-
-    def best(arch, mix, context):
-        return best_fitting_point(offload_curve(arch, mix, context, card.bandwidth_gbps, ddr5), usable_gpu_bytes(card))
-
-    rows = [("Llama 3.1 8B Q4_K_M, RTX 3090, 4k context", 40, best(small, "Q4_K_M", 4096)),
-            ("Llama 3.1 70B Q4_K_M, RTX 3090 + DDR5-5600 dual channel, 4k context", 3, best(big, "Q4_K_M", 4096)),
-            ("(condition) the same 8B unquantized, F16, 4k context", 40, best(small, "F16", 4096)),
-            ("(condition) 8B Q4_K_M with 96k tokens already in the KV cache", 40, best(small, "Q4_K_M", 96 * 1024))]
-    return [(claim, seed, point.tokens_per_second, point.n_gpu_layers) for claim, seed, point in rows]
+    rows = [("Llama 3.1 8B Q4_K_M, RTX 3090, 4k context", 40, small, "Q4_K_M", 4096),
+            ("Llama 3.1 70B Q4_K_M, RTX 3090 + DDR5-5600 dual channel, 4k context", 3, big, "Q4_K_M", 4096),
+            ("(condition) the same 8B unquantized, F16, 4k context", 40, small, "F16", 4096),
+            ("(condition) 8B Q4_K_M with 96k tokens already in the KV cache", 40, small, "Q4_K_M", 96 * 1024)]
+    out = []
+    for claim, seed, arch, mix, context in rows:
+        best = assess_device(arch, mix, context, card, ddr5)  # the fastest n_gpu_layers that fits the card
+        out.append((claim, seed, best.tokens_per_second, best.n_gpu_layers))
+    return out
 
 
 def report(rows, bandwidth, threads, command) -> str:

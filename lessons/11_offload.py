@@ -137,17 +137,18 @@ pd.DataFrame([("Llama 3.1 8B Q4_K_M, RTX 3090, all layers", 40, round(seed_8b.to
 # A speed figure without its conditions is half a figure. When *is* 40 tokens/s right for an 8B
 # model on a 3090? Each generated token reads the weights **and the whole KV cache so far**, so the
 # same model slows down as the conversation grows, and an unquantized model reads four times the
-# bytes. The curve below is the same estimator, one context length at a time (best split that fits).
+# bytes. The curve below is the same estimator, one context length at a time, with the best split
+# that fits (`helpers.hardware.assess_device`, which notebook 12 uses to rank cards).
 
 # %%
 import matplotlib.pyplot as plt
+from helpers.hardware import assess_device
 
 contexts = [1024, 4096, 16384, 32768, 65536, 98304, 131072]
 card = get_gpu("RTX 3090")
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for mix in ["Q4_K_M", "Q8_0", "F16"]:
-    speeds = [best_fitting_point(offload_curve(small, mix, c, card.bandwidth_gbps, ram.bandwidth_gbps),
-                                 usable_gpu_bytes(card)).tokens_per_second for c in contexts]
+    speeds = [assess_device(small, mix, c, card, ram.bandwidth_gbps).tokens_per_second for c in contexts]
     ax.plot([c / 1024 for c in contexts], speeds, "o-", label=f"Llama 3.1 8B {mix}")
 ax.axhline(40, color="gray", ls="--", label="the claimed 40 tokens/s")
 ax.set(xscale="log", xlabel="tokens in the context (thousands)", ylabel="estimated tokens/s",
