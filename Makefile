@@ -21,17 +21,18 @@ lab: $(STAMP)                     ## open the course in JupyterLab on this machi
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_setup_check.ipynb
 
-test: $(STAMP)                    ## unit tests + nbval over every notebook, in JOBS processes
+test: $(STAMP)                    ## lint (ruff), then unit tests + nbval over every notebook, in JOBS processes
+	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(JOBS) --dist loadfile
 
 notebooks: $(STAMP)               ## rebuild every notebook from lessons/ and re-execute it (ONLY=00 03 for some)
-	$(PY) -m helpers.build $(if $(ONLY),--only $(ONLY))
+	$(PY) -m helpers.course.build $(if $(ONLY),--only $(ONLY))
 
 check-notebooks: $(STAMP)         ## list notebooks that disagree with their lesson source
-	$(PY) -m helpers.build --check
+	$(PY) -m helpers.course.build --check
 
 run-notebooks: $(STAMP)           ## run every notebook headless with papermill into build/papermill
-	$(PY) -m helpers.runner $(if $(ONLY),--only $(ONLY))
+	$(PY) -m helpers.course.runner $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf build

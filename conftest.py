@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from helpers.offline import block_network, set_hub_offline
-from helpers.paths import BUILD_DIR
+from helpers.course.offline import block_network, set_hub_offline
+from helpers.course.paths import BUILD_DIR
 
 os.environ["COURSE_QUICK"] = "1"  # notebooks run by nbval inherit this: quick (CI) parameters
 # Notebook 00 under test writes its quick-mode card here, not over the learner's build/machine_card.json.

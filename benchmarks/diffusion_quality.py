@@ -4,9 +4,9 @@
 
 Quality, two ways, ``n-per-digit`` images of each digit per point (seeded):
 - recognised: the share (%) of generated images that a classifier trained on real digits (an SVC,
-  helpers.digits_data.train_judge) reads as the requested digit;
+  helpers.images.digits_data.train_judge) reads as the requested digit;
 - Frechet distance to the real digits in their 10 leading principal components
-  (helpers.digits_data.frechet_distance; lower is better), with real held-out digits as the floor.
+  (helpers.images.digits_data.frechet_distance; lower is better), with real held-out digits as the floor.
 For DDPM, DDIM and DPM-Solver++ at 1-50 steps (guidance 2), and DDIM at 25 steps for guidance
 scales 0-8. Speed: seconds per batch of 16 images (best of 3) per scheduler and step count at
 guidance 2. Training time: from the model's train_log.json.
@@ -24,13 +24,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.digits_data import (balanced_sample, digit_stats, frechet_distance, load_digits_16, recognised_share,  # noqa: E402
-                                 split, train_judge)
-from helpers.digits_diffusion import (SCHEDULERS, SHIPPED_DIR, load_log, load_pipeline,  # noqa: E402
-                                      measure_quality, n_parameters)
-from helpers.machine import cpu_model  # noqa: E402
-from helpers.paths import REPO_ROOT, relative_to_repo  # noqa: E402
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.paths import REPO_ROOT, relative_to_repo  # noqa: E402
+from helpers.hardware.machine import cpu_model  # noqa: E402
+from helpers.images.digits_data import (  # noqa: E402
+    balanced_sample,
+    digit_stats,
+    frechet_distance,
+    load_digits_16,
+    recognised_share,
+    split,
+    train_judge,
+)
+from helpers.images.digits_diffusion import SCHEDULERS, SHIPPED_DIR, load_log, load_pipeline, measure_quality, n_parameters  # noqa: E402
 
 STEPS = (1, 2, 3, 5, 10, 25, 50)
 GUIDANCE = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)

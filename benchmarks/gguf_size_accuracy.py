@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.gguf_size import size_accuracy_rows  # noqa: E402
-from helpers.paths import REPO_ROOT  # noqa: E402
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.memory.gguf_size import size_accuracy_rows  # noqa: E402
 
 TARGET_PERCENT = 2.0
 

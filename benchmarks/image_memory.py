@@ -1,11 +1,11 @@
-"""Image-model memory: the estimator of helpers.image_memory against measured forward passes.
+"""Image-model memory: the estimator of helpers.images.memory against measured forward passes.
 
     .venv/bin/python benchmarks/image_memory.py [--real-unet]
 
 Builds UNet2DConditionModel / AutoencoderKL modules in fp32 on the CPU (random weights: memory does
 not depend on their values), runs one forward pass (UNet) or decode (VAE) on one thread and records
 the peak of PyTorch's CPU allocator during the pass with torch.profiler's memory events
-(helpers.image_memory.measure_forward_peak). Each row sets that beside the estimator's activation
+(helpers.images.memory.measure_forward_peak). Each row sets that beside the estimator's activation
 term for the same pass, and the real weight bytes beside the count from the meta device.
 Modules: the small configs of notebook 16, SD 1.5's real VAE config, and (with --real-unet, about
 4 GB of RAM) SD 1.5's real UNet config at small latents. Writes benchmarks/results/image_memory.md.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers import image_memory as im  # noqa: E402
-from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.paths import REPO_ROOT  # noqa: E402
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.images import memory as im  # noqa: E402
 
 
 def cases(real_unet: bool) -> list:
@@ -50,7 +50,7 @@ def main(argv=None) -> None:
              "seconds column does.", "",
              "Measured: peak bytes held by PyTorch's CPU allocator during one fp32 pass above what it held "
              "before (torch.profiler, profile_memory=True; a warm-up pass first). Estimated: "
-             "`helpers.image_memory.predicted_forward_peak` (UNet: skip connections + working set + naive "
+             "`helpers.images.memory.predicted_forward_peak` (UNet: skip connections + working set + naive "
              "attention scores; VAE: K_VAE_DECODE feature maps of the largest decoder map + the image). "
              "UNet size = latent side; VAE size = image side. MB = 10^6 bytes.", "",
              "| module | size | attention | weights: real bytes = meta count x 4 | measured MB | estimated MB "

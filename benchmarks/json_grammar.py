@@ -5,9 +5,9 @@ validates, over many seeds.
 
 Five ways of asking, each sampled at temperature 1 with seeds 0..N-1 (llama-cpp-python, 2 threads):
 a chat request for JSON with no constraint; plain completion constrained by the course's own GBNF
-(``helpers.prompting.object_gbnf``); and ``create_chat_completion(response_format={"type":
+(``helpers.llm.prompting.object_gbnf``); and ``create_chat_completion(response_format={"type":
 "json_object", "schema": ...})`` with three schemas (plain; strings by ``pattern``; numbers bounded
-by ``enum``). Every output goes through ``json.loads`` (strict) and ``helpers.prompting.validate``.
+by ``enum``). Every output goes through ``json.loads`` (strict) and ``helpers.llm.prompting.validate``.
 Writes benchmarks/results/json_grammar.md (rates, tokens per output, seconds per output).
 """
 import argparse
@@ -23,10 +23,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.llm import load_model  # noqa: E402
-from helpers.paths import REPO_ROOT  # noqa: E402
-from helpers.prompting import json_trials, max_json_chars, object_gbnf, schema_for_fields  # noqa: E402
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.llm.load import load_model  # noqa: E402
+from helpers.llm.prompting import json_trials, max_json_chars, object_gbnf, schema_for_fields  # noqa: E402
 
 FIELDS = {"speaker": "string", "mood": ["merry", "sad", "angry"], "lines": "integer"}
 ASK = [{"role": "system", "content": "Answer only with JSON: speaker, mood, lines."},
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         "",
         "**The machine was shared with other jobs while this ran: the seconds column is noisy.** The parse and "
         "valid counts are exact for this model, llama-cpp-python version and thread count (seeded sampling at "
-        "temperature 1, seeds 0 to N-1). Parses = strict `json.loads`; valid = `helpers.prompting.validate` "
+        "temperature 1, seeds 0 to N-1). Parses = strict `json.loads`; valid = `helpers.llm.prompting.validate` "
         "against the schema of that row.",
         "",
         "| request | parses | valid | tokens per output (mean) | seconds per output | problems seen (first 3 kinds) |",

@@ -9,9 +9,9 @@ prompt-processing and generation speed (tokens/s) with 1 and 2 threads (median a
 range of ``--reps`` repetitions, the quant types interleaved within each repetition so machine load
 spreads over all of them), resident memory after loading and after a prompt, measured in a fresh
 Python process each (psutil RSS growth, MiB = 2**20 bytes), against the estimate weights (file) + KV
-cache + compute buffer (``helpers.vram``) and against the buffers llama.cpp reports.
+cache + compute buffer (``helpers.memory.vram``) and against the buffers llama.cpp reports.
 
-Also: greedy generation through ``helpers.llm.stream_tokens`` against plain llama-cpp-python
+Also: greedy generation through ``helpers.llm.load.stream_tokens`` against plain llama-cpp-python
 streaming on the same loaded model and settings, in ``--helper-rounds`` rounds that alternate which
 goes first (median of the per-round ratios and its interquartile range), and the training time from
 the model's train_log.json. Writes benchmarks/results/llm_quants.md. Takes a few minutes.
@@ -30,12 +30,13 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.corpus import load_split  # noqa: E402
-from helpers.gguf_export import FTYPES, quant_gguf  # noqa: E402
-from helpers.llm import inspect_gguf, load_model, perplexity, stream_tokens  # noqa: E402
-from helpers.paths import BUILD_DIR, REPO_ROOT  # noqa: E402
-from helpers.tokenizer import SpmVocab  # noqa: E402
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.paths import BUILD_DIR, REPO_ROOT  # noqa: E402
+from helpers.gguf.header import read_header  # noqa: E402
+from helpers.llm.load import load_model, perplexity, stream_tokens  # noqa: E402
+from helpers.training.corpus import load_split  # noqa: E402
+from helpers.training.export import FTYPES, quant_gguf  # noqa: E402
+from helpers.training.tokenizer import SpmVocab  # noqa: E402
 
 PROMPT = "KING RICHARD II:\n"
 N_PROMPT = 128
@@ -49,7 +50,7 @@ RSS_SCRIPT = r"""
 import gc, json, sys
 import psutil
 sys.path.insert(0, sys.argv[1])
-from helpers.context import captured_llama_log, make_llama, parse_llama_log
+from helpers.llm.context import captured_llama_log, make_llama, parse_llama_log
 import llama_cpp
 proc = psutil.Process()
 gc.collect()
@@ -91,7 +92,7 @@ def speeds(paths: dict, prompt_ids, threads: int, reps: int) -> dict:
     """{quant: ([prompt tokens/s...], [generation tokens/s...])}, quant types interleaved per repetition."""
     models = {q: load_model(p, n_ctx=N_CTX, n_threads=threads) for q, p in paths.items()}
     out = {q: ([], []) for q in paths}
-    for q, llm in models.items():  # one warm-up each
+    for llm in models.values():  # one warm-up each
         one_speed(llm, prompt_ids)
     for r in range(reps):
         order = list(models) if r % 2 == 0 else list(reversed(models))
@@ -112,7 +113,7 @@ def rss_in_fresh_process(path) -> dict:
 
 
 def helper_overhead(path, rounds: int, threads: int = 1) -> dict:
-    """Generation tokens/s: helpers.llm.stream_tokens vs llama-cpp-python streaming, same model and settings.
+    """Generation tokens/s: helpers.llm.load.stream_tokens vs llama-cpp-python streaming, same model and settings.
 
     Each round runs both, alternating which goes first; returns both samples and per-round ratios.
     Rates count streamed chunks (one per token, plus a last one that carries finish_reason).
@@ -199,13 +200,13 @@ def main(argv=None) -> None:
     out_dir = BUILD_DIR / "llm_quants"
     paths = {q: quant_gguf(folder, q, out_dir=out_dir) for q in FTYPES}
 
-    from helpers.context import architecture_from_gguf
-    from helpers.vram import compute_buffer_bytes, kv_cache_bytes
+    from helpers.llm.context import architecture_from_gguf
+    from helpers.memory.vram import compute_buffer_bytes, kv_cache_bytes
 
     arch = architecture_from_gguf(paths["F16"])
     rows = {}
     for quant, path in paths.items():
-        info = inspect_gguf(path)
+        info = read_header(path)
         ppl = perplexity(load_model(path, n_ctx=N_CTX, logits_all=True), heldout_ids, 128, args.windows)
         rows[quant] = {"bytes": info.file_bytes, "bpw": info.file_bytes * 8 / n_params, "ppl": ppl,
                        "rss": rss_in_fresh_process(path)}
@@ -264,8 +265,8 @@ def main(argv=None) -> None:
         "",
         f"Each file loaded with n_ctx = {N_CTX} in a fresh Python process; RSS growth (MiB, 2^20 bytes) right "
         f"after loading and after evaluating a {N_PROMPT}-token prompt. Estimate = file (llama.cpp maps it and "
-        f"reads it in) + KV cache ({kv_est / mib:.2f} MiB, `helpers.vram.kv_cache_bytes`) + compute buffer "
-        f"({compute_est / mib:.2f} MiB, `helpers.vram.compute_buffer_bytes`). llama.cpp's own figures "
+        f"reads it in) + KV cache ({kv_est / mib:.2f} MiB, `helpers.memory.vram.kv_cache_bytes`) + compute buffer "
+        f"({compute_est / mib:.2f} MiB, `helpers.memory.vram.compute_buffer_bytes`). llama.cpp's own figures "
         "(model + KV + compute + output buffers, from its log) for comparison. At this size the process's "
         "own allocations (thread pools, Python objects) are of the same order as the model, so expect MiB-level "
         "differences; the compute buffer's pages become resident only when a batch writes them.",
@@ -288,12 +289,12 @@ def main(argv=None) -> None:
         "",
         f"Q8_0, {helper['threads']} thread (the steadier setting on a busy 2-core machine), greedy, "
         f"{HELPER_TOKENS} tokens per run ({helper['tokens']} streamed chunks: the last carries finish_reason), "
-        f"{args.helper_rounds} rounds; each round runs `helpers.llm.stream_tokens(llm, prompt)` and "
+        f"{args.helper_rounds} rounds; each round runs `helpers.llm.load.stream_tokens(llm, prompt)` and "
         "`llm.create_completion(prompt, stream=True)` on the same loaded model, alternating which goes first.",
         "",
         "| | generation tok/s, median (IQR) |",
         "| --- | ---: |",
-        f"| `helpers.llm.stream_tokens` | {median_iqr(helper['helper'])} |",
+        f"| `helpers.llm.load.stream_tokens` | {median_iqr(helper['helper'])} |",
         f"| plain `create_completion(stream=True)` | {median_iqr(helper['plain'])} |",
         "",
         f"Per-round ratio helper / plain: median {hq2:.3f} (95% bootstrap interval of the median "

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/quant_error.py [--model PATH] [--seed N]
 
-Quantizes every matrix whose rows are a multiple of 256 weights with helpers.quants (bytes
+Quantizes every matrix whose rows are a multiple of 256 weights with helpers.quantization.block_formats (bytes
 identical to llama.cpp's reference quantizer) and reports, per format: bits per weight from the
 block layout, RMSE and max |error| of the weights, and the relative error of each layer's output
 W @ x for random Gaussian inputs. Also checks, on an awkward test matrix set, that our bytes equal
@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.model_weights import load_weight_matrices  # noqa: E402
-from helpers.paths import REPO_ROOT  # noqa: E402
-from helpers.quant_error import error_table, k_quant_ready  # noqa: E402
-from helpers.quants import FORMATS  # noqa: E402
-from helpers.quants_check import compare_with_llama_cpp  # noqa: E402
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.quantization.block_formats import FORMATS  # noqa: E402
+from helpers.quantization.error import error_table, k_quant_ready  # noqa: E402
+from helpers.quantization.llamacpp_match import compare_with_llama_cpp  # noqa: E402
+from helpers.quantization.model_weights import load_weight_matrices  # noqa: E402
 
 
 def markdown(source, matrices, rows, proof, command) -> str:
@@ -44,7 +44,7 @@ def markdown(source, matrices, rows, proof, command) -> str:
                      f"{r['relative output error']:.3e} |")
     lines += ["", "## Same bytes as llama.cpp", "",
               "Each format: a 1-block llama GGUF of awkward F32 matrices quantized by `llama_model_quantize`",
-              "(pure, no imatrix) and by helpers.quants; blocks compared byte for byte.", "",
+              "(pure, no imatrix) and by helpers.quantization.block_formats; blocks compared byte for byte.", "",
               "| format | blocks compared | blocks that differ |", "| --- | ---: | ---: |"]
     lines += [f"| {fmt} | {n} | {bad} |" for fmt, n, bad in proof]
     return "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 
 Builds random-weight GGUF files of real architectures (cached under build/speed), measures
 generation speed with llama.cpp on the CPU, and compares it with the speed model of
-helpers.throughput: seconds/token = bytes read / (efficiency x measured copy bandwidth) + layers x
+helpers.hardware.roofline: seconds/token = bytes read / (efficiency x measured copy bandwidth) + layers x
 overhead per layer.
 The two machine constants are fitted by least squares; each model's prediction is made
 leaving that model out of the fit (leave-one-model-out), so no row predicts itself.
@@ -20,16 +20,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from helpers.atomic import write_text_atomic  # noqa: E402
-from helpers.catalog import get_gpu, get_model  # noqa: E402
-from helpers.gguf_size import bytes_read_per_token  # noqa: E402
-from helpers.hardware import assess_device  # noqa: E402
-from helpers.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth  # noqa: E402
-from helpers.offload import offload_curve  # noqa: E402
-from helpers.speed import best_of, load_llama, measure_speed  # noqa: E402
-from helpers.synthetic_gguf import cached_random_gguf  # noqa: E402
-from helpers.throughput import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, fit_speed_model  # noqa: E402
-from helpers.vram import kv_cache_bytes  # noqa: E402
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.catalog import get_gpu, get_model  # noqa: E402
+from helpers.gguf.random_weights import cached_random_gguf  # noqa: E402
+from helpers.hardware.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth  # noqa: E402
+from helpers.hardware.measured_speed import best_of, load_llama, measure_speed  # noqa: E402
+from helpers.hardware.offload import offload_curve  # noqa: E402
+from helpers.hardware.ranking import assess_device  # noqa: E402
+from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, fit_speed_model  # noqa: E402
+from helpers.memory.gguf_size import bytes_read_per_token  # noqa: E402
+from helpers.memory.vram import kv_cache_bytes  # noqa: E402
 
 MODELS = ("SmolLM2 135M", "SmolLM2 360M", "Qwen2.5 0.5B", "Llama 3.2 1B")
 MIXES = ("Q4_K_M", "Q8_0")
@@ -98,7 +98,7 @@ def seed_rows():
 
 def report(rows, bandwidth, threads, command) -> str:
     fit = fit_speed_model([r["bytes"] for r in rows], [r["layers"] for r in rows], [r["measured"] for r in rows], bandwidth)
-    lines = [f"# Generation tokens/s: predicted vs measured", "",
+    lines = ["# Generation tokens/s: predicted vs measured", "",
              f"Command: `{command}`  ", f"Date: {datetime.date.today().isoformat()}  ",
              f"Machine: copy bandwidth {bandwidth:.1f} GB/s ({threads} thread(s)), {threads} llama.cpp thread(s), "
              f"prompt {PROMPT} tokens, {GENERATED} generated, best of {REPEATS}.", "",
@@ -117,7 +117,7 @@ def report(rows, bandwidth, threads, command) -> str:
         lines.append(f"| {r['model']} | {r['mix']} | {r['layers']} | {r['bytes'] / 1e6:.0f} | {r['measured']:.1f} | {predicted:.1f} | "
                      f"{error:+.0%} | {naive:.1f} | {'yes' if abs(error) <= TOLERANCE else 'NO'} |")
     lines += ["", "## Published GPU and CPU figures against the roofline estimate", "",
-              "Efficiency 0.7 of peak for discrete GPUs, 0.6 for system RAM (helpers.throughput), 512-token context.", "",
+              "Efficiency 0.7 of peak for discrete GPUs, 0.6 for system RAM (helpers.hardware.roofline), 512-token context.", "",
               "| device | model | mix | GPU layers | published tok/s | estimate tok/s | estimate / published | source |",
               "|---|---|---|---|---:|---:|---:|---|"]
     for device, model, mix, ngl, published, estimate, source in gpu_rows():

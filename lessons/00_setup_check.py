@@ -33,7 +33,7 @@ SEED = 0
 BANDWIDTH_REPEATS = 5  # memory-copy timings; the best one counts
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -48,7 +48,7 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # %% tags=["nbval-ignore-output"]
 import pandas as pd
 
-from helpers.machine import describe_machine, gpu_report, machine_summary
+from helpers.hardware.machine import describe_machine, gpu_report, machine_summary
 
 card = describe_machine(repeats=2 if QUICK else BANDWIDTH_REPEATS)
 pd.DataFrame(machine_summary(card), columns=["what", "value"]).set_index("what")
@@ -100,9 +100,9 @@ plt.show()
 # model file sizes (GGUF files at 4-bit quantization; later notebooks compute these sizes exactly).
 
 # %% tags=["nbval-ignore-output"]
-from helpers.catalog import get_model
-from helpers.gguf_size import gguf_file_size
-from helpers.throughput import generation_ceiling_tokens_per_second
+from helpers.course.catalog import get_model
+from helpers.hardware.roofline import generation_ceiling_tokens_per_second
+from helpers.memory.gguf_size import gguf_file_size
 
 model_sizes_gb = {f"{name} Q4_K_M": round(gguf_file_size(get_model(name).architecture, "Q4_K_M").total_gb, 2)
                   for name in ("Llama 3.2 1B", "Llama 3.1 8B", "Qwen2.5 32B")}
@@ -119,8 +119,8 @@ pd.DataFrame(
 # hardware or driver change.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.machine import save_machine_card
-from helpers.paths import relative_to_repo
+from helpers.course.paths import relative_to_repo
+from helpers.hardware.machine import save_machine_card
 
 print("machine card written to", relative_to_repo(save_machine_card(card)))
 

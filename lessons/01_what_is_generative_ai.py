@@ -34,7 +34,7 @@ SEED = 0
 CORPUS_FILE = None  # None: the course's Shakespeare training text in data/; or a path to any UTF-8 text file
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -48,8 +48,8 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # %%
 from pathlib import Path
 
-from helpers.bigram import average_surprise_bits, fit_bigram
-from helpers.paths import DATA_DIR
+from helpers.course.paths import DATA_DIR
+from helpers.textgen.bigram import average_surprise_bits, fit_bigram
 
 corpus_path = Path(CORPUS_FILE) if CORPUS_FILE else DATA_DIR / "shakespeare" / "train.txt"
 text = corpus_path.read_text(encoding="utf-8")
@@ -64,7 +64,7 @@ print(text[:300])
 # %%
 import matplotlib.pyplot as plt
 
-from helpers.widgets_overview import show_next_char_distribution
+from helpers.widgets.overview import show_next_char_distribution
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 for ax, char in zip(axes, "qt"):
@@ -83,7 +83,7 @@ plt.show()
 # flattens the odds.
 
 # %%
-from helpers.bigram import generate
+from helpers.textgen.bigram import generate
 
 for temperature in (0.3, 1.0, 2.0):
     print(f"temperature {temperature}:")
@@ -94,7 +94,7 @@ for temperature in (0.3, 1.0, 2.0):
 # fresh sample drawn with it.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_overview import bigram_playground
+from helpers.widgets.overview import bigram_playground
 
 bigram_playground(model)
 
@@ -153,8 +153,8 @@ plt.show()
 # model's published architecture (`data/models.csv`), not copied.
 
 # %%
-from helpers.architecture import parameter_count
-from helpers.catalog import get_model
+from helpers.course.catalog import get_model
+from helpers.memory.architecture import parameter_count
 
 names = ["SmolLM2 135M", "Llama 3.2 1B", "Llama 3.1 8B", "Llama 3.1 70B"]
 rows = []

@@ -36,11 +36,11 @@ PROMPT = "ROMEO:\n"
 N_TOKENS = 40  # tokens generated in the loops below
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
-from helpers.paths import REPO_ROOT
+from helpers.course.paths import REPO_ROOT
 
 model_dir = REPO_ROOT / MODEL_DIR
 
@@ -54,9 +54,9 @@ model_dir = REPO_ROOT / MODEL_DIR
 # %%
 import pandas as pd
 
-from helpers.gguf_export import quant_gguf
-from helpers.llm import load_model
-from helpers.train_llm import load_model as load_torch_model
+from helpers.llm.load import load_model
+from helpers.training.checkpoint import load_model as load_torch_model
+from helpers.training.export import quant_gguf
 
 model, vocab = load_torch_model(model_dir)  # PyTorch weights (safetensors)
 llm = load_model(quant_gguf(model_dir, "F32"), n_ctx=256, logits_all=True)  # the same weights in llama.cpp
@@ -76,7 +76,7 @@ print(" | ".join(vocab.tokens[i] for i in ids))
 import numpy as np
 import torch
 
-from helpers.sampling import softmax
+from helpers.textgen.sampling import softmax
 
 prompt_ids = vocab.encode(PROMPT, add_bos=True)
 with torch.no_grad():
@@ -119,7 +119,7 @@ print(PROMPT + vocab.decode(ours))
 #
 # ## 4. Sampling knobs
 #
-# Each knob reshapes the distribution before a random draw (`helpers/sampling.py`, numpy):
+# Each knob reshapes the distribution before a random draw (`helpers/textgen/sampling.py`, numpy):
 #
 # | knob | what it does |
 # | --- | --- |
@@ -133,7 +133,7 @@ print(PROMPT + vocab.decode(ours))
 # On the real distribution after the prompt:
 
 # %%
-from helpers.sampling import apply_temperature, min_p, top_k, top_p
+from helpers.textgen.sampling import apply_temperature, min_p, top_k, top_p
 
 rows = []
 for name, z in [("raw (T=1)", next_logits), ("T=0.5", apply_temperature(next_logits, 0.5)),
@@ -163,18 +163,18 @@ plt.show()
 # static version):
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_sampling import sampling_explorer
+from helpers.widgets.sampling import sampling_explorer
 
 sampling_explorer(next_logits, vocab.tokens)
 
 # %% [markdown]
 # ## 5. Sampling loop, seeds and the repetition penalty
 #
-# The same loop as before, with `helpers.sampling.sample` choosing each token from a seeded random
+# The same loop as before, with `helpers.textgen.sampling.sample` choosing each token from a seeded random
 # generator: the same seed gives the same text, another seed another text.
 
 # %%
-from helpers.sampling import sample
+from helpers.textgen.sampling import sample
 
 
 def sample_by_hand(ids, n, seed, **knobs):
@@ -222,8 +222,7 @@ print(PROMPT + cpp_sample(1))
 # **1.** Logits `[2, 1, 0, -1]` at temperature 0.5: what is the probability of the first token?
 
 # %%
-from helpers.exercises.text_generation import (check_greedy_needs_seed, check_temperature_probability,
-                                               check_top_p_count)
+from helpers.exercises.text_generation import check_greedy_needs_seed, check_temperature_probability, check_top_p_count
 
 answer = None
 check_temperature_probability(answer, [2.0, 1.0, 0.0, -1.0], 0.5)

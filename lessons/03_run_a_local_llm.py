@@ -42,7 +42,7 @@ N_GPU_LAYERS = 0  # layers offloaded to a GPU (0: CPU only; -1: all)
 MAX_TOKENS = 48  # tokens to generate
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -50,7 +50,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.paths import REPO_ROOT, relative_to_repo
+from helpers.course.paths import REPO_ROOT, relative_to_repo
 
 model_path = Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
 print("model:", relative_to_repo(model_path))
@@ -61,13 +61,13 @@ pd.set_option("display.max_colwidth", 70)
 #
 # A GGUF file starts with a header: key/value metadata (architecture, sizes, the tokenizer, the
 # chat template), then a table of tensors, then the weights. Reading the header costs nothing —
-# the weights are not touched — and it tells you what you are about to load. `read_metadata`
+# the weights are not touched — and it tells you what you are about to load. `read_header`
 # first checks that the file *is* a GGUF and is complete (section 6 shows a bad file refused).
 
 # %%
-from helpers.local_llm import read_metadata
+from helpers.gguf.header import read_header
 
-meta = read_metadata(model_path)
+meta = read_header(model_path)
 pd.DataFrame(meta.as_rows(), columns=["field", "value"]).set_index("field")
 
 # %% [markdown]
@@ -82,15 +82,15 @@ print(meta.chat_template)
 # ## 2. Will it fit? Weights + KV cache + compute buffer
 #
 # Before loading, estimate the memory from the header alone (the estimator of notebook 08,
-# `helpers.vram`, fed with this file's own numbers):
+# `helpers.memory.vram`, fed with this file's own numbers):
 #
 # - **weights**: the tensor data, read exactly from the file's tensor table;
 # - **KV cache**: 2 (K and V) × layers × KV heads × head dim × context cells × 2 bytes (f16);
 # - **compute buffer**: scratch memory for one batch of up to 512 tokens.
 
 # %%
-from helpers.local_llm import estimate_memory
-from helpers.units import MiB
+from helpers.course.units import MiB
+from helpers.llm.memory_check import estimate_memory
 
 estimate = estimate_memory(meta, N_CTX, N_GPU_LAYERS)
 terms = {"weights": estimate.weights, "KV cache": estimate.kv_cache, "compute buffer": estimate.compute_buffer,
@@ -106,7 +106,8 @@ pd.DataFrame({"bytes": terms, "MiB": {k: round(v / MiB, 3) for k, v in terms.ite
 # %% tags=["nbval-ignore-output"]
 import psutil
 
-from helpers.local_llm import check_fits, format_size
+from helpers.course.units import format_size
+from helpers.llm.memory_check import check_fits
 
 estimate = check_fits(meta, N_CTX, N_GPU_LAYERS)
 print(f"needs about {format_size(estimate.total)}; available RAM now: "
@@ -115,7 +116,7 @@ print(f"needs about {format_size(estimate.total)}; available RAM now: "
 # %% [markdown]
 # ## 3. Load it
 #
-# `helpers.llm.load_model` checks the file again and then makes the same call an operator writes:
+# `helpers.llm.load.load_model` checks the file again and then makes the same call an operator writes:
 #
 # ```python
 # llama_cpp.Llama(model_path=..., n_ctx=256, n_threads=2, n_gpu_layers=0, seed=0, verbose=False)
@@ -131,7 +132,7 @@ print(f"needs about {format_size(estimate.total)}; available RAM now: "
 # | `verbose` | llama.cpp's load log on stderr | `True` when something goes wrong |
 
 # %%
-from helpers.llm import load_model
+from helpers.llm.load import load_model
 
 llm = load_model(model_path, n_ctx=N_CTX, n_threads=N_THREADS, n_gpu_layers=N_GPU_LAYERS, seed=SEED)
 print("context window:", llm.n_ctx(), "tokens | vocabulary:", llm.n_vocab(), "tokens")
@@ -143,8 +144,8 @@ print("trained context in the metadata:", llm.metadata[f"{meta.architecture}.con
 # scale, for an 8B model at Q4_K_M (architecture from the course catalog):
 
 # %%
-from helpers.catalog import get_model
-from helpers.vram import compute_buffer_bytes, memory_plan
+from helpers.course.catalog import get_model
+from helpers.memory.vram import compute_buffer_bytes, memory_plan
 
 big = get_model("Llama 3.1 8B").architecture
 rows = []
@@ -157,7 +158,7 @@ for n_ctx, n_batch in [(256, 512), (256, 64), (4096, 512), (32768, 512)]:
 pd.DataFrame(rows).set_index(["n_ctx", "n_batch"]).round(2)
 
 # %%
-from helpers.units import GiB
+from helpers.course.units import GiB
 
 rows = []
 for n_gpu_layers in (0, 16, 33):
@@ -180,7 +181,7 @@ pd.DataFrame(rows).set_index("n_gpu_layers").round(2)
 # The `|` marks where one streamed piece ends and the next begins:
 
 # %%
-from helpers.llm import stream_tokens
+from helpers.llm.load import stream_tokens
 
 pieces = list(stream_tokens(llm, "ROMEO:\n", max_tokens=MAX_TOKENS, temperature=0.0))
 print(len(pieces), "pieces:", "|".join(pieces))
@@ -197,7 +198,7 @@ print("\nROMEO:\n" + "".join(pieces))
 # the exact text the model receives, then its reply:
 
 # %%
-from helpers.prompting import render_chat_for
+from helpers.llm.prompting import render_chat_for
 
 messages = [{"role": "system", "content": "You are a messenger in Verona."},
             {"role": "user", "content": "What news from Mantua?"}]
@@ -222,7 +223,7 @@ print("finish reason:", reply["choices"][0]["finish_reason"], "| usage:", reply[
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 
-from helpers.speed import best_of, measure_speed
+from helpers.hardware.measured_speed import best_of, measure_speed
 
 repeats = 2 if QUICK else 5
 rows = [best_of(measure_speed(model_path, prompt_tokens=64, generated_tokens=64, threads=t)
@@ -245,8 +246,8 @@ speed
 # enter RAM when first read), next to the estimate and to the buffer sizes llama.cpp itself reports:
 
 # %% tags=["nbval-ignore-output"]
-from helpers.gguf_check import llama_cpp_buffers
-from helpers.local_llm import measure_load_rss
+from helpers.llm.memory_check import measure_load_rss
+from helpers.memory.estimator_check import llama_cpp_buffers
 
 rss = measure_load_rss(model_path, N_CTX, N_THREADS)
 reported = llama_cpp_buffers(model_path, N_CTX)
@@ -276,19 +277,19 @@ pd.Series({"RSS before loading": rss["before_load"], "growth after loading": rss
 # so the kernel survives. Here, a copy of the model cut in half:
 
 # %%
-from helpers.atomic import write_bytes_atomic
-from helpers.paths import BUILD_DIR
+from helpers.course.atomic import write_bytes_atomic
+from helpers.course.paths import BUILD_DIR
 
 bad_path = BUILD_DIR / "03_truncated_model.gguf"
 write_bytes_atomic(bad_path, model_path.read_bytes()[: model_path.stat().st_size // 2])
 print(relative_to_repo(bad_path), bad_path.stat().st_size, "bytes")
 
 # %% tags=["raises-exception"]
-%xmode Minimal
+# %xmode Minimal
 llm_bad = load_model(bad_path, n_ctx=N_CTX, n_threads=N_THREADS)
 
 # %%
-%xmode Context
+# %xmode Context
 print("the kernel is alive, and the good model still answers:")
 print("".join(stream_tokens(llm, "JULIET:\n", max_tokens=12)))
 
@@ -309,7 +310,7 @@ except ValueError as err:
 # installed or run; this is the translation table.
 
 # %%
-from helpers.local_llm import SETTINGS_MAP
+from helpers.llm.runtimes import SETTINGS_MAP
 
 pd.DataFrame.from_dict(SETTINGS_MAP, orient="index",
                        columns=["llama.cpp CLI / llama-server", "Ollama", "LM Studio"]).rename_axis("llama-cpp-python")
@@ -326,7 +327,7 @@ pd.DataFrame.from_dict(SETTINGS_MAP, orient="index",
 # syntax, so the Jinja template of the GGUF is rewritten by hand; this is this model's template:
 
 # %%
-from helpers.local_llm import ollama_modelfile
+from helpers.llm.runtimes import ollama_modelfile
 
 OLLAMA_TEMPLATE = ("{{ if .System }}SYSTEM:\n{{ .System }}\n\n{{ end }}"
                    "{{ if .Prompt }}USER:\n{{ .Prompt }}\n\n{{ end }}ASSISTANT:\n{{ .Response }}")
@@ -345,7 +346,7 @@ print(ollama_modelfile(model_path, N_CTX, N_THREADS, N_GPU_LAYERS, temperature=0
 # %%
 import json
 
-from helpers.local_llm import ollama_generate_request
+from helpers.llm.runtimes import ollama_generate_request
 
 print(json.dumps(ollama_generate_request("tiny-shakespeare", "ROMEO:\n", N_CTX, N_THREADS, N_GPU_LAYERS,
                                          temperature=0.0, seed=SEED, max_tokens=MAX_TOKENS), indent=2))

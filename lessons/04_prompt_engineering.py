@@ -40,7 +40,7 @@ N_CTX = 256  # context window in tokens
 N_THREADS = 2  # fixed, so seeded sampling repeats exactly
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -48,8 +48,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.llm import load_model
-from helpers.paths import REPO_ROOT
+from helpers.course.paths import REPO_ROOT
+from helpers.llm.load import load_model
 
 model_path = Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
 llm = load_model(model_path, n_ctx=N_CTX, n_threads=N_THREADS, seed=SEED, logits_all=True)
@@ -64,7 +64,7 @@ pd.set_option("display.max_colwidth", 90)  # show whole JSON outputs in tables
 # exactly as `create_chat_completion` does:
 
 # %%
-from helpers.prompting import prompt_token_ids, render_chat_for, token_pieces
+from helpers.llm.prompting import prompt_token_ids, render_chat_for, token_pieces
 
 messages = [{"role": "system", "content": "You are the Prince of Verona."},
             {"role": "user", "content": "Who began this brawl?"}]
@@ -95,7 +95,7 @@ print("usage.prompt_tokens =", reply["usage"]["prompt_tokens"], "| tokens of the
 # after `ROMEO:\n` the first word of a speech:
 
 # %%
-from helpers.prompting import next_token_table
+from helpers.llm.prompting import next_token_table
 
 rows = []
 for prompt in ["ROMEO", "ROMEO:", "ROMEO:\n"]:
@@ -116,7 +116,7 @@ pd.DataFrame(rows).set_index(["prompt", "rank"])
 # model give more probability to a reply that obeys it?
 
 # %%
-from helpers.prompting import continuation_logprob
+from helpers.llm.prompting import continuation_logprob
 
 question = [{"role": "user", "content": "Who began this brawl?"}]
 target = "My lord"
@@ -140,7 +140,7 @@ pd.DataFrame(rows).set_index("system prompt")
 # %%
 import numpy as np
 
-from helpers.prompting import few_shot_prompt
+from helpers.llm.prompting import few_shot_prompt
 
 TASKS = {
     "speaker name in capitals": ([("romeo:", " ROMEO:"), ("juliet:", " JULIET:"), ("hamlet:", " HAMLET:")],
@@ -182,7 +182,7 @@ plt.show()
 # text and the reply redraw (seeded, so each setting gives one repeatable reply):
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_prompting import prompt_playground
+from helpers.widgets.prompting import prompt_playground
 
 SYSTEMS = {"none": "", "a herald": "You are a herald. Announce news in one line.",
            "a lover": "You are Juliet. Speak only of Romeo."}
@@ -225,7 +225,7 @@ for label, row in stops.iterrows():
 # what a chat completion returns when we ask for JSON at temperature 1 (seeded):
 
 # %%
-from helpers.prompting import json_trials, max_json_chars, object_gbnf, schema_for_fields
+from helpers.llm.prompting import json_trials, max_json_chars, object_gbnf, schema_for_fields
 
 FIELDS = {"speaker": "string", "mood": ["merry", "sad", "angry"], "lines": "integer"}
 SCHEMA = schema_for_fields(FIELDS, max_string_chars=12)

@@ -40,7 +40,7 @@ REAL_MODEL = "Qwen2.5 0.5B"  # a name of data/models.csv (llama or qwen2 family)
 CACHE_DIR = "build/context"  # the random-weight GGUF is written here once and reused
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -50,7 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.paths import REPO_ROOT, relative_to_repo
+from helpers.course.paths import REPO_ROOT, relative_to_repo
 
 model_dir = REPO_ROOT / MODEL_DIR
 
@@ -68,12 +68,12 @@ model_dir = REPO_ROOT / MODEL_DIR
 # trained on sequences of a shorter length.
 
 # %%
-from helpers.context import architecture_from_gguf
-from helpers.gguf_export import quant_gguf
-from helpers.llm import inspect_gguf
+from helpers.gguf.header import read_header
+from helpers.llm.context import architecture_from_gguf
+from helpers.training.export import quant_gguf
 
 tiny_path = quant_gguf(model_dir, "F16")
-info = inspect_gguf(tiny_path)
+info = read_header(tiny_path)
 train_log = json.loads((model_dir / "train_log.json").read_text())
 tiny = architecture_from_gguf(tiny_path, name="tiny_llama")
 pd.DataFrame({"value": {
@@ -88,7 +88,7 @@ pd.DataFrame({"value": {
 # 256** (its KV cache is allocated in blocks of 256 cells), so asking for 100 gives 256.
 
 # %%
-from helpers.context import measure_context
+from helpers.llm.context import measure_context
 
 asked = [100, 256, 300, 1000]
 rows = []
@@ -107,18 +107,18 @@ pd.DataFrame(rows).set_index("n_ctx asked")
 #   \text{cells} \times \text{bytes per number}$$
 #
 # (2 for K and V; with grouped-query attention several query heads share one KV head, which is why
-# modern models store far fewer than `n_heads`). `helpers.vram.kv_cache_bytes` computes it;
+# modern models store far fewer than `n_heads`). `helpers.memory.vram.kv_cache_bytes` computes it;
 # llama.cpp prints what it allocated ("KV buffer size") in its log, which
-# `helpers.context.measure_context` captures and parses. We also record how much this process's
+# `helpers.llm.context.measure_context` captures and parses. We also record how much this process's
 # resident memory (RSS) grew while loading.
 #
 # The tiny model's cache is small (1 KiB per token), so we also build a file with the **shape of a
-# real model** and random weights (`helpers.synthetic_gguf`, as in notebook 10): the KV cache
+# real model** and random weights (`helpers.gguf.random_weights`, as in notebook 10): the KV cache
 # depends only on the shape, so its numbers are the real model's.
 
 # %%
-from helpers.catalog import get_model
-from helpers.synthetic_gguf import cached_random_gguf
+from helpers.course.catalog import get_model
+from helpers.gguf.random_weights import cached_random_gguf
 
 real = get_model(REAL_MODEL).architecture
 real_path = cached_random_gguf(real, "Q8_0", REPO_ROOT / CACHE_DIR)
@@ -128,7 +128,7 @@ pd.DataFrame([{"model": m.name, "layers": m.n_layers, "KV heads": m.n_kv_heads, 
               for m in (tiny, real)]).set_index("model")
 
 # %%
-from helpers.vram import compute_buffer_bytes, kv_cache_bytes
+from helpers.memory.vram import compute_buffer_bytes, kv_cache_bytes
 
 MiB = 2**20
 contexts = {"tiny_llama": (tiny_path, tiny, [256, 1024, 4096] if QUICK else [256, 512, 1024, 2048, 4096, 8192]),
@@ -151,7 +151,7 @@ kv_table[["KV measured (MiB)", "KV estimated (MiB)", "compute buffer measured (M
 # %% [markdown]
 # The KV cache llama.cpp allocates is exactly the formula (the log prints MiB with two decimals).
 # The compute buffer, llama.cpp's scratch space for one batch of up to 512 tokens, grows with the
-# context too (the attention scores of a batch span the whole cache); `helpers.vram` fits it.
+# context too (the attention scores of a batch span the whole cache); `helpers.memory.vram` fits it.
 #
 # Resident memory tells the same story from the operating system's side (a measurement of this
 # machine, so it varies from run to run). Loading grows it by about the file (llama.cpp maps the
@@ -168,7 +168,7 @@ rss.round(1)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-for ax, (name, (path, arch, ctxs)) in zip(axes, contexts.items()):
+for ax, (name, (_, arch, ctxs)) in zip(axes, contexts.items()):
     line = np.arange(1, max(ctxs) + 1, max(1, max(ctxs) // 400))
     ax.plot(line, [kv_cache_bytes(arch, int(n)) / MiB for n in line], "-", label="estimate (kv_cache_bytes)")
     part = kv_table.loc[name]
@@ -202,7 +202,7 @@ pd.DataFrame({"trained context (tokens)": {n: get_model(n).architecture.max_cont
 # without it llama.cpp refuses to create the context.
 
 # %%
-from helpers.context import captured_llama_log, make_llama
+from helpers.llm.context import captured_llama_log, make_llama
 
 with captured_llama_log() as log:
     try:
@@ -238,8 +238,8 @@ pd.DataFrame(rows).set_index(["K type", "V type", "flash attention"]).round(2)
 # llama-cpp-python checks before evaluating and raises `ValueError`; it does not cut the prompt for you.
 
 # %%
-from helpers.corpus import load_split
-from helpers.llm import load_model
+from helpers.llm.load import load_model
+from helpers.training.corpus import load_split
 
 llm = load_model(tiny_path, n_ctx=256)
 heldout = load_split("heldout")
@@ -277,7 +277,7 @@ print(f"prompt {n_prompt} tokens + max_tokens 100 in n_ctx {llm.n_ctx()}:",
 # take llama.cpp's logits at every position and average the loss of each position over the windows.
 
 # %%
-from helpers.context import bucket_perplexity, position_nll
+from helpers.llm.context import bucket_perplexity, position_nll
 
 WINDOW = 512 if QUICK else 1024
 long_llm = make_llama(tiny_path, WINDOW, logits_all=True)
@@ -320,7 +320,7 @@ print(f"perplexity at positions 1-{info.context_length - 1}: {inside:.1f}; "
 # Measured on this machine (timings vary run to run):
 
 # %% tags=["nbval-ignore-output"]
-from helpers.context import prompt_tokens_per_second
+from helpers.llm.context import prompt_tokens_per_second
 
 lengths = [64, 128, 256, 512] if QUICK else [64, 128, 256, 512, 1024]
 speed_llm = make_llama(tiny_path, max(lengths), n_threads=1)
@@ -333,11 +333,11 @@ speed.set_index("prompt tokens").round(3)
 # ## 6. Try it: memory by model, context and cache type
 #
 # The widget adds up weights (Q4_K_M), KV cache and compute buffer for a CPU run
-# (`helpers.vram.memory_plan`), for the catalog's models and the tiny Llama.
+# (`helpers.memory.vram.memory_plan`), for the catalog's models and the tiny Llama.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.catalog import load_models
-from helpers.widgets_context import context_memory_app
+from helpers.course.catalog import load_models
+from helpers.widgets.context import context_memory_app
 
 models = {"tiny_llama": tiny, **{n: m.architecture for n, m in load_models().items()}}
 context_memory_app(models, model="Llama 3.1 8B")
@@ -362,8 +362,12 @@ context_memory_app(models, model="Llama 3.1 8B")
 # MiB does its f16 KV cache take at `n_ctx = 8192`?
 
 # %%
-from helpers.exercises.context import (check_kv_cache_mib, check_prompt_overflow, check_quantized_kv_mib,
-                                       check_tokens_generated)
+from helpers.exercises.context import (
+    check_kv_cache_mib,
+    check_prompt_overflow,
+    check_quantized_kv_mib,
+    check_tokens_generated,
+)
 
 answer = None
 check_kv_cache_mib(answer, n_layers=32, n_heads=32, n_kv_heads=8, head_dim=128, context=8192)

@@ -34,7 +34,7 @@ SEED = 0
 MODEL_PATH = None  # a .safetensors or .gguf file (e.g. the tiny Llama in data/tiny_llama/); None: a digits MLP
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -44,7 +44,7 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # A binary float stores `sign × 1.mantissa × 2^(exponent − bias)`. The **exponent bits** set the
 # *range* (how large and how small a number can be); the **mantissa bits** set the *precision*
 # (how many significant digits survive). The table below is computed from those two widths alone
-# (`helpers.number_formats`; tests check it against numpy's own `finfo`). Integer formats have no
+# (`helpers.quantization.number_formats`; tests check it against numpy's own `finfo`). Integer formats have no
 # exponent: they need a separate float *scale*, so their range is "whatever the scale says" and
 # their precision is one step, 1/127 of the largest value for int8, 1/7 for int4.
 
@@ -52,7 +52,7 @@ QUICK = start_notebook(QUICK, seed=SEED)
 import numpy as np
 import pandas as pd
 
-from helpers import number_formats as nf
+from helpers.quantization import number_formats as nf
 
 pd.DataFrame(nf.format_table()).set_index("format")
 
@@ -88,7 +88,7 @@ pd.DataFrame([(n, float(nf.round_to_format(value, n)), nf.relative_error([value]
 # to even). Try other values:
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_number_formats import bits_explorer
+from helpers.widgets.number_formats import bits_explorer
 
 bits_explorer(0.1)
 
@@ -135,8 +135,8 @@ plt.show()
 # parameters cell to the file this cell names, and run the notebook again.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.model_weights import find_course_model, load_weight_matrices
-from helpers.paths import relative_to_repo
+from helpers.course.paths import relative_to_repo
+from helpers.quantization.model_weights import find_course_model, load_weight_matrices
 
 course_model = find_course_model()
 print("course model file:", relative_to_repo(course_model) if course_model else "none yet in data/tiny_llama/")

@@ -15,7 +15,7 @@
 #
 # A downloaded model is usually not fp16 but something like `Q4_K_M`. This notebook explains what
 # those letters mean, byte by byte, and proves each step: it quantizes real weight matrices with
-# readable numpy versions of llama.cpp's formats (`helpers/quants.py`), checks that they write the
+# readable numpy versions of llama.cpp's formats (`helpers/quantization/block_formats.py`), checks that they write the
 # *same bytes* as llama.cpp itself, and measures what each format costs in error, in a layer's
 # output and in file size. At the end you can explain Q4_K_M to a colleague, and choose a quant for
 # a given GPU.
@@ -35,7 +35,7 @@ SEED = 0
 MODEL_PATH = None  # a .safetensors or .gguf file (e.g. the tiny Llama in data/tiny_llama/); None: a digits MLP
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -44,9 +44,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers import quant_error as qe
-from helpers import quants
-from helpers.model_weights import load_weight_matrices
+from helpers.quantization import block_formats as quants
+from helpers.quantization import error as qe
+from helpers.quantization.model_weights import load_weight_matrices
 
 source, matrices = load_weight_matrices(MODEL_PATH, seed=SEED)
 matrices = qe.k_quant_ready(matrices)  # rows that are a multiple of 256 weights: every format fits
@@ -183,12 +183,12 @@ plt.show()
 # We write a small F32 llama GGUF whose matrices contain the awkward cases (zero rows, constant rows,
 # all-negative rows, outliers, tiny values whose scales underflow f16), let llama.cpp's own
 # `llama_model_quantize` convert every matrix to one type, read its bytes back with `gguf.GGUFReader`
-# and compare them block by block with `helpers.quants` on the same floats.
+# and compare them block by block with `helpers.quantization.block_formats` on the same floats.
 
 # %% tags=["nbval-ignore-output"]
 import tempfile
 
-from helpers.quants_check import compare_with_llama_cpp
+from helpers.quantization.llamacpp_match import compare_with_llama_cpp
 
 proof = []
 with tempfile.TemporaryDirectory() as workdir:
@@ -261,7 +261,7 @@ plt.show()
 # weight, for three sizes:
 
 # %%
-from helpers.widgets_quantization import draw_error_histogram
+from helpers.widgets.quantization import draw_error_histogram
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), sharex=True)
 for ax, fmt in zip(axes, ["Q8_0", "Q4_K", "Q2_K"]):
@@ -274,7 +274,7 @@ plt.show()
 # Try the other formats yourself, or your own bits and block size (the file size follows):
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_quantization import quantization_playground
+from helpers.widgets.quantization import quantization_playground
 
 quantization_playground(w)
 
@@ -287,8 +287,8 @@ quantization_playground(w)
 # `llama-quant.cpp` (`data/quant_mixes.json`); for Llama 3.1 8B they give:
 
 # %%
-from helpers.catalog import get_model
-from helpers.gguf_size import gguf_file_size, predicted_tensors
+from helpers.course.catalog import get_model
+from helpers.memory.gguf_size import gguf_file_size, predicted_tensors
 
 arch = get_model("Llama 3.1 8B").architecture
 mix_rows = []
@@ -313,7 +313,7 @@ pd.DataFrame(mix_rows, columns=["mix", "tensor types", "file size (GB)", "averag
 # llama.cpp):
 
 # %%
-from helpers.model_weights import digits_split, train_digits_mlp
+from helpers.quantization.model_weights import digits_split, train_digits_mlp
 
 if MODEL_PATH is None and "MLP" in source:
     _, _, x_heldout, y_heldout = digits_split(SEED)
@@ -333,8 +333,8 @@ else:
 # says what is missing.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.model_weights import TINY_LLAMA_DIR
-from helpers.paths import REPO_ROOT, relative_to_repo
+from helpers.course.paths import REPO_ROOT, relative_to_repo
+from helpers.quantization.model_weights import TINY_LLAMA_DIR
 
 ggufs = sorted(TINY_LLAMA_DIR.glob("*.gguf")) if TINY_LLAMA_DIR.is_dir() else []
 heldout = sorted(TINY_LLAMA_DIR.glob("*heldout*.txt")) if TINY_LLAMA_DIR.is_dir() else []
@@ -384,7 +384,7 @@ print(f"Q4_K_M is {1 - size['Q4_K_M'] / size['Q6_K']:.0%} smaller than Q6_K and 
 # bits the increase grows steeply. At equal size the K-quant mixes beat the legacy formats, as
 # section 5 measured on our matrices. So: walk down the ladder Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M,
 # Q2_K and take the first mix whose weights, KV cache (f16, 8,192 tokens), compute buffer and
-# runtime overhead fit the card (`helpers.vram.memory_plan`, notebook 08):
+# runtime overhead fit the card (`helpers.memory.vram.memory_plan`, notebook 08):
 
 # %%
 budgets_gib = [4, 6, 8, 12, 16, 24, 48]
@@ -413,7 +413,7 @@ pd.DataFrame(decision).set_index("model")
 #   super-scales, fitted by weighted least squares, lower error at the same size.
 # - Q4_K_M is a *mix*: Q4_K for most tensors, Q6_K where errors hurt most.
 # - An importance matrix weights the error by how much each input channel is used.
-# - `helpers.quants` reproduces llama.cpp's bytes exactly, so every number here describes real files.
+# - `helpers.quantization.block_formats` reproduces llama.cpp's bytes exactly, so every number here describes real files.
 #
 # ## Exercises
 #

@@ -37,7 +37,7 @@ QUANT = "Q4_K_M"
 CONTEXT = 8192  # tokens
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -54,8 +54,8 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # %%
 import pandas as pd
 
-from helpers.architecture import model_tensors, parameter_count
-from helpers.catalog import get_model, load_models
+from helpers.course.catalog import get_model, load_models
+from helpers.memory.architecture import model_tensors, parameter_count
 
 rows = []
 for m in load_models().values():
@@ -86,7 +86,7 @@ pd.DataFrame([(t.name, t.shape, t.n_elements) for t in block0],
 # against the `gguf` package's table).
 
 # %%
-from helpers.catalog import load_quant_types
+from helpers.course.catalog import load_quant_types
 
 pd.DataFrame([(q.name, q.block_size, q.layout, q.bytes_per_block, q.bits_per_weight)
               for q in load_quant_types().values()],
@@ -100,7 +100,7 @@ pd.DataFrame([(q.name, q.block_size, q.layout, q.bytes_per_block, q.bits_per_wei
 # block. `data/quant_mixes.json` holds these rules as data; here they are applied to the chosen model:
 
 # %%
-from helpers.gguf_size import gguf_file_size, predicted_tensors
+from helpers.memory.gguf_size import gguf_file_size, predicted_tensors
 
 tensors = pd.DataFrame([(t.name, t.ggml_type, t.nbytes) for t in predicted_tensors(arch, QUANT)],
                        columns=["tensor", "type", "bytes"])
@@ -122,7 +122,7 @@ pd.Series({kind: nbytes / size.tensor_data_bytes for kind, nbytes in size.bytes_
 # came from. The estimate is computed live from the architecture and the rules above:
 
 # %%
-from helpers.gguf_size import size_accuracy_rows
+from helpers.memory.gguf_size import size_accuracy_rows
 
 accuracy = pd.DataFrame(size_accuracy_rows()).drop(columns="source").set_index(["model", "quant"])
 print(f"{(accuracy['error (%)'].abs() <= 2).sum()} of {len(accuracy)} files within 2%; "
@@ -143,14 +143,16 @@ accuracy
 import tempfile
 from pathlib import Path
 
-from helpers.architecture import Architecture
-from helpers.gguf_check import compare_with_file, quantize_with_llama_cpp, write_random_llama_gguf
+from helpers.gguf.quantize import quantize
+from helpers.gguf.random_weights import write_random_llama_gguf
+from helpers.memory.architecture import Architecture
+from helpers.memory.estimator_check import compare_with_file
 
 tiny = Architecture("tiny", n_layers=8, hidden=256, ffn=512, n_heads=4, n_kv_heads=1, head_dim=64, vocab=512,
                     max_context=256, tokenizer="spm")
 with tempfile.TemporaryDirectory() as folder:
     source = write_random_llama_gguf(Path(folder) / "tiny-f32.gguf", tiny)
-    checks = [compare_with_file(quantize_with_llama_cpp(source, Path(folder) / f"{mix}.gguf", mix), tiny, mix)
+    checks = [compare_with_file(quantize(source, Path(folder) / f"{mix}.gguf", mix), tiny, mix)
               for mix in ("Q4_K_M", "Q8_0", "Q3_K_M") if not QUICK or mix != "Q3_K_M"]
 pd.DataFrame(checks).set_index("mix")
 
@@ -161,7 +163,7 @@ pd.DataFrame(checks).set_index("mix")
 # %%
 import matplotlib.pyplot as plt
 
-from helpers.willitrun import QUANT_LADDER
+from helpers.memory.willitrun import QUANT_LADDER
 
 fig, ax = plt.subplots()
 for name in ("Llama 3.2 3B", "Llama 3.1 8B", "Qwen2.5 14B", "Qwen2.5 32B"):
@@ -184,7 +186,7 @@ plt.show()
 # with 2 bytes per number for f16, 34/32 for q8_0 and 18/32 for q4_0 (their block layouts).
 
 # %%
-from helpers.vram import kv_cache_bytes
+from helpers.memory.vram import kv_cache_bytes
 
 contexts = [2048, 8192, 32768, 131072]
 pd.DataFrame({cache: [kv_cache_bytes(arch, c, cache_type=cache) / 2**30 for c in contexts]
@@ -198,7 +200,7 @@ pd.DataFrame({cache: [kv_cache_bytes(arch, c, cache_type=cache) / 2**30 for c in
 # "compute buffer size"). Its peak is either the attention scores (heads × context numbers per
 # token of the batch) or the logits (vocabulary size per token), whichever is larger, plus the
 # activations; with flash attention the scores are never stored. On a GPU, the driver (CUDA context,
-# cuBLAS workspace) takes a few hundred MiB before any tensor is loaded. `helpers.vram` documents
+# cuBLAS workspace) takes a few hundred MiB before any tensor is loaded. `helpers.memory.vram` documents
 # the model it uses for both.
 
 # %% [markdown]
@@ -206,8 +208,8 @@ pd.DataFrame({cache: [kv_cache_bytes(arch, c, cache_type=cache) / 2**30 for c in
 # cache and compute buffer; the estimates sit beside them.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.gguf_check import llama_cpp_buffers
-from helpers.vram import compute_buffer_bytes
+from helpers.memory.estimator_check import llama_cpp_buffers
+from helpers.memory.vram import compute_buffer_bytes
 
 with tempfile.TemporaryDirectory() as folder:
     source = write_random_llama_gguf(Path(folder) / "tiny-f32.gguf", tiny)
@@ -220,7 +222,7 @@ pd.DataFrame(measured, columns=["context", "KV llama.cpp (MiB)", "KV estimate (M
                                 "compute estimate (MiB)"]).set_index("context").round(2)
 
 # %%
-from helpers.vram import memory_plan
+from helpers.memory.vram import memory_plan
 
 points = [512, 1024, 2048, 4096, 8192, 16384, 32768] + ([] if QUICK else [65536, 131072])
 plans = [memory_plan(arch, QUANT, c) for c in points]
@@ -255,8 +257,8 @@ split.round(2)
 # Three claims you will meet on forums, set beside the estimator:
 
 # %%
-from helpers.catalog import get_gpu
-from helpers.vram import judge, usable_gpu_bytes
+from helpers.course.catalog import get_gpu
+from helpers.memory.vram import judge, usable_gpu_bytes
 
 llama8 = get_model("Llama 3.1 8B").architecture
 verdict = judge(memory_plan(llama8, "Q4_K_M", 8192), usable_gpu_bytes(get_gpu("RTX 3090")))

@@ -16,7 +16,7 @@
 # Notebook 08 derived every term of a model's memory. This one puts them to work as an operator
 # does before downloading anything: pick a model, a quantization and a context, pick a GPU (or your
 # own machine), and get a verdict, the memory bar, an estimated speed and the best settings that fit.
-# The same answer is available from the command line, `python -m helpers.willitrun`.
+# The same answer is available from the command line, `python -m helpers.memory.willitrun`.
 #
 # **Learning goals**
 # - Turn a hardware question into a verdict: what fits entirely on the GPU, what needs offload, what does not run.
@@ -35,7 +35,7 @@ CONTEXT = 8192  # tokens
 GPU_NAME = "RTX 3090"  # any name of data/gpus.csv
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -48,8 +48,8 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # generation speed from bandwidth.
 
 # %%
-from helpers.catalog import get_gpu, get_model
-from helpers.willitrun import assess, format_text
+from helpers.course.catalog import get_gpu, get_model
+from helpers.memory.willitrun import assess, format_text
 
 arch, gpu = get_model(MODEL).architecture, get_gpu(GPU_NAME)
 result = assess(arch, QUANT, CONTEXT, gpu=gpu)
@@ -58,7 +58,7 @@ print(format_text(result))
 # %%
 import matplotlib.pyplot as plt
 
-from helpers.widgets_willitrun import best_settings_table, breakdown_figure
+from helpers.widgets.willitrun import best_settings_table, breakdown_figure
 
 fig = breakdown_figure(result, GPU_NAME)
 plt.show()
@@ -70,7 +70,7 @@ plt.show()
 # the first mix reaching your context is the best quality you can run there.
 
 # %%
-from helpers.willitrun import best_settings
+from helpers.memory.willitrun import best_settings
 
 best = best_settings(arch, gpu, CONTEXT)
 print(f"best mix for {CONTEXT} tokens on {GPU_NAME}: {best['quant']} (fits up to {best['max_context']} tokens)")
@@ -95,11 +95,11 @@ pd.DataFrame([["yes" if assess(get_model(m).architecture, "Q4_K_M", 8192, gpu=ge
 #
 # Each generated token reads the weights it uses once, plus the KV cache so far. Divide the memory
 # bandwidth by those bytes and you have a ceiling; llama.cpp reaches a share of it (the efficiency
-# factor in `helpers.throughput`, taken from community benchmarks). It says nothing about prompt
+# factor in `helpers.hardware.roofline`, taken from community benchmarks). It says nothing about prompt
 # processing, which is compute-bound, and nothing about a model split between GPU and RAM.
 
 # %%
-from helpers.throughput import BANDWIDTH_EFFICIENCY
+from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
 
 rows = []
 for name in ("RTX 4060 Ti 16GB", "RTX 3090", "RTX 4090", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"):
@@ -112,7 +112,7 @@ pd.DataFrame(rows, columns=["device", "bandwidth (GB/s)", "efficiency", f"{MODEL
 # ## 5. Forum claims, side by side with the estimator
 
 # %%
-from helpers.gguf_size import gguf_file_size
+from helpers.memory.gguf_size import gguf_file_size
 
 claim_check = assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, gpu=get_gpu("RTX 3090"))
 pd.DataFrame([
@@ -131,8 +131,8 @@ pd.DataFrame([
 # The stored output is from the machine that built the course.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.machine import load_machine_card
-from helpers.willitrun import machine_card_gpu
+from helpers.hardware.machine import load_machine_card
+from helpers.memory.willitrun import machine_card_gpu
 
 card = load_machine_card()
 if card is None:
@@ -148,7 +148,7 @@ else:
 # the best-settings table follow. (The static results above are there when no kernel runs.)
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_willitrun import will_it_run_app
+from helpers.widgets.willitrun import will_it_run_app
 
 will_it_run_app(card)
 
@@ -158,12 +158,12 @@ will_it_run_app(card)
 # The same answer in a terminal, for catalog models or any architecture you type in (here a model
 # described only by its `config.json` numbers, offloading as many layers as fit into 12 GiB):
 #
-#     python -m helpers.willitrun --model "Qwen2.5 14B" --quant Q5_K_M --ctx 16384 --gpu "RTX 4090"
-#     python -m helpers.willitrun --layers 40 --hidden 5120 --ffn 13824 --heads 40 --kv-heads 40 \
+#     python -m helpers.memory.willitrun --model "Qwen2.5 14B" --quant Q5_K_M --ctx 16384 --gpu "RTX 4090"
+#     python -m helpers.memory.willitrun --layers 40 --hidden 5120 --ffn 13824 --heads 40 --kv-heads 40 \
 #         --head-dim 128 --vocab 32000 --vram-gb 12 --n-gpu-layers auto --json
 
 # %%
-from helpers.willitrun import main
+from helpers.memory.willitrun import main
 
 exit_code = main(["--layers", "40", "--hidden", "5120", "--ffn", "13824", "--heads", "40", "--kv-heads", "40",
                   "--head-dim", "128", "--vocab", "32000", "--vram-gb", "12", "--n-gpu-layers", "auto"])
@@ -185,7 +185,7 @@ exit_code = main(["--layers", "40", "--hidden", "5120", "--ffn", "13824", "--hea
 
 # %%
 from helpers.exercises.vram import check_best_quant, check_tokens_per_second
-from helpers.willitrun import QUANT_LADDER
+from helpers.memory.willitrun import QUANT_LADDER
 
 answer = None
 check_best_quant(answer, best_settings(get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3060 12GB"), 16384)["quant"],

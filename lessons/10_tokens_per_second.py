@@ -34,7 +34,7 @@ THREADS = None  # llama.cpp threads; None: 1 in quick mode (steady on a busy CI 
 CACHE_DIR = "build/speed"  # built random-weight GGUF files are kept here and reused
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 if THREADS is None:
@@ -54,9 +54,9 @@ if THREADS is None:
 # Q4_K_M, cached under `build/`, and time both phases with llama.cpp.
 
 # %%
-from helpers.catalog import get_model
-from helpers.paths import REPO_ROOT, relative_to_repo
-from helpers.synthetic_gguf import cached_random_gguf
+from helpers.course.catalog import get_model
+from helpers.course.paths import REPO_ROOT, relative_to_repo
+from helpers.gguf.random_weights import cached_random_gguf
 
 MODELS = ["SmolLM2 135M", "SmolLM2 360M"] if QUICK else ["SmolLM2 135M", "SmolLM2 360M", "Qwen2.5 0.5B", "Llama 3.2 1B"]
 MIXES = ["Q4_K_M"] if QUICK else ["Q4_K_M", "Q8_0"]
@@ -71,16 +71,17 @@ for (m, q), path in files.items():
 # ## 2. The roofline estimate
 #
 # If each generated token reads `B` bytes and memory delivers `W` bytes per second, at most `W / B`
-# tokens come out per second. `helpers.gguf_size.bytes_read_per_token` counts `B` from the
+# tokens come out per second. `helpers.memory.gguf_size.bytes_read_per_token` counts `B` from the
 # architecture and the quantization mix (every matrix once; the embedding table is a lookup of one
 # row, unless it doubles as the output matrix). Real runs reach a share of peak bandwidth: the
 # *efficiency*. Here is the ceiling and the estimate for a few devices of the catalog.
 
 # %%
 import pandas as pd
-from helpers.catalog import get_gpu
-from helpers.gguf_size import bytes_read_per_token
-from helpers.throughput import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, generation_ceiling_tokens_per_second
+
+from helpers.course.catalog import get_gpu
+from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, generation_ceiling_tokens_per_second
+from helpers.memory.gguf_size import bytes_read_per_token
 
 devices = ["RTX 3090", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"]
 rows = []
@@ -102,7 +103,8 @@ pd.DataFrame(rows).set_index(["model (Q4_K_M)", "device"])
 
 # %% tags=["nbval-ignore-output"]
 import psutil
-from helpers.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth
+
+from helpers.hardware.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth
 
 card = load_machine_card()
 if card is not None and card.bandwidth_gbps_all_threads > 0:
@@ -121,8 +123,8 @@ else:
 # compute-bound and memory-bound work.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.speed import best_of, load_llama, measure_speed
-from helpers.vram import kv_cache_bytes
+from helpers.hardware.measured_speed import best_of, load_llama, measure_speed
+from helpers.memory.vram import kv_cache_bytes
 
 N_PROMPT, N_GEN = (64, 24) if QUICK else (128, 64)
 measured = []
@@ -157,7 +159,8 @@ table.round(1)
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 import numpy as np
-from helpers.throughput import fit_speed_model
+
+from helpers.hardware.roofline import fit_speed_model
 
 fit = fit_speed_model(table["MB read/token"] * 1e6, table["layers"], table["generation tok/s"], bandwidth)
 print(f"efficiency {fit.efficiency:.2f} of {bandwidth:.1f} GB/s, "

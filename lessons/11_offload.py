@@ -37,7 +37,7 @@ GPU_NAME = "RTX 3090"  # a discrete GPU of data/gpus.csv
 RAM_NAME = "CPU desktop DDR5-5600 dual-channel"  # a "cpu" row of data/gpus.csv
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -49,14 +49,15 @@ QUICK = start_notebook(QUICK, seed=SEED)
 #
 #     seconds per token = GPU bytes / (0.7 x GPU bandwidth) + CPU bytes / (0.6 x RAM bandwidth)
 #
-# (0.7 and 0.6: the shares of peak that llama.cpp reaches, `helpers.throughput.BANDWIDTH_EFFICIENCY`).
+# (0.7 and 0.6: the shares of peak that llama.cpp reaches, `helpers.hardware.roofline.BANDWIDTH_EFFICIENCY`).
 # RAM is 10-20 times slower than VRAM, so even a few layers left behind dominate the time.
 
 # %%
 import pandas as pd
-from helpers.catalog import get_gpu, get_model
-from helpers.offload import best_fitting_point, offload_curve
-from helpers.vram import usable_gpu_bytes
+
+from helpers.course.catalog import get_gpu, get_model
+from helpers.hardware.offload import best_fitting_point, offload_curve
+from helpers.memory.vram import usable_gpu_bytes
 
 arch, gpu, ram = get_model(MODEL).architecture, get_gpu(GPU_NAME), get_gpu(RAM_NAME)
 curve = offload_curve(arch, QUANT, CONTEXT, gpu.bandwidth_gbps, ram.bandwidth_gbps)
@@ -78,7 +79,8 @@ pd.DataFrame(rows, columns=["n_gpu_layers", "GB read on GPU", "GB read from RAM"
 
 # %%
 import matplotlib.pyplot as plt
-from helpers.widgets_hardware import offload_app, offload_figure
+
+from helpers.widgets.hardware import offload_app, offload_figure
 
 offload_figure(MODEL, QUANT, CONTEXT, GPU_NAME, RAM_NAME)
 plt.show()
@@ -95,10 +97,11 @@ offload_app()
 
 # %%
 import csv
-from helpers.gguf_size import bytes_read_per_token
-from helpers.paths import DATA_DIR
-from helpers.throughput import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second
-from helpers.vram import kv_cache_bytes
+
+from helpers.course.paths import DATA_DIR
+from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second
+from helpers.memory.gguf_size import bytes_read_per_token
+from helpers.memory.vram import kv_cache_bytes
 
 with open(DATA_DIR / "published_speeds.csv", newline="") as f:
     published = list(csv.DictReader(f))
@@ -138,11 +141,12 @@ pd.DataFrame([("Llama 3.1 8B Q4_K_M, RTX 3090, all layers", 40, round(seed_8b.to
 # model on a 3090? Each generated token reads the weights **and the whole KV cache so far**, so the
 # same model slows down as the conversation grows, and an unquantized model reads four times the
 # bytes. The curve below is the same estimator, one context length at a time, with the best split
-# that fits (`helpers.hardware.assess_device`, which notebook 12 uses to rank cards).
+# that fits (`helpers.hardware.ranking.assess_device`, which notebook 12 uses to rank cards).
 
 # %%
 import matplotlib.pyplot as plt
-from helpers.hardware import assess_device
+
+from helpers.hardware.ranking import assess_device
 
 contexts = [1024, 4096, 16384, 32768, 65536, 98304, 131072]
 card = get_gpu("RTX 3090")
@@ -169,11 +173,11 @@ plt.show()
 # with a random-weight SmolLM2 360M (built once under `build/`) and set it beside the CPU term.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.machine import load_machine_card
-from helpers.offload import offload_seconds_per_token
-from helpers.paths import BUILD_DIR
-from helpers.speed import load_llama, measure_speed
-from helpers.synthetic_gguf import cached_random_gguf
+from helpers.course.paths import BUILD_DIR
+from helpers.gguf.random_weights import cached_random_gguf
+from helpers.hardware.machine import load_machine_card
+from helpers.hardware.measured_speed import load_llama, measure_speed
+from helpers.hardware.offload import offload_seconds_per_token
 
 card = load_machine_card()
 here_bw = card.bandwidth_gbps_one_thread if card else ram.bandwidth_gbps
@@ -200,8 +204,8 @@ print(f"measured {r.generation_tokens_per_second:.1f} tok/s with 1 thread; CPU t
 #   time, so speed can approach twice one GPU, minus the all-reduce communication per layer.
 
 # %%
-from helpers.offload import sequential_seconds_per_token, tensor_split_bytes
-from helpers.vram import memory_plan
+from helpers.hardware.offload import sequential_seconds_per_token, tensor_split_bytes
+from helpers.memory.vram import memory_plan
 
 plan = memory_plan(arch, QUANT, CONTEXT, -1)
 per_gpu = tensor_split_bytes(plan.weights_gpu + plan.kv_gpu, [1, 1])
@@ -222,7 +226,7 @@ pd.DataFrame([("weights + KV per GPU (GiB)", round(per_gpu[0] / 2**30, 2)),
 # per kernel). A safe plan counts each learner's whole memory plan plus the kernel itself.
 
 # %%
-from helpers.offload import learners_per_server
+from helpers.hardware.offload import learners_per_server
 
 KERNEL_BYTES = 300 * 2**20  # a Python kernel with numpy, pandas and llama_cpp imported: about 300 MiB RSS
 workshop = get_model("SmolLM2 360M").architecture

@@ -35,7 +35,7 @@ CONTEXT = 8192  # tokens
 BUDGET_USD = 2000
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -47,9 +47,9 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # memory if the whole plan fits. Prices are the catalog's list prices (dated, in `data/gpus.csv`).
 
 # %%
-from helpers.catalog import get_model
-from helpers.hardware import rank_devices
-from helpers.widgets_hardware import ranking_table
+from helpers.course.catalog import get_model
+from helpers.hardware.ranking import rank_devices
+from helpers.widgets.hardware import ranking_table
 
 arch = get_model(TARGETS[0]).architecture
 ranking_table(rank_devices(arch, QUANT, CONTEXT, budget_usd=BUDGET_USD))
@@ -67,8 +67,9 @@ ranking_table(rank_devices(arch, QUANT, CONTEXT, budget_usd=BUDGET_USD))
 
 # %%
 import pandas as pd
-from helpers.catalog import get_gpu
-from helpers.hardware import assess_device
+
+from helpers.course.catalog import get_gpu
+from helpers.hardware.ranking import assess_device
 
 DEVICES = ["RTX 3090", "RTX 5090", "Apple M2 Max 96GB", "Apple M4 Max 128GB", "CPU desktop DDR5-5600 dual-channel",
            "H100 SXM"]
@@ -111,7 +112,7 @@ plt.show()
 # widget needs a running kernel.)
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_hardware import hardware_app
+from helpers.widgets.hardware import hardware_app
 
 hardware_app()
 

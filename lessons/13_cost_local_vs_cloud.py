@@ -35,7 +35,7 @@ HOURS_PER_DAY = 8.0  # hours a day the machine generates
 YEARS = 3.0  # write-off period
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -49,9 +49,9 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # generating, which often draws less since it waits on memory).
 
 # %%
-from helpers.catalog import get_gpu, get_model
-from helpers.hardware import assess_device
-from helpers.widgets_hardware import cost_table
+from helpers.course.catalog import get_gpu, get_model
+from helpers.hardware.ranking import assess_device
+from helpers.widgets.hardware import cost_table
 
 arch = get_model(MODEL).architecture
 option = assess_device(arch, QUANT, 4096, get_gpu(DEVICE))
@@ -72,7 +72,8 @@ cost_table(option, ELECTRICITY_USD_PER_KWH, HOURS_PER_DAY, YEARS)
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from helpers.cost import load_api_prices, local_cost_per_million
+
+from helpers.hardware.cost import load_api_prices, local_cost_per_million
 
 hours = np.linspace(0.25, 24, 60)
 totals = [local_cost_per_million(option.price_usd, option.tokens_per_second, option.power_w,
@@ -96,7 +97,8 @@ plt.show()
 
 # %%
 import pandas as pd
-from helpers.cost import break_even_tokens_per_day
+
+from helpers.hardware.cost import break_even_tokens_per_day
 
 energy = local_cost_per_million(option.price_usd, option.tokens_per_second, option.power_w,
                                 ELECTRICITY_USD_PER_KWH, YEARS, HOURS_PER_DAY).energy_usd_per_million
@@ -117,7 +119,7 @@ pd.DataFrame(rows, columns=["API", "$/M output", "break-even tokens/day", f"reac
 # ## 4. Your numbers
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_hardware import cost_app
+from helpers.widgets.hardware import cost_app
 
 cost_app()
 

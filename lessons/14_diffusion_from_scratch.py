@@ -36,7 +36,7 @@ T = 100  # noise levels of the schedule
 TRAIN_STEPS = None  # None: 3000 in quick mode, 8000 in a full run
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import diffusion_toy as dt
+from helpers.images import diffusion_toy as dt
 
 train_steps = TRAIN_STEPS or (3000 if QUICK else 8000)
 data = dt.make_data(DATASET, 2000, seed=SEED)
@@ -151,7 +151,7 @@ pd.DataFrame([
 # right, where the sampler's points are at that step.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_diffusion_toy import trajectory_explorer
+from helpers.widgets.diffusion_toy import trajectory_explorer
 
 trajectory_explorer(data, trajectory, linear, title="DDPM")
 

@@ -42,7 +42,7 @@ GUIDANCE = 2.0  # classifier-free guidance scale
 THREADS = 2  # torch threads; fixed (not "all cores") so that stored outputs repeat on the course machine
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -50,8 +50,8 @@ import torch
 
 torch.set_num_threads(THREADS)
 
-from helpers.digits_diffusion import SHIPPED_DIR
-from helpers.paths import REPO_ROOT, relative_to_repo
+from helpers.course.paths import REPO_ROOT, relative_to_repo
+from helpers.images.digits_diffusion import SHIPPED_DIR
 
 model_path = REPO_ROOT / MODEL_PATH if MODEL_PATH else SHIPPED_DIR
 N_PER_DIGIT = 2 if QUICK else 20  # images of each digit per quality measurement (20 or 200 images)
@@ -70,7 +70,7 @@ print("model:", relative_to_repo(model_path), "· images per quality point:", 10
 # %%
 import pandas as pd
 
-from helpers.checkpoint_check import check_checkpoint
+from helpers.images.checkpoint_check import check_checkpoint
 
 report = check_checkpoint(model_path)
 print(f"{report.kind}: {len(report.tensors)} tensors, {report.n_parameters:,} parameters, "
@@ -84,7 +84,7 @@ pd.DataFrame([{"dtype": k, "bytes": v} for k, v in report.dtype_bytes().items()]
 # `tokenizer/`, `vae/`). Loading is offline (`use_safetensors=True`: no pickle fallback).
 
 # %%
-from helpers.digits_diffusion import load_pipeline, n_parameters
+from helpers.images.digits_diffusion import load_pipeline, n_parameters
 
 pipe = load_pipeline(model_path)
 unet_cfg = pipe.unet.config
@@ -128,8 +128,8 @@ print(f"time-step vector: {pipe.unet.time_embedding.linear_2.out_features} numbe
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.digits_data import image_grid
-from helpers.digits_diffusion import balanced_labels
+from helpers.images.digits_data import image_grid
+from helpers.images.digits_diffusion import balanced_labels
 
 
 def show_grid(images, ncols, row_names, title, ax=None):
@@ -152,7 +152,7 @@ plt.show()
 # How a picture appears: the same request, stopped after more and more of its steps (DDIM).
 
 # %%
-from helpers.digits_diffusion import generate, make_scheduler
+from helpers.images.digits_diffusion import generate, make_scheduler
 
 trajectory = []
 generate(pipe.unet, make_scheduler("DDIM", pipe.scheduler.config), [0, 3, 5, 8], steps=STEPS,
@@ -178,10 +178,10 @@ plt.show()
 # empty text as "no prompt". It costs a second UNet evaluation per step (batched together here).
 #
 # To judge the results we need a reader: a support-vector classifier trained on *real* digits only
-# (`helpers.digits_data.train_judge`). It reads held-out real digits almost perfectly:
+# (`helpers.images.digits_data.train_judge`). It reads held-out real digits almost perfectly:
 
 # %%
-from helpers.digits_data import load_digits_16, recognised, recognised_share, split, train_judge
+from helpers.images.digits_data import load_digits_16, recognised, recognised_share, split, train_judge
 
 train_part, held_out = split(load_digits_16())
 judge = train_judge(train_part)
@@ -202,7 +202,7 @@ plt.show()
 # and reports the time and how many the judge recognised.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_diffusion import generation_explorer
+from helpers.widgets.diffusion import generation_explorer
 
 generation_explorer(pipe, judge, n_per_digit=2, steps=STEPS, guidance=GUIDANCE)
 
@@ -244,7 +244,7 @@ pd.DataFrame(rows).set_index(["scheduler", "steps"])
 # First, what the number of steps does to the same four requests (DDIM, same seed):
 
 # %%
-from helpers.digits_data import digit_stats
+from helpers.images.digits_data import digit_stats
 
 step_list = [1, 2, 5, 10] if QUICK else [1, 2, 3, 5, 10, 25, 50]
 requests = [0, 3, 5, 8]
@@ -263,7 +263,7 @@ plt.show()
 # images is mostly sampling noise); with `QUICK = False`, 200.
 
 # %%
-from helpers.digits_diffusion import measure_quality
+from helpers.images.digits_diffusion import measure_quality
 
 stats = digit_stats(train_part)
 by_steps = pd.DataFrame([measure_quality(pipe, judge, name, steps, GUIDANCE, N_PER_DIGIT, seed=SEED, stats=stats)
@@ -284,7 +284,7 @@ by_steps.pivot(index="steps", columns="scheduler", values="recognised (share)")
 # %%
 import json
 
-from helpers.digits_data import balanced_sample, frechet_distance
+from helpers.images.digits_data import balanced_sample, frechet_distance
 
 bench = json.loads((REPO_ROOT / "benchmarks" / "results" / "diffusion_quality.json").read_text(encoding="utf-8"))
 bench_steps = pd.DataFrame(bench["by_steps"])
@@ -343,7 +343,7 @@ plt.show()
 #
 # ## 7. Train it yourself
 #
-# The shipped model was trained by `python -m helpers.digits_diffusion train --preset learner --out
+# The shipped model was trained by `python -m helpers.images.digits_diffusion train --preset learner --out
 # data/digits_diffusion` (see `data/digits_diffusion/README.md` for the time it took). Each step:
 # take a batch of real digits, pick a random noise level per image, add that much noise, ask the UNet
 # which noise was added, and nudge its weights to reduce the squared error. One label in ten is
@@ -351,8 +351,8 @@ plt.show()
 # full `learner` preset.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.digits_diffusion import load_log, run
-from helpers.paths import BUILD_DIR
+from helpers.course.paths import BUILD_DIR
+from helpers.images.digits_diffusion import load_log, run
 
 preset = "ci" if QUICK else "learner"
 mine_dir = BUILD_DIR / f"digits_diffusion_{preset}"
@@ -392,7 +392,7 @@ print(f"your model: loss {np.mean(mine_log['history']['loss'][-10:]):.3f} over i
 # %%
 import pickle
 
-from helpers.checkpoint_check import CheckpointError
+from helpers.images.checkpoint_check import CheckpointError
 
 bad = BUILD_DIR / "bad_checkpoints"
 bad.mkdir(parents=True, exist_ok=True)
@@ -433,8 +433,12 @@ for path, memory in cases:
 # **1.** How many UNet evaluations does one image cost with DDIM, 25 steps, guidance 3?
 
 # %%
-from helpers.exercises.diffusion import (check_guided_noise, check_no_prompt_label, check_share_without_guidance,
-                                         check_unet_evaluations)
+from helpers.exercises.diffusion import (
+    check_guided_noise,
+    check_no_prompt_label,
+    check_share_without_guidance,
+    check_unet_evaluations,
+)
 
 answer = None
 check_unet_evaluations(answer, steps=25, guidance=3.0)

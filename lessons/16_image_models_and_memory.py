@@ -37,7 +37,7 @@ MODEL = "sdxl"  # "sd15" or "sdxl"
 VRAM_GIB = 8.0  # the card you have in mind, GiB (2**30 bytes)
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -45,8 +45,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers import image_memory as im
-from helpers.units import GiB
+from helpers.course.units import GiB
+from helpers.images import memory as im
 
 # %% [markdown]
 # ## 1. The components, counted
@@ -125,7 +125,7 @@ pd.DataFrame(rows).set_index("image (px)")
 #
 # Peak VRAM = the largest phase: the weights on the GPU in that phase + that phase's activations + the
 # runtime overhead (CUDA context, library workspaces: 400 MiB here). The activation terms are simple
-# on purpose (`helpers/image_memory.py` says how): skip connections and a working set of feature maps
+# on purpose (`helpers/images/memory.py` says how): skip connections and a working set of feature maps
 # for the UNet, plus naive attention's scores (2 x heads x tokens² per image, zero with PyTorch 2's
 # `scaled_dot_product_attention`, which diffusers uses by default, or xFormers); a few full-resolution
 # feature maps for the decoder. SDXL's VAE config sets `force_upcast`, so diffusers decodes in fp32
@@ -177,7 +177,7 @@ plt.show()
 #   VAE decoding".
 #
 # The same estimate from a terminal, for any setup:
-# `python -m helpers.image_memory --model sdxl --resolution 1024 --dtype fp16 --saver model_cpu_offload`
+# `python -m helpers.images.memory --model sdxl --resolution 1024 --dtype fp16 --saver model_cpu_offload`
 # (add `--json` for bytes).
 #
 # ## 4. The memory savers
@@ -190,7 +190,7 @@ plt.show()
 # | `enable_model_cpu_offload()` | only the busy component on the GPU; each moves once per image | small |
 # | `enable_sequential_cpu_offload()` | each layer's weights move to the GPU just before they run, every step | large |
 #
-# (Costs as the diffusers docs and AUTOMATIC1111's wiki describe them; sources in `helpers.image_memory.SAVER_NOTES`.)
+# (Costs as the diffusers docs and AUTOMATIC1111's wiki describe them; sources in `helpers.images.memory.SAVER_NOTES`.)
 # Their estimated effect on SDXL at 1024x1024, fp16, batch 1:
 
 # %%
@@ -304,7 +304,7 @@ pd.DataFrame(rows).set_index(["module", "size (latent or pixels)"])
 # your VRAM and the verdict says what to try.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets_image_memory import memory_planner
+from helpers.widgets.image_memory import memory_planner
 
 memory_planner(MODEL, 1024, "fp16", VRAM_GIB)
 

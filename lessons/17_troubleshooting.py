@@ -37,7 +37,7 @@ N_GPU_LAYERS = -1  # -1: all layers
 THREADS = 8
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
@@ -49,7 +49,8 @@ QUICK = start_notebook(QUICK, seed=SEED)
 
 # %%
 import pandas as pd
-from helpers.doctor import load_troubleshooting
+
+from helpers.troubleshooting.doctor import load_troubleshooting
 
 catalogue = load_troubleshooting()
 pd.set_option("display.max_colwidth", 90)
@@ -85,15 +86,16 @@ for key in ("slow_partial_offload", "slow_threads", "slow_thermal"):
 # %% [markdown]
 # ## 3. The doctor: what will go wrong, before it does
 #
-# `helpers.doctor.diagnose` takes a machine card and the settings (model, quant, context,
+# `helpers.troubleshooting.doctor.diagnose` takes a machine card and the settings (model, quant, context,
 # `n_gpu_layers`, threads) and returns findings with a severity. First on made-up machines, so you
 # see each kind of finding:
 
 # %%
 import dataclasses
-from helpers.catalog import get_model
-from helpers.doctor import diagnose
-from helpers.machine import GPU, MachineCard
+
+from helpers.course.catalog import get_model
+from helpers.hardware.machine import GPU, MachineCard
+from helpers.troubleshooting.doctor import diagnose
 
 GIB = 2**30
 laptop = MachineCard(os="Linux", python="3.11", cpu_model="4-core laptop", physical_cores=4, logical_cores=8,
@@ -123,7 +125,7 @@ for f in diagnose(cards["RTX 3060 12GB, CUDA build"], arch, QUANT, 2 * arch.max_
 # built the course):
 
 # %% tags=["nbval-ignore-output"]
-from helpers.machine import describe_machine, load_machine_card
+from helpers.hardware.machine import describe_machine, load_machine_card
 
 card = load_machine_card() or describe_machine(measure_bandwidth=False)
 print(f"{card.cpu_model}: {card.physical_cores} physical cores, {card.ram_available_bytes / GIB:.1f} GiB RAM available, "
@@ -138,9 +140,9 @@ for f in diagnose(card, arch, QUANT, CONTEXT, N_GPU_LAYERS, THREADS):
 # interrupted download would.
 
 # %%
-from helpers.architecture import Architecture
-from helpers.paths import BUILD_DIR
-from helpers.synthetic_gguf import write_random_gguf
+from helpers.course.paths import BUILD_DIR
+from helpers.gguf.random_weights import write_random_gguf
+from helpers.memory.architecture import Architecture
 
 folder = BUILD_DIR / "troubleshooting"
 tiny = Architecture("tiny", n_layers=2, hidden=64, ffn=128, n_heads=4, n_kv_heads=2, head_dim=16, vocab=320,
@@ -152,16 +154,16 @@ broken.write_bytes(data[: len(data) // 2])
 print(f"good file {len(data):,} bytes, truncated copy {broken.stat().st_size:,} bytes")
 
 # %% [markdown]
-# **Failure 1: a truncated file.** The guarded loader (`helpers.llm.inspect_gguf`) reads only the
+# **Failure 1: a truncated file.** The guarded loader (`helpers.gguf.header.read_header`) reads only the
 # header and compares the file size with where the tensor data should end, so it refuses the file
 # before llama.cpp sees it. Without the guard, llama.cpp itself refuses it too (it prints the
 # "not within the file bounds" line on the terminal) and llama-cpp-python raises a `ValueError`.
 
 # %%
-from helpers.llm import inspect_gguf
+from helpers.gguf.header import read_header
 
 try:
-    inspect_gguf(broken)
+    read_header(broken)
 except ValueError as err:
     print("guarded loader:", type(err).__name__, "-", err)
 
@@ -181,7 +183,7 @@ except ValueError as err:
 # %%
 html = folder / "model-page.gguf"
 html.write_text("<!DOCTYPE html><html><head><title>model page</title></head><body>...</body></html>")
-for load in (inspect_gguf, lambda p: llama_cpp.Llama(str(p), n_ctx=64, verbose=False)):
+for load in (read_header, lambda p: llama_cpp.Llama(str(p), n_ctx=64, verbose=False)):
     try:
         load(html)
     except ValueError as err:
@@ -222,11 +224,11 @@ check_cause(answer, "file truncated")
 
 # %% [markdown]
 # **3.** Llama 3.1 70B Q4_K_M with a 4096-token context on a 24 GiB RTX 3090: what is the largest
-# `n_gpu_layers` that fits? (Use `helpers.vram.most_gpu_layers_that_fit` and `usable_gpu_bytes`.)
+# `n_gpu_layers` that fits? (Use `helpers.memory.vram.most_gpu_layers_that_fit` and `usable_gpu_bytes`.)
 
 # %%
-from helpers.catalog import get_gpu
-from helpers.vram import most_gpu_layers_that_fit, usable_gpu_bytes
+from helpers.course.catalog import get_gpu
+from helpers.memory.vram import most_gpu_layers_that_fit, usable_gpu_bytes
 
 big = get_model("Llama 3.1 70B").architecture
 answer = None

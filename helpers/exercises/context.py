@@ -1,6 +1,6 @@
 """Checks for the exercises of notebook 05 (context length)."""
 from helpers.exercises import check_choice, check_number
-from helpers.vram import kv_bytes_per_element
+from helpers.memory.vram import kv_bytes_per_element
 
 OVERFLOW_CHOICES = ("error", "truncated", "runs")
 

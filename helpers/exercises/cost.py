@@ -1,6 +1,6 @@
 """Checks for the exercises of notebook 13 (cost, local against cloud)."""
-from helpers.cost import local_cost_per_million
 from helpers.exercises import check_number
+from helpers.hardware.cost import local_cost_per_million
 
 
 def check_energy_per_million(answer, power_w: float, tokens_per_second: float, usd_per_kwh: float):

@@ -1,6 +1,6 @@
 """Checks for the exercises of notebook 15 (generate images with the course's diffusion model)."""
-from helpers.digits_diffusion import NO_PROMPT, unet_evaluations
 from helpers.exercises import check_number
+from helpers.images.digits_diffusion import NO_PROMPT, unet_evaluations
 
 
 def check_unet_evaluations(answer, steps: int, guidance: float):

@@ -1,7 +1,7 @@
 """Checks for the exercises of notebook 16 (image models and memory)."""
+from helpers.course.units import GB, GiB
 from helpers.exercises import check_choice, check_number
-from helpers.image_memory import DTYPE_BYTES, component_params
-from helpers.units import GB, GiB
+from helpers.images.memory import DTYPE_BYTES, component_params
 
 
 def check_unet_weights_gb(answer, model: str = "sdxl", dtype: str = "fp16"):

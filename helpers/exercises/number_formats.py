@@ -1,6 +1,6 @@
 """Checks for the exercises of notebook 06 (number formats)."""
 from helpers.exercises import check_choice, check_number
-from helpers.number_formats import FLOATS
+from helpers.quantization.number_formats import FLOATS
 
 
 def check_bf16_model_gb(answer, n_params: float):

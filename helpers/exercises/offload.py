@@ -1,6 +1,6 @@
 """Checks for the exercises of notebook 11 (offload)."""
 from helpers.exercises import check_number
-from helpers.offload import offload_seconds_per_token
+from helpers.hardware.offload import offload_seconds_per_token
 
 
 def check_offload_speed(answer, gpu_bytes, cpu_bytes, gpu_bw, cpu_bw, gpu_eff, cpu_eff):

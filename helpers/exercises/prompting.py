@@ -2,8 +2,8 @@
 import math
 
 from helpers.exercises import NOT_ANSWERED, Feedback, check_number
-from helpers.gguf_export import CHAT_TEMPLATE
-from helpers.prompting import render_chat, validate
+from helpers.llm.prompting import render_chat, validate
+from helpers.training.export import CHAT_TEMPLATE
 
 EXERCISE_MESSAGES = [{"role": "system", "content": "Speak in verse."},
                      {"role": "user", "content": "Good morrow!"}]

@@ -1,6 +1,6 @@
 """Checks for the exercises of notebook 07 (quantization)."""
 from helpers.exercises import check_choice, check_number
-from helpers.quants import LAYOUTS
+from helpers.quantization.block_formats import LAYOUTS
 
 
 def check_bits_per_weight(answer, fmt: str):

@@ -1,7 +1,7 @@
 """Checks for the exercises of notebook 03 (run a local LLM)."""
-from helpers.architecture import Architecture
 from helpers.exercises import check_choice, check_number
-from helpers.vram import kv_cache_bytes
+from helpers.memory.architecture import Architecture
+from helpers.memory.vram import kv_cache_bytes
 
 SETTINGS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "seed")
 OLLAMA_NAMES = ("num_ctx", "num_thread", "num_batch", "num_gpu", "num_predict")

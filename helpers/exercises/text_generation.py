@@ -2,7 +2,7 @@
 import numpy as np
 
 from helpers.exercises import check_choice, check_number
-from helpers.sampling import apply_temperature, softmax, top_p
+from helpers.textgen.sampling import apply_temperature, softmax, top_p
 
 
 def check_temperature_probability(answer, logits, temperature: float):

@@ -1,6 +1,6 @@
 """Checks for the exercises of notebook 10 (tokens per second)."""
 from helpers.exercises import check_choice, check_number
-from helpers.throughput import SpeedModel, generation_ceiling_tokens_per_second
+from helpers.hardware.roofline import SpeedModel, generation_ceiling_tokens_per_second
 
 PHASES = ("prompt processing", "generation")
 

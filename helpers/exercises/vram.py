@@ -1,7 +1,7 @@
 """Checks for the exercises of notebooks 08 (VRAM math) and 09 (will it run?)."""
 from helpers.exercises import check_choice, check_number
-from helpers.throughput import generation_ceiling_tokens_per_second
-from helpers.vram import kv_cache_bytes
+from helpers.hardware.roofline import generation_ceiling_tokens_per_second
+from helpers.memory.vram import kv_cache_bytes
 
 
 def check_kv_cache_gib(answer, arch, context: int):

@@ -6,9 +6,14 @@ import shutil
 
 import pytest
 
-from helpers.paths import BUILD_DIR, NOTEBOOKS_DIR
+from helpers.course.paths import BUILD_DIR, NOTEBOOKS_DIR
 from tests.browser.lab import (
-    CHROMIUM, CHROMIUM_ARGS, WIDGET_ERROR_TEXT, jupyterlab_server, open_notebook, output_errors,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WIDGET_ERROR_TEXT,
+    jupyterlab_server,
+    open_notebook,
+    output_errors,
     run_all_cells,
 )
 
@@ -16,11 +21,11 @@ SCREENSHOTS = BUILD_DIR / "browser"
 
 
 def widget_notebooks() -> list:
-    """Notebooks whose code builds ipywidgets (directly or through a helpers.widgets_* module)."""
+    """Notebooks whose code builds ipywidgets (directly or through a helpers.widgets.* module)."""
     found = []
     for path in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
         text = path.read_text()
-        if "import ipywidgets" in text or "helpers.widgets_" in text or "from ipywidgets" in text:
+        if "import ipywidgets" in text or "helpers.widgets." in text or "from ipywidgets" in text:
             found.append(path.name)
     return found
 

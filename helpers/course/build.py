@@ -1,0 +1,121 @@
+"""Build notebooks from their lesson sources: jupytext text in ``lessons/`` -> executed ``notebooks/``.
+
+    python -m helpers.course.build                 # rebuild and re-execute every notebook
+    python -m helpers.course.build --only 00 03    # just these (by number prefix)
+    python -m helpers.course.build --check         # report notebooks that disagree with their lesson
+
+Notebooks are executed in quick (CI) mode, so their stored outputs are exactly what nbval expects.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+from helpers.course.atomic import write_text_atomic
+from helpers.course.paths import LESSONS_DIR, NOTEBOOKS_DIR, relative_to_repo
+
+CELL_TIMEOUT_SECONDS = 900
+VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
+
+
+def lesson_paths(only=()) -> list:
+    """Lesson sources (``lessons/NN_topic.py``), optionally only those whose number is in ``only``."""
+    paths = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
+    if only:
+        wanted = {str(n).zfill(2) for n in only}
+        unknown = wanted - {p.name[:2] for p in paths}
+        if unknown:
+            raise ValueError(
+                f"no lesson numbered {sorted(unknown)}; lessons are {[p.name[:2] for p in paths]}"
+            )
+        paths = [p for p in paths if p.name[:2] in wanted]
+    return paths
+
+
+def notebook_path_for(lesson: Path) -> Path:
+    return NOTEBOOKS_DIR / (Path(lesson).stem + ".ipynb")
+
+
+def read_lesson(lesson: Path) -> nbformat.NotebookNode:
+    """The lesson as an (unexecuted) notebook."""
+    return jupytext.read(lesson, fmt="py:percent")
+
+
+def cell_signature(cell) -> tuple:
+    """What must agree between lesson and notebook: cell type, source and tags."""
+    return cell.cell_type, cell.source.strip(), tuple(cell.metadata.get("tags", ()))
+
+
+def differences(lesson: Path, notebook: Path) -> list:
+    """Human-readable differences between a lesson and its notebook ([] when in sync)."""
+    if not notebook.exists():
+        return [f"{relative_to_repo(notebook)} is missing"]
+    want = [cell_signature(c) for c in read_lesson(lesson).cells]
+    have = [cell_signature(c) for c in nbformat.read(notebook, as_version=4).cells]
+    problems = []
+    if len(want) != len(have):
+        problems.append(f"{len(want)} cells in the lesson, {len(have)} in the notebook")
+    for index, (w, h) in enumerate(zip(want, have)):
+        if w != h:
+            problems.append(f"cell {index} differs ({w[0]}: {w[1][:60]!r}...)")
+    return problems
+
+
+def execute(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Run every cell in quick mode, with the notebooks folder as working directory."""
+    os.environ["COURSE_QUICK"] = "1"
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_SECONDS,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+        record_timing=False,
+    )
+    client.execute()
+    return nb
+
+
+def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop metadata that changes on every run, so rebuilding gives small diffs."""
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+    nb.metadata.pop("papermill", None)
+    return nb
+
+
+def build(lesson: Path, run: bool = True) -> Path:
+    """Convert (and by default execute) one lesson; write its notebook atomically."""
+    nb = read_lesson(lesson)
+    if run:
+        nb = execute(nb)
+    target = notebook_path_for(lesson)
+    write_text_atomic(target, nbformat.writes(clean(nb)) + "\n")
+    return target
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", default=(), help="lesson numbers, e.g. 00 03")
+    parser.add_argument("--no-execute", action="store_true", help="convert without running")
+    parser.add_argument("--check", action="store_true", help="only report lessons and notebooks that disagree")
+    args = parser.parse_args(argv)
+    lessons = lesson_paths(args.only)
+    if args.check:
+        stale = {lesson.name: differences(lesson, notebook_path_for(lesson)) for lesson in lessons}
+        stale = {name: probs for name, probs in stale.items() if probs}
+        for name, probs in stale.items():
+            print(f"{name}: " + "; ".join(probs))
+        return 1 if stale else 0
+    for lesson in lessons:
+        print(f"building {relative_to_repo(notebook_path_for(lesson))} ...", flush=True)
+        build(lesson, run=not args.no_execute)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

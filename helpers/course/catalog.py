@@ -1,0 +1,207 @@
+"""The course's catalogs in ``data/``: models, GPUs and GGUF quantization types, each row with a source.
+
+Loading validates every row (ranges, required source) so a typo in a CSV fails loudly, and a name
+that is not in a catalog is refused with the closest names suggested (difflib).
+Units: GPU memory in GiB (2**30 bytes; see ``memory_unit_note``), bandwidth in GB/s (10**9 bytes/s),
+FP16 throughput in TFLOPS, power in W, price in US dollars.
+"""
+import csv
+import difflib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from helpers.course.paths import DATA_DIR
+from helpers.memory.architecture import Architecture
+
+GPU_KINDS = ("discrete", "unified", "cpu")
+
+
+def suggest(name: str, choices) -> str:
+    """'did you mean ...?' text with the closest entries of ``choices`` (case-insensitive)."""
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(name).lower(), lowered, n=3, cutoff=0.4)
+    if close:
+        return "did you mean " + " or ".join(repr(lowered[c]) for c in close) + "?"
+    return f"choose one of {choices!r}"
+
+
+def _find(name: str, rows: dict, what: str):
+    if name in rows:
+        return rows[name]
+    for key, row in rows.items():  # forgive case and spacing
+        if key.lower().replace(" ", "") == str(name).lower().replace(" ", ""):
+            return row
+    raise ValueError(f"unknown {what} {name!r}; {suggest(name, rows)}")
+
+
+def _read_csv(filename: str) -> list:
+    path = DATA_DIR / filename
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows, start=2):
+        if not row.get("source", "").strip():
+            raise ValueError(f"{filename} line {i}: every row needs a source")
+    return rows
+
+
+def _number(row: dict, key: str, low: float, high: float, filename: str) -> float:
+    value = float(row[key])
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{filename}: {row.get('name', row.get('type'))!r} {key}={row[key]!r} outside [{low}, {high}]")
+    return value
+
+
+def _bool(text: str) -> bool:
+    if text.strip().lower() not in ("true", "false"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return text.strip().lower() == "true"
+
+
+# --- models ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """A model of ``data/models.csv``: its architecture, published parameter count and source."""
+
+    architecture: Architecture
+    params_published_b: float  # billions of parameters, as the model card states
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.architecture.name
+
+
+@lru_cache(maxsize=1)
+def load_models() -> dict:
+    """``data/models.csv`` as {name: CatalogModel}."""
+    out = {}
+    for row in _read_csv("models.csv"):
+        ints = {k: int(row[k]) for k in ("n_layers", "hidden", "ffn", "n_heads", "n_kv_heads", "head_dim",
+                                          "vocab", "max_context", "n_experts", "n_experts_used")}
+        arch = Architecture(name=row["name"], family=row["family"], tied_embeddings=_bool(row["tied_embeddings"]),
+                            tokenizer=row["tokenizer"], **ints)
+        out[row["name"]] = CatalogModel(arch, _number(row, "params_published_b", 0.01, 2000, "models.csv"),
+                                        row["source"])
+    return out
+
+
+def get_model(name: str) -> CatalogModel:
+    """The catalog model called ``name``; unknown names raise ValueError with close matches."""
+    return _find(name, load_models(), "model")
+
+
+# --- GPUs --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GPU:
+    """A GPU or machine of ``data/gpus.csv``.
+
+    ``memory_gib``: the marketed "GB" figure, which vendors mean as GiB (2**30 bytes) for VRAM
+    and unified memory (a "24 GB" RTX 3090 reports 24 GiB in nvidia-smi).
+    """
+
+    name: str
+    kind: str  # discrete, unified or cpu
+    memory_gib: float
+    bandwidth_gbps: float  # GB/s, 10**9 bytes per second
+    fp16_tflops: float
+    power_w: float
+    price_usd: float
+    price_date: str
+    source: str
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gib * 2**30)
+
+
+@lru_cache(maxsize=1)
+def load_gpus() -> dict:
+    """``data/gpus.csv`` as {name: GPU}."""
+    out = {}
+    for row in _read_csv("gpus.csv"):
+        if row["kind"] not in GPU_KINDS:
+            raise ValueError(f"gpus.csv: {row['name']!r} kind must be one of {GPU_KINDS}, got {row['kind']!r}")
+        out[row["name"]] = GPU(
+            name=row["name"], kind=row["kind"],
+            memory_gib=_number(row, "memory_gib", 1, 4096, "gpus.csv"),
+            bandwidth_gbps=_number(row, "bandwidth_gbps", 1, 20000, "gpus.csv"),
+            fp16_tflops=_number(row, "fp16_tflops", 0.1, 5000, "gpus.csv"),
+            power_w=_number(row, "power_w", 1, 5000, "gpus.csv"),
+            price_usd=_number(row, "price_usd", 1, 100000, "gpus.csv"),
+            price_date=row["price_date"], source=row["source"],
+        )
+    return out
+
+
+def get_gpu(name: str) -> GPU:
+    """The catalog GPU called ``name``; unknown names raise ValueError with close matches."""
+    return _find(name, load_gpus(), "GPU")
+
+
+# --- GGUF quantization types -------------------------------------------------------------------
+
+FIELD_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "u8": 1, "i8": 1, "u16": 2, "i16": 2}
+
+
+def layout_bytes(layout: str) -> int:
+    """Bytes of one block from its struct layout, e.g. 'd:f16 dmin:f16 scales:u8x12 qs:u8x128' -> 144."""
+    total = 0
+    for field in layout.split():
+        name, _, ctype = field.partition(":")
+        base, _, count = ctype.partition("x")
+        if base not in FIELD_BYTES:
+            raise ValueError(f"unknown field type {base!r} in layout {layout!r}; allowed: {sorted(FIELD_BYTES)}")
+        total += FIELD_BYTES[base] * (int(count) if count else 1)
+    return total
+
+
+@dataclass(frozen=True)
+class QuantType:
+    """A ggml tensor type: ``block_size`` weights stored in ``bytes_per_block`` bytes."""
+
+    name: str
+    ggml_type_id: int
+    block_size: int
+    bytes_per_block: int
+    layout: str
+    source: str
+
+    @property
+    def bits_per_weight(self) -> float:
+        return 8 * self.bytes_per_block / self.block_size
+
+
+@lru_cache(maxsize=1)
+def load_quant_types() -> dict:
+    """``data/quant_types.csv`` as {name: QuantType}; each row's byte count must match its layout."""
+    out = {}
+    for row in _read_csv("quant_types.csv"):
+        qt = QuantType(row["type"], int(row["ggml_type_id"]), int(row["block_size"]), int(row["bytes_per_block"]),
+                       row["layout"], row["source"])
+        if layout_bytes(qt.layout) != qt.bytes_per_block:
+            raise ValueError(f"quant_types.csv: {qt.name} layout gives {layout_bytes(qt.layout)} bytes, "
+                             f"row says {qt.bytes_per_block}")
+        if not math.isclose(float(row["bits_per_weight"]), qt.bits_per_weight):
+            raise ValueError(f"quant_types.csv: {qt.name} bits_per_weight {row['bits_per_weight']} != "
+                             f"{qt.bits_per_weight}")
+        out[qt.name] = qt
+    return out
+
+
+# --- published GGUF file sizes -----------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def load_published_sizes() -> list:
+    """``data/published_gguf_sizes.csv``: file sizes as model hubs show them (GB = 10**9 bytes), with source."""
+    rows = _read_csv("published_gguf_sizes.csv")
+    models = load_models()
+    for row in rows:
+        if row["model"] not in models:
+            raise ValueError(f"published_gguf_sizes.csv: unknown model {row['model']!r}; {suggest(row['model'], models)}")
+        _number(row, "published_gb", 0.001, 2000, "published_gguf_sizes.csv")
+        row["imatrix"], row["legacy_qkv"] = _bool(row["imatrix"]), _bool(row["legacy_qkv"])
+    return rows

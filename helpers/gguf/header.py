@@ -1,0 +1,156 @@
+"""Read a GGUF file's header: metadata and tensor table, never the weights. The one GGUF reader.
+
+A GGUF file is a header (key/value metadata, then one entry per tensor: name, shape, type,
+offset) followed by the tensor data. :func:`read_header` memory-maps the file with
+``gguf.GGUFReader`` and refuses a file that is not GGUF, whose header is damaged, or whose tensor
+table points past the end of the file (an interrupted download), with a ValueError naming the file,
+before llama.cpp ever opens it. Sizes are in bytes.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+
+from helpers.course.units import format_size
+
+GGUF_MAGIC = b"GGUF"
+
+
+@dataclass(frozen=True)
+class GGUFHeader:
+    """What a GGUF header says about a model, before any weight is loaded. Sizes in bytes."""
+
+    file_name: str
+    version: int  # GGUF format version
+    name: str
+    architecture: str  # llama.cpp's general.architecture, e.g. "llama", "qwen2"
+    file_type: str  # e.g. "Q4_K_M", "F16"
+    file_bytes: int
+    tensor_count: int
+    tensor_bytes: int  # sum of all tensor data
+    layer_bytes: tuple  # tensor bytes of each block blk.0, blk.1, ...
+    output_bytes: int  # output.weight + output_norm (0 bytes for output.weight when tied)
+    embedding_bytes: int  # token_embd.weight
+    has_output_weight: bool  # False when the output layer reuses the token embeddings (tied)
+    context_length: int  # tokens the model was trained for
+    n_layers: int
+    hidden: int
+    ffn: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    vocab: int
+    tokenizer_model: str  # "llama" (SentencePiece-style), "gpt2" (byte-level BPE), ...
+    chat_template: str  # "" when the file has none
+    bos_token: str
+    eos_token: str
+
+    def as_rows(self) -> list:
+        """(field, value) pairs for a table; sizes as bytes and MiB or GiB."""
+        return [
+            ("name", self.name), ("architecture", self.architecture), ("file type", self.file_type),
+            ("file size", f"{self.file_bytes:,} bytes ({format_size(self.file_bytes)})"),
+            ("trained context (tokens)", self.context_length), ("blocks (layers)", self.n_layers),
+            ("hidden size", self.hidden), ("feed-forward size", self.ffn),
+            ("attention heads / KV heads", f"{self.n_heads} / {self.n_kv_heads}"),
+            ("head dim", self.head_dim), ("vocabulary (tokens)", self.vocab),
+            ("chat template", "yes" if self.chat_template else "none (plain completion only)"),
+            ("BOS / EOS token", f"{self.bos_token} / {self.eos_token}"),
+        ]
+
+
+def _value(reader, key, default=None):
+    """A metadata value; for per-layer arrays (e.g. head_count_kv of some models) the largest."""
+    field = reader.fields.get(key)
+    if field is None:
+        return default
+    value = field.contents()
+    if isinstance(value, list):
+        numbers = [v for v in value if isinstance(v, (int, float))]
+        return max(numbers) if numbers else default
+    return value
+
+
+def _file_type_name(ftype) -> str:
+    if ftype is None:
+        return "unknown"
+    try:
+        return gguf.LlamaFileType(ftype).name.replace("MOSTLY_", "")
+    except ValueError:
+        return f"file_type {ftype}"
+
+
+def open_checked(path) -> gguf.GGUFReader:
+    """A ``gguf.GGUFReader`` for ``path`` once the file is known to be a whole GGUF file.
+
+    Raises FileNotFoundError for a missing file and ValueError for a file that is not GGUF (wrong
+    magic, e.g. a PyTorch pickle), has a damaged header, or is truncated (tensor data would run
+    past the end of the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != GGUF_MAGIC:
+        hint = " (this looks like a zip/PyTorch checkpoint)" if magic[:2] == b"PK" else ""
+        raise ValueError(f"{path.name}: not a GGUF file: starts with {magic!r}, expected "
+                         f"{GGUF_MAGIC!r}{hint}")
+    try:
+        reader = gguf.GGUFReader(path, "r")
+    except Exception as err:  # the reader raises many types on damaged headers
+        raise ValueError(f"{path.name}: corrupt or truncated GGUF header ({err})") from err
+    end = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
+    if end > size:
+        raise ValueError(f"{path.name}: truncated: tensor data ends at byte {end:,} "
+                         f"but the file has {size:,} bytes")
+    return reader
+
+
+def read_header(path) -> GGUFHeader:
+    """Read a GGUF's metadata and tensor table (memory-mapped; no weights are loaded).
+
+    Bad files are refused as :func:`open_checked` describes. Whether the model fits in memory is a
+    separate question (``helpers.llm.load.check_file_fits``, ``helpers.llm.memory_check.check_fits``).
+    """
+    path = Path(path)
+    reader = open_checked(path)
+    arch = str(_value(reader, "general.architecture") or "unknown")
+    layer_bytes, output_bytes, embedding_bytes = {}, 0, 0
+    for t in reader.tensors:
+        if t.name.startswith("blk."):
+            i = int(t.name.split(".")[1])
+            layer_bytes[i] = layer_bytes.get(i, 0) + int(t.n_bytes)
+        elif t.name == "token_embd.weight":
+            embedding_bytes += int(t.n_bytes)
+        else:
+            output_bytes += int(t.n_bytes)
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    vocab = len(tokens.data) if tokens is not None else int(_value(reader, f"{arch}.vocab_size", 0))
+    hidden = int(_value(reader, f"{arch}.embedding_length", 0))
+    n_heads = int(_value(reader, f"{arch}.attention.head_count", 1))
+    head_dim = int(_value(reader, f"{arch}.attention.key_length", hidden // max(n_heads, 1)))
+
+    def token_text(key):
+        index = _value(reader, key)
+        if tokens is None or index is None or not 0 <= int(index) < vocab:
+            return ""
+        return tokens.contents(int(index))
+
+    return GGUFHeader(
+        file_name=path.name, version=int(_value(reader, "GGUF.version", 0)),
+        name=str(_value(reader, "general.name") or path.stem), architecture=arch,
+        file_type=_file_type_name(_value(reader, "general.file_type")), file_bytes=path.stat().st_size,
+        tensor_count=len(reader.tensors), tensor_bytes=sum(int(t.n_bytes) for t in reader.tensors),
+        layer_bytes=tuple(layer_bytes[i] for i in sorted(layer_bytes)), output_bytes=output_bytes,
+        embedding_bytes=embedding_bytes,
+        has_output_weight=any(t.name == "output.weight" for t in reader.tensors),
+        context_length=int(_value(reader, f"{arch}.context_length", 0)),
+        n_layers=int(_value(reader, f"{arch}.block_count", len(layer_bytes))), hidden=hidden,
+        ffn=int(_value(reader, f"{arch}.feed_forward_length", 4 * hidden)), n_heads=n_heads,
+        n_kv_heads=int(_value(reader, f"{arch}.attention.head_count_kv", n_heads)), head_dim=head_dim,
+        vocab=vocab, tokenizer_model=str(_value(reader, "tokenizer.ggml.model", "") or ""),
+        chat_template=str(_value(reader, "tokenizer.chat_template", "") or ""),
+        bos_token=token_text("tokenizer.ggml.bos_token_id"), eos_token=token_text("tokenizer.ggml.eos_token_id"),
+    )

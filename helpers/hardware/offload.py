@@ -1,0 +1,108 @@
+"""Speed when a model does not fit on the GPU: some layers in VRAM, the rest in system RAM.
+
+Each generated token reads the GPU's share of the weights at GPU bandwidth and the CPU's share at
+system-RAM bandwidth, one after the other, so the times add:
+
+    seconds/token = GPU bytes / (GPU efficiency x GPU bandwidth) + CPU bytes / (CPU efficiency x RAM bandwidth)
+
+Bandwidths in GB/s (10**9 bytes/s), sizes in bytes. The embedding matrix is a lookup of one row
+per token, so it is not counted as read unless it doubles as the output matrix (tied embeddings).
+"""
+from dataclasses import dataclass
+
+from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
+from helpers.memory.architecture import Architecture
+from helpers.memory.gguf_size import predicted_tensors
+from helpers.memory.vram import kv_cache_bytes, memory_plan, weight_split
+
+
+def offload_seconds_per_token(gpu_bytes: float, cpu_bytes: float, gpu_bandwidth_gbps: float,
+                              cpu_bandwidth_gbps: float, gpu_efficiency: float = BANDWIDTH_EFFICIENCY["discrete"],
+                              cpu_efficiency: float = BANDWIDTH_EFFICIENCY["cpu"]) -> float:
+    """Seconds per generated token for a split read: the GPU part plus the CPU part."""
+    if gpu_bytes < 0 or cpu_bytes < 0 or gpu_bytes + cpu_bytes <= 0:
+        raise ValueError(f"bytes must be >= 0 and not both 0, got gpu {gpu_bytes!r}, cpu {cpu_bytes!r}")
+    for name, value in (("gpu_bandwidth_gbps", gpu_bandwidth_gbps), ("cpu_bandwidth_gbps", cpu_bandwidth_gbps)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    for name, value in (("gpu_efficiency", gpu_efficiency), ("cpu_efficiency", cpu_efficiency)):
+        if not 0 < value <= 1:
+            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    return gpu_bytes / (gpu_efficiency * gpu_bandwidth_gbps * 1e9) + cpu_bytes / (cpu_efficiency * cpu_bandwidth_gbps * 1e9)
+
+
+def embedding_lookup_bytes(arch: Architecture, mix: str) -> int:
+    """Bytes of token_embd that a token does NOT read (0 when the embeddings are tied to the output)."""
+    if arch.tied_embeddings:
+        return 0
+    return next(t.nbytes for t in predicted_tensors(arch, mix) if t.name == "token_embd.weight")
+
+
+@dataclass(frozen=True)
+class OffloadPoint:
+    """One ``n_gpu_layers`` setting: bytes read per token on each side, memory on the GPU, speed."""
+
+    n_gpu_layers: int
+    gpu_read_bytes: int
+    cpu_read_bytes: int
+    gpu_memory_bytes: int
+    tokens_per_second: float
+
+
+def offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwidth_gbps: float, cpu_bandwidth_gbps: float,
+                  gpu_efficiency: float = BANDWIDTH_EFFICIENCY["discrete"],
+                  cpu_efficiency: float = BANDWIDTH_EFFICIENCY["cpu"]) -> list:
+    """Estimated tokens/s for every ``n_gpu_layers`` from 0 to n_layers + 1 (output layer too).
+
+    The KV cache of the layers on each side is read there too (one sequence, f16 cache, ``context`` tokens).
+    """
+    skip = embedding_lookup_bytes(arch, mix)
+    points = []
+    for n in range(arch.n_layers + 2):
+        split = weight_split(arch, mix, n)
+        kv_gpu = kv_cache_bytes(arch, context, n_layers=split.layers_on_gpu) if split.layers_on_gpu else 0
+        kv_cpu = kv_cache_bytes(arch, context) - kv_gpu
+        gpu_read = split.gpu_bytes + kv_gpu
+        cpu_read = split.cpu_bytes - skip + kv_cpu
+        seconds = offload_seconds_per_token(gpu_read, cpu_read, gpu_bandwidth_gbps, cpu_bandwidth_gbps,
+                                            gpu_efficiency, cpu_efficiency)
+        points.append(OffloadPoint(n, gpu_read, cpu_read, memory_plan(arch, mix, context, n).gpu_total, 1 / seconds))
+    return points
+
+
+def best_fitting_point(points, gpu_budget_bytes: int) -> OffloadPoint:
+    """The fastest point of an ``offload_curve`` whose GPU memory fits ``gpu_budget_bytes`` (bytes)."""
+    fitting = [p for p in points if p.gpu_memory_bytes <= gpu_budget_bytes]
+    if not fitting:
+        raise ValueError(f"no setting fits {gpu_budget_bytes} bytes of GPU memory")
+    return max(fitting, key=lambda p: p.tokens_per_second)
+
+
+def tensor_split_bytes(total_bytes: int, shares) -> list:
+    """Bytes per GPU when llama.cpp's ``--tensor-split`` divides ``total_bytes`` in proportion to ``shares``."""
+    shares = [float(s) for s in shares]
+    if not shares or any(s < 0 for s in shares) or sum(shares) <= 0:
+        raise ValueError(f"shares must be non-negative with a positive sum, got {shares!r}")
+    return [int(total_bytes * s / sum(shares)) for s in shares]
+
+
+def sequential_seconds_per_token(parts) -> float:
+    """Seconds per token when devices take turns (llama.cpp's layer split, offload): the sum over devices.
+
+    ``parts``: (bytes read on the device, bandwidth in GB/s, efficiency) per device.
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("parts must list at least one (bytes, bandwidth_gbps, efficiency)")
+    for nbytes, bandwidth, efficiency in parts:
+        if nbytes < 0 or not bandwidth > 0 or not 0 < efficiency <= 1:
+            raise ValueError(f"need bytes >= 0, bandwidth > 0, efficiency in (0, 1]; got {(nbytes, bandwidth, efficiency)}")
+    return sum(nbytes / (efficiency * bandwidth * 1e9) for nbytes, bandwidth, efficiency in parts)
+
+
+def learners_per_server(server_bytes: int, per_learner_bytes: int, reserve_bytes: int = 0) -> int:
+    """How many learners' kernels fit in ``server_bytes`` of RAM after ``reserve_bytes`` for the system (bytes)."""
+    if per_learner_bytes <= 0 or server_bytes < 0 or reserve_bytes < 0:
+        raise ValueError(f"need per_learner_bytes > 0 and sizes >= 0, got {server_bytes}, {per_learner_bytes}, "
+                         f"{reserve_bytes}")
+    return max(0, (server_bytes - reserve_bytes) // per_learner_bytes)

@@ -1,0 +1,224 @@
+"""Context length, measured: the KV cache llama.cpp allocates, what a long context costs, loss by position.
+
+llama.cpp reports its buffers in its log ("KV buffer size = 12.00 MiB", "compute buffer size =
+...", MiB = 2**20 bytes, two decimals). llama-cpp-python passes that C log through a Python callback
+that prints to ``sys.stderr``, so :func:`captured_llama_log` can collect it without touching file
+descriptors. :func:`parse_llama_log` turns the lines into bytes; :func:`measure_context` loads a GGUF
+with a given ``n_ctx`` and KV cache type and returns what llama.cpp allocated next to the growth of
+this process's resident memory (RSS, bytes).
+
+All sizes are in bytes unless a name says MiB (2**20 bytes).
+"""
+import contextlib
+import io
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from helpers.gguf.header import read_header
+from helpers.llm.load import check_file_fits, log_softmax
+from helpers.llm.memory_check import rss_bytes
+from helpers.memory.architecture import FAMILIES, Architecture
+
+# llama.cpp's ggml type ids for the KV cache types the course uses (ggml.h: enum ggml_type).
+KV_CACHE_GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8}
+MIB = 2**20
+
+_KV_LINE = re.compile(r"llama_kv_cache:\s+size =\s+([\d.]+) MiB \(\s*(\d+) cells,\s*(\d+) layers.*?"
+                      r"K \((\w+)\):\s+([\d.]+) MiB, V \((\w+)\):\s+([\d.]+) MiB")
+_COMPUTE_LINE = re.compile(r"(\S+) compute buffer size =\s+([\d.]+) MiB")
+_OUTPUT_LINE = re.compile(r"(\S+)\s+output buffer size =\s+([\d.]+) MiB")
+_MODEL_LINE = re.compile(r"(\S+) model buffer size =\s+([\d.]+) MiB")
+
+
+def ggml_type(cache_type: str) -> int:
+    """llama.cpp's type id for a KV cache type name ("f16", "q8_0", "q4_0", "f32")."""
+    if cache_type not in KV_CACHE_GGML_TYPES:
+        raise ValueError(f"cache_type must be one of {sorted(KV_CACHE_GGML_TYPES)}, got {cache_type!r}")
+    return KV_CACHE_GGML_TYPES[cache_type]
+
+
+@dataclass(frozen=True)
+class LlamaBuffers:
+    """Buffers llama.cpp reported while creating a context (bytes, from MiB with two decimals)."""
+
+    kv_bytes: int
+    k_bytes: int
+    v_bytes: int
+    k_type: str
+    v_type: str
+    cells: int  # KV cache cells: n_ctx rounded up to a multiple of 256
+    layers: int
+    compute_bytes: int
+    output_bytes: int
+    model_bytes: int
+
+
+def _mib(text: str) -> int:
+    return round(float(text) * MIB)
+
+
+def parse_llama_log(text: str) -> LlamaBuffers:
+    """The KV cache, compute, output and model buffer sizes in a llama.cpp log (bytes).
+
+    Several backends (CPU, CUDA...) are summed. Raises ValueError when the log has no KV cache line
+    (the log was not captured, or the context was never created).
+    """
+    kv = _KV_LINE.findall(text)
+    if not kv:
+        raise ValueError("no 'llama_kv_cache: size = ...' line in the log: was it captured "
+                         "(verbose=True inside captured_llama_log) and was the context created?")
+    total, cells, layers, k_type, k_mib, v_type, v_mib = kv[-1]
+    compute = sum(_mib(m) for _, m in _COMPUTE_LINE.findall(text))
+    output = sum(_mib(m) for _, m in _OUTPUT_LINE.findall(text))
+    model = sum(_mib(m) for _, m in _MODEL_LINE.findall(text))
+    return LlamaBuffers(kv_bytes=_mib(total), k_bytes=_mib(k_mib), v_bytes=_mib(v_mib), k_type=k_type,
+                        v_type=v_type, cells=int(cells), layers=int(layers), compute_bytes=compute,
+                        output_bytes=output, model_bytes=model)
+
+
+@contextlib.contextmanager
+def captured_llama_log():
+    """Collect what llama.cpp logs inside the block into a StringIO (yielded); quiet again after.
+
+    Create the ``Llama`` with ``verbose=True`` inside the block: llama-cpp-python then routes the C
+    library's log through its Python callback to ``sys.stderr``, which is redirected here. Nothing
+    touches file descriptors, so it is safe in Jupyter.
+    """
+    from llama_cpp import _logger
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield buffer
+    finally:
+        _logger.set_verbose(False)  # errors only, like Llama(verbose=False)
+
+
+@dataclass(frozen=True)
+class ContextMeasurement:
+    """One context configuration as llama.cpp created it. Bytes; ``n_ctx`` is llama.cpp's (padded)."""
+
+    n_ctx_requested: int
+    n_ctx: int
+    k_type: str
+    v_type: str
+    flash_attention: bool
+    buffers: LlamaBuffers
+    rss_growth_bytes: int  # resident memory after load minus before (weights pages + buffers)
+
+
+_CHECKED = set()
+
+
+def _checked(path) -> None:
+    """:func:`helpers.llm.load.check_file_fits` once per file version (reading a 150k-token vocabulary takes seconds)."""
+    stat = Path(path).stat() if Path(path).is_file() else None
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns) if stat else None
+    if key not in _CHECKED:
+        check_file_fits(path)  # raises for a missing, foreign, damaged or too-large file
+        _CHECKED.add(key)
+
+
+def make_llama(path, n_ctx: int, k_type: str = "f16", v_type: str = None, flash_attention: bool = False,
+               n_threads: int = 1, verbose: bool = False, **kwargs):
+    """A ``llama_cpp.Llama`` on the CPU with KV cache types by name (``v_type`` defaults to ``k_type``).
+
+    A quantized V cache needs ``flash_attention=True``: llama.cpp refuses the context otherwise and
+    llama-cpp-python raises ValueError("Failed to create llama_context").
+    """
+    import llama_cpp
+
+    if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or not 1 <= n_ctx <= 10_000_000:
+        raise ValueError(f"n_ctx must be a whole number in [1, 10000000], got {n_ctx!r}")
+    v_type = k_type if v_type is None else v_type
+    _checked(path)
+    return llama_cpp.Llama(str(path), n_ctx=n_ctx, n_batch=min(512, n_ctx), n_threads=n_threads,
+                           n_threads_batch=n_threads, n_gpu_layers=0, type_k=ggml_type(k_type),
+                           type_v=ggml_type(v_type), flash_attn=flash_attention, verbose=verbose, **kwargs)
+
+
+def measure_context(path, n_ctx: int, k_type: str = "f16", v_type: str = None,
+                    flash_attention: bool = False) -> ContextMeasurement:
+    """Load ``path`` with ``n_ctx`` and the given KV cache types; what llama.cpp allocated and RSS growth.
+
+    The model is freed before returning. Raises ValueError (from llama-cpp-python) when llama.cpp
+    refuses the configuration, e.g. a quantized V cache without flash attention.
+    """
+    v_type = k_type if v_type is None else v_type
+    before = rss_bytes()
+    with captured_llama_log() as log:
+        llm = make_llama(path, n_ctx, k_type, v_type, flash_attention, verbose=True)
+        grown = rss_bytes() - before
+        actual = llm.n_ctx()
+        llm.close()
+        del llm
+    return ContextMeasurement(n_ctx, actual, k_type, v_type, flash_attention, parse_llama_log(log.getvalue()),
+                              grown)
+
+
+def architecture_from_gguf(path, name: str = None) -> Architecture:
+    """The :class:`Architecture` a GGUF file's metadata describes (layers, widths, heads, vocab, context)."""
+    header = read_header(path)
+    if header.architecture not in FAMILIES:
+        raise ValueError(f"{Path(path).name}: architecture must be one of {FAMILIES}, got {header.architecture!r}")
+    return Architecture(
+        name=name or header.name, n_layers=header.n_layers, hidden=header.hidden, ffn=header.ffn,
+        n_heads=header.n_heads, n_kv_heads=header.n_kv_heads, head_dim=header.head_dim, vocab=header.vocab,
+        max_context=header.context_length, tied_embeddings=not header.has_output_weight,
+        family=header.architecture, tokenizer="spm" if header.tokenizer_model == "llama" else "bpe")
+
+
+def position_nll(llm, ids, window: int, max_windows: int = 8) -> np.ndarray:
+    """Mean negative log-likelihood (nats) of the token at each position 1..window-1.
+
+    ``llm`` must be made with ``logits_all=True`` and ``n_ctx >= window``. The token ids are cut into
+    consecutive windows of ``window`` tokens (at most ``max_windows``); each window is evaluated from
+    an empty cache, so position p has exactly p tokens of context before it. Entry i is the loss of
+    predicting the token at position i + 1.
+    """
+    window = int(window)
+    if window < 2 or window > llm.n_ctx():
+        raise ValueError(f"window must be in [2, n_ctx={llm.n_ctx()}], got {window}")
+    if len(ids) < window:
+        raise ValueError(f"need at least window={window} tokens, got {len(ids)}")
+    total = np.zeros(window - 1)
+    n = 0
+    for start in range(0, min(len(ids) - window + 1, max_windows * window), window):
+        chunk = list(ids[start:start + window])
+        llm.reset()
+        llm.eval(chunk)
+        logp = log_softmax(np.array(llm.scores[:window - 1]))
+        total -= logp[np.arange(window - 1), chunk[1:]]
+        n += 1
+    return total / n
+
+
+def bucket_perplexity(nll, bucket: int) -> list:
+    """Perplexity per bucket of ``bucket`` positions: [(first position, last position, perplexity)].
+
+    ``nll[i]`` is the loss (nats) of the token at position i + 1 (see :func:`position_nll`).
+    """
+    nll = np.asarray(nll, dtype=np.float64)
+    if bucket < 1:
+        raise ValueError(f"bucket must be a positive number of positions, got {bucket!r}")
+    out = []
+    for start in range(0, len(nll), bucket):
+        part = nll[start:start + bucket]
+        out.append((start + 1, start + len(part), float(math.exp(part.mean()))))
+    return out
+
+
+def prompt_tokens_per_second(llm, ids, repeats: int = 3) -> float:
+    """Prompt processing speed (tokens/s): best of ``repeats`` evaluations of ``ids`` from an empty cache."""
+    best = 0.0
+    for _ in range(repeats):
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(list(ids))
+        best = max(best, len(ids) / (time.perf_counter() - t0))
+    return best

@@ -1,0 +1,261 @@
+"""Will it run? One answer for a model, a quantization, a context and a GPU, from the command line.
+
+    python -m helpers.memory.willitrun --model "Llama 3.1 8B" --quant Q4_K_M --ctx 8192 --gpu "RTX 3090"
+    python -m helpers.memory.willitrun --layers 32 --hidden 4096 --ffn 14336 --heads 32 --kv-heads 8 \\
+        --head-dim 128 --vocab 128256 --vram-gb 8 --n-gpu-layers auto --json
+
+Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gb`` is in GiB too,
+the unit nvidia-smi and vendors' "24 GB" cards use. Speed is a roofline estimate
+(``helpers.hardware.roofline``) at a full context, only when everything runs on one kind of memory.
+"""
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+
+from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus
+from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second
+from helpers.memory.architecture import LIMITS, Architecture, parameter_count
+from helpers.memory.gguf_size import bytes_read_per_token, check_mix, gguf_file_size, mix_names
+from helpers.memory.vram import (
+    KV_CACHE_TYPES,
+    judge,
+    kv_cache_bytes,
+    largest_context_that_fits,
+    memory_plan,
+    most_gpu_layers_that_fit,
+    usable_gpu_bytes,
+)
+
+MAX_VRAM_GIB = 4096.0
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the CLI and the widget show about one configuration."""
+
+    model: str
+    quant: str
+    context: int
+    kv_cache_type: str
+    n_layers: int
+    file_bytes: int
+    verdict: object  # helpers.memory.vram.Verdict
+    tokens_per_second: object  # float, or None when it cannot be estimated (mixed GPU/CPU, unknown bandwidth)
+
+    def as_dict(self) -> dict:
+        plan = self.verdict.plan
+        return {
+            "model": self.model, "quant": self.quant, "context": self.context,
+            "kv_cache_type": self.kv_cache_type, "file_bytes": self.file_bytes,
+            "weights_bytes": plan.weights_gpu + plan.weights_cpu,
+            "kv_cache_bytes": plan.kv_gpu + plan.kv_cpu,
+            "compute_buffer_bytes": plan.compute_gpu + plan.compute_cpu,
+            "overhead_bytes": plan.overhead_gpu,
+            "total_bytes": plan.total, "gpu_bytes": plan.gpu_total, "cpu_bytes": plan.cpu_total,
+            "gpu_budget_bytes": self.verdict.gpu_budget_bytes,
+            "fits": self.verdict.fits, "layers_on_gpu": plan.layers_on_gpu, "n_layers": self.n_layers,
+            "output_on_gpu": plan.output_on_gpu,
+            "estimated_tokens_per_second": self.tokens_per_second, "reason": self.verdict.reason,
+        }
+
+
+def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_budget_bytes=None,
+           n_gpu_layers=-1, cache_type: str = "f16", batch: int = 1, flash_attention: bool = False,
+           bandwidth_gbps=None) -> Assessment:
+    """Plan memory and judge it. ``gpu`` from the catalog, or ``gpu_budget_bytes`` alone.
+
+    ``n_gpu_layers``: -1 all, "auto" the most that fit, or a number. A ``cpu`` catalog entry runs with 0.
+    """
+    check_mix(quant)
+    if context > arch.max_context:
+        raise ValueError(f"context {context} exceeds {arch.name}'s trained maximum of {arch.max_context} tokens")
+    if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):
+        raise ValueError(f"give a catalog gpu or gpu_budget_bytes in [0, {MAX_VRAM_GIB:g} GiB], got {gpu_budget_bytes!r}")
+    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes)
+    if gpu is not None and gpu.kind == "cpu" or budget == 0:
+        n_gpu_layers = 0
+    options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
+    if n_gpu_layers == "auto":
+        n_gpu_layers = most_gpu_layers_that_fit(arch, quant, context, budget, **options)
+    plan = memory_plan(arch, quant, context, n_gpu_layers, **options)
+    ram_budget = gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0
+    verdict = judge(plan, budget, ram_budget)
+    return Assessment(arch.name, quant, context, cache_type, arch.n_layers, gguf_file_size(arch, quant).total_bytes,
+                      verdict, _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps)
+                      if verdict.fits else None)  # no speed for a plan that cannot load
+
+
+def _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps):
+    all_gpu = plan.output_on_gpu
+    all_cpu = plan.layers_on_gpu == 0 and not plan.output_on_gpu
+    if not (all_gpu or all_cpu):
+        return None  # split between GPU and RAM: see the throughput lesson
+    if bandwidth_gbps is None:
+        if gpu is None or (all_cpu and gpu.kind == "discrete"):
+            return None
+        bandwidth_gbps = gpu.bandwidth_gbps
+    kind = "cpu" if all_cpu and (gpu is None or gpu.kind != "unified") else (gpu.kind if gpu else "discrete")
+    per_token = bytes_read_per_token(arch, quant) + kv_cache_bytes(arch, context, batch, cache_type)
+    return estimated_tokens_per_second(per_token, bandwidth_gbps, BANDWIDTH_EFFICIENCY[kind])
+
+
+# Mixes a learner would pick, from most to fewest bits per weight.
+QUANT_LADDER = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q3_K_M", "Q2_K")
+
+
+def best_settings(arch: Architecture, gpu: GPU, context: int, quants=QUANT_LADDER, cache_type: str = "f16") -> dict:
+    """The best configuration that fits ``gpu`` entirely (all layers offloaded; RAM for a cpu machine).
+
+    Returns {"quant": the most-bits mix that fits at ``context`` (None if none does),
+    "max_context": the largest context that fits with that mix, "table": [(quant, largest context)]}.
+    """
+    table = []
+    for quant in quants:
+        budget = gpu.memory_bytes if gpu.kind == "cpu" else usable_gpu_bytes(gpu)
+        ngl = 0 if gpu.kind == "cpu" else -1
+        table.append((quant, largest_context_that_fits(arch, quant, budget, ngl, cache_type=cache_type)))
+    fitting = [(q, ctx) for q, ctx in table if ctx >= context]
+    best = fitting[0] if fitting else (None, 0)
+    return {"quant": best[0], "max_context": best[1], "table": table}
+
+
+def machine_card_gpu(card):
+    """The learner's machine (``helpers.hardware.machine.MachineCard``) as a catalog-style GPU.
+
+    The first GPU when there is one (bandwidth from the catalog entry whose name it contains, else
+    the measured system-memory bandwidth, a floor); otherwise the CPU with its RAM and measured bandwidth.
+    """
+    measured = max(card.best_bandwidth_gbps, 1.0)
+    if not card.gpus:
+        return GPU("your machine (CPU)", "cpu", card.ram_total_bytes / 2**30, measured, 1.0, 1, 1, "", "machine card")
+    gpu = card.gpus[0]
+    known = [g for name, g in load_gpus().items() if name.lower() in gpu.name.lower()]
+    bandwidth = known[0].bandwidth_gbps if known else measured
+    kind = "unified" if gpu.unified_memory else "discrete"
+    return GPU(f"your machine ({gpu.name})", kind, gpu.memory_bytes / 2**30, bandwidth,
+               known[0].fp16_tflops if known else 1.0, 1, 1, "", "machine card")
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def _bounded(kind, low, high, name):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number in [{low}, {high}], got {text!r}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be in [{low}, {high}], got {text!r}")
+        return value
+    return parse
+
+
+def _ngl(text):
+    if text == "auto":
+        return text
+    return _bounded(int, -1, 100_000, "--n-gpu-layers (or 'auto')")(text)
+
+
+ARCH_FLAGS = {"layers": "n_layers", "hidden": "hidden", "ffn": "ffn", "heads": "n_heads",
+              "kv_heads": "n_kv_heads", "head_dim": "head_dim", "vocab": "vocab"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m helpers.memory.willitrun", description=__doc__.split("\n")[0])
+    p.add_argument("--model", help="a model of data/models.csv (or give the architecture flags)")
+    for flag, field in ARCH_FLAGS.items():
+        low, high = LIMITS[field]
+        p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=_bounded(int, low, high, "--" + flag),
+                       help=f"architecture: {field} [{low}, {high}]")
+    p.add_argument("--params", type=_bounded(float, 0.001, 5000, "--params"),
+                   help="published parameter count in billions (checked against the architecture)")
+    p.add_argument("--max-context", type=_bounded(int, 16, 10_000_000, "--max-context"), default=131072)
+    p.add_argument("--tied", action="store_true", help="architecture: output shares the token embeddings")
+    p.add_argument("--quant", default="Q4_K_M", help=f"one of {', '.join(mix_names())}")
+    p.add_argument("--ctx", type=_bounded(int, 1, 10_000_000, "--ctx"), default=4096, help="context in tokens")
+    p.add_argument("--batch", type=_bounded(int, 1, 4096, "--batch"), default=1, help="parallel sequences")
+    p.add_argument("--kv-cache-type", choices=KV_CACHE_TYPES, default="f16")
+    p.add_argument("--flash-attn", action="store_true", help="flash attention (smaller compute buffer)")
+    p.add_argument("--gpu", help="a GPU or machine of data/gpus.csv")
+    p.add_argument("--vram-gb", type=_bounded(float, 0.1, MAX_VRAM_GIB, "--vram-gb"),
+                   help="usable GPU memory in GiB (as nvidia-smi shows)")
+    p.add_argument("--bandwidth-gbps", type=_bounded(float, 1, 20000, "--bandwidth-gbps"),
+                   help="memory bandwidth in GB/s for the speed estimate (default: the catalog GPU's)")
+    p.add_argument("--n-gpu-layers", type=_ngl, default=-1, help="-1 all (default), 'auto' most that fit, or N")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return p
+
+
+def _architecture(args, parser) -> Architecture:
+    given = {flag: getattr(args, flag) for flag in ARCH_FLAGS if getattr(args, flag) is not None}
+    if args.model:
+        if given:
+            parser.error("give --model or the architecture flags, not both")
+        try:
+            return get_model(args.model).architecture
+        except ValueError as err:
+            parser.error(str(err))
+    missing = [f"--{f.replace('_', '-')}" for f in ARCH_FLAGS if f not in given]
+    if missing:
+        parser.error(f"give --model NAME or all architecture flags; missing {' '.join(missing)}")
+    try:
+        arch = Architecture(name="custom", tied_embeddings=args.tied, max_context=args.max_context,
+                            **{ARCH_FLAGS[f]: v for f, v in given.items()})
+    except ValueError as err:
+        parser.error(str(err))
+    if args.params is not None:
+        computed = parameter_count(arch) / 1e9
+        if abs(computed / args.params - 1) > 0.1:
+            parser.error(f"--params {args.params} B disagrees with the architecture ({computed:.2f} B computed)")
+    return arch
+
+
+def format_text(a: Assessment) -> str:
+    d = a.as_dict()
+
+    def gib(key):
+        return f"{d[key] / 2**30:8.2f} GiB"
+
+    lines = [f"{a.model} · {a.quant} · {a.context} tokens · KV cache {a.kv_cache_type}",
+             f"  file size        {d['file_bytes'] / 1e9:8.2f} GB",
+             f"  weights          {gib('weights_bytes')}", f"  KV cache         {gib('kv_cache_bytes')}",
+             f"  compute buffer   {gib('compute_buffer_bytes')}", f"  runtime overhead {gib('overhead_bytes')}",
+             f"  total            {gib('total_bytes')}  "
+             f"(GPU {d['gpu_bytes'] / 2**30:.2f}, RAM {d['cpu_bytes'] / 2**30:.2f})",
+             f"  GPU usable       {gib('gpu_budget_bytes')}  (headroom {a.verdict.gpu_headroom_bytes / 2**30:.2f} GiB)",
+             f"  layers on GPU    {d['layers_on_gpu']} of {d['n_layers']}" + (" + output" if d["output_on_gpu"] else ""),
+             ("YES, " if a.verdict.fits else "NO, ") + a.verdict.reason]
+    if a.tokens_per_second is not None:
+        lines.append(f"  estimated speed  {a.tokens_per_second:8.1f} tokens/s (roofline, at full context)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    arch = _architecture(args, parser)
+    if args.gpu and args.vram_gb is not None:
+        parser.error("give --gpu or --vram-gb, not both")
+    gpu = None
+    if args.gpu:
+        try:
+            gpu = get_gpu(args.gpu)
+        except ValueError as err:
+            parser.error(str(err))
+    if gpu is None and args.vram_gb is None:
+        parser.error(f"give --gpu NAME (e.g. {next(iter(load_gpus()))!r}) or --vram-gb")
+    try:
+        result = assess(arch, args.quant, args.ctx, gpu=gpu,
+                        gpu_budget_bytes=None if gpu else int(args.vram_gb * 2**30),
+                        n_gpu_layers=args.n_gpu_layers, cache_type=args.kv_cache_type, batch=args.batch,
+                        flash_attention=args.flash_attn, bandwidth_gbps=args.bandwidth_gbps)
+    except ValueError as err:
+        parser.error(str(err))
+    print(json.dumps(result.as_dict(), indent=2) if args.json else format_text(result))
+    return 0 if result.verdict.fits else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

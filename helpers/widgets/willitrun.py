@@ -1,0 +1,83 @@
+"""The "Will it run?" widget: pick a model, quant, context and GPU; see the memory bar, the verdict
+and the best settings that fit. The math lives in ``helpers.memory.willitrun`` / ``helpers.memory.vram``."""
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from helpers.course.catalog import get_model, load_gpus, load_models
+from helpers.memory.vram import KV_CACHE_TYPES
+from helpers.memory.willitrun import QUANT_LADDER, assess, best_settings, machine_card_gpu
+
+TERMS = (("weights", "#3182bd"), ("KV cache", "#fd8d3c"), ("compute buffer", "#74c476"), ("runtime", "#9e9ac8"))
+CONTEXTS = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
+
+
+def breakdown_figure(result, gpu_name: str = ""):
+    """Stacked bars (GiB, 2**30 bytes) of what goes on the GPU and in system RAM, with the GPU's usable line."""
+    plan = result.verdict.plan
+    rows = {"GPU": (plan.weights_gpu, plan.kv_gpu, plan.compute_gpu, plan.overhead_gpu),
+            "system RAM": (plan.weights_cpu, plan.kv_cpu, plan.compute_cpu, 0)}
+    fig, ax = plt.subplots(figsize=(7.5, 2.4))
+    for y, (where, values) in enumerate(rows.items()):
+        left = 0.0
+        for (label, color), value in zip(TERMS, values):
+            ax.barh(where, value / 2**30, left=left, color=color, label=label if y == 0 else None)
+            left += value / 2**30
+    if result.verdict.gpu_budget_bytes:
+        ax.axvline(result.verdict.gpu_budget_bytes / 2**30, color="k", ls="--", lw=1, label="GPU usable")
+    ax.set_xlabel("memory (GiB, 2³⁰ bytes)")
+    ax.set_title(f"{result.model} {result.quant}, {result.context} tokens {('on ' + gpu_name) if gpu_name else ''}"
+                 f": {'fits' if result.verdict.fits else 'does not fit'}")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def best_settings_table(best: dict) -> pd.DataFrame:
+    """``helpers.memory.willitrun.best_settings``'s table: largest context that fits for each quant."""
+    return pd.DataFrame(best["table"], columns=["quant", "largest context that fits (tokens)"]).set_index("quant")
+
+
+def will_it_run_app(card=None):
+    """The interactive app (ipywidgets). ``card``: the learner's machine card, added as a GPU option."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    gpus = dict(load_gpus())
+    if card is not None:
+        mine = machine_card_gpu(card)
+        gpus = {mine.name: mine, **gpus}
+    model = w.Dropdown(options=list(load_models()), value="Llama 3.1 8B", description="model")
+    quant = w.Dropdown(options=list(QUANT_LADDER), value="Q4_K_M", description="quant")
+    context = w.SelectionSlider(options=list(CONTEXTS), value=8192, description="context")
+    gpu = w.Dropdown(options=list(gpus), value=next(iter(gpus)) if card is not None else "RTX 3090",
+                     description="GPU")
+    cache = w.Dropdown(options=list(KV_CACHE_TYPES), value="f16", description="KV cache")
+    offload = w.Dropdown(options=[("all layers", -1), ("as many as fit", "auto")], value=-1, description="offload")
+    out = w.Output()
+
+    def render(_=None):
+        out.clear_output(wait=True)
+        arch, chosen = get_model(model.value).architecture, gpus[gpu.value]
+        with out:
+            try:
+                result = assess(arch, quant.value, min(context.value, arch.max_context), gpu=chosen,
+                                n_gpu_layers=offload.value, cache_type=cache.value)
+            except ValueError as err:
+                print(err)
+                return
+            fig = breakdown_figure(result, chosen.name)
+            display(fig)
+            plt.close(fig)
+            speed = result.tokens_per_second
+            print(("YES, " if result.verdict.fits else "NO, ") + result.verdict.reason +
+                  (f" · about {speed:.0f} tokens/s" if speed else ""))
+            best = best_settings(arch, chosen, min(context.value, arch.max_context), cache_type=cache.value)
+            print(f"best that fits entirely: {best['quant']} up to {best['max_context']} tokens"
+                  if best["quant"] else "no quant fits this context entirely on this device")
+            display(best_settings_table(best))
+
+    for control in (model, quant, context, gpu, cache, offload):
+        control.observe(render, names="value")
+    render()
+    return w.VBox([w.HBox([model, gpu]), w.HBox([quant, cache]), w.HBox([context, offload]), out])
+

@@ -1,0 +1,76 @@
+"""Every notebook is built from its lesson and agrees with it; every lesson has the course's shape."""
+import re
+
+import nbformat
+import pytest
+
+from helpers.course.build import cell_signature, differences, lesson_paths, notebook_path_for, read_lesson
+from helpers.course.paths import NOTEBOOKS_DIR
+
+LESSONS = lesson_paths()
+
+
+def test_there_are_lessons():
+    assert LESSONS, "no lessons found"
+
+
+def test_every_notebook_has_a_lesson():
+    lesson_stems = {p.stem for p in LESSONS}
+    orphans = [p.name for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem not in lesson_stems]
+    assert not orphans, f"notebooks without a lesson source: {orphans}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_notebook_matches_lesson(lesson):
+    problems = differences(lesson, notebook_path_for(lesson))
+    assert not problems, f"{lesson.name}: {problems}; rebuild with `make notebooks ONLY={lesson.name[:2]}`"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_lesson_shape(lesson):
+    nb = read_lesson(lesson)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {lesson.name[:2]} ·")
+    assert "**Learning goals**" in first.source
+    parameters = [c for c in nb.cells if "parameters" in c.metadata.get("tags", ())]
+    assert len(parameters) == 1 and "QUICK = None" in parameters[0].source
+    assert "start_notebook(QUICK" in "".join(c.source for c in nb.cells if c.cell_type == "code")
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Summary" in markdown and "## Exercises" in markdown
+    checks = [c for c in nb.cells if c.cell_type == "code" and "from helpers.exercises" in c.source]
+    assert checks, "exercises must be checked by helpers.exercises functions"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_notebook_outputs_are_clean(lesson):
+    nb = nbformat.read(notebook_path_for(lesson), as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.get("execution_count") is not None, f"cell {index} was never executed"
+        for output in cell.outputs:
+            text = str(output)
+            assert output.output_type != "error" or "raises-exception" in cell.metadata.get("tags", ()), \
+                f"cell {index} stored a traceback"
+            assert "/work/" not in text and "/home/" not in text and "/Users/" not in text, \
+                f"cell {index} shows an absolute path"
+
+
+def test_signature_sees_tag_changes(tmp_path):
+    cell = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})
+    other = nbformat.v4.new_code_cell("x = 1")
+    assert cell_signature(cell) != cell_signature(other)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_two_to_four_checked_exercises_with_worked_solutions(lesson):
+    nb = read_lesson(lesson)
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    exercise_cells = [c for c in nb.cells[start:] if c.cell_type == "code" and "answer = None" in c.source]
+    assert 2 <= len(exercise_cells) <= 4, f"{lesson.name}: {len(exercise_cells)} exercises"
+    assert all("check_" in c.source for c in exercise_cells), "every exercise cell calls a check function"
+    solutions = lesson.parent / "solutions" / f"{lesson.stem}.md"
+    assert solutions.exists(), f"worked solutions missing: lessons/solutions/{solutions.name}"
+    solved = set(re.findall(r"^(?:## |\*\*)(\d+)\.", solutions.read_text(), re.MULTILINE))
+    wanted = {str(n) for n in range(1, len(exercise_cells) + 1)}
+    assert wanted <= solved, f"{solutions.name} has no worked solution for exercise(s) {sorted(wanted - solved)}"

@@ -1,0 +1,86 @@
+"""The one GGUF header reader: metadata and tensor table read, bad files refused before llama.cpp sees them."""
+import json
+import pickle
+
+import gguf
+import pytest
+
+from helpers.course.paths import DATA_DIR
+from helpers.gguf.header import read_header
+from helpers.training.export import CHAT_TEMPLATE
+
+SHIPPED = DATA_DIR / "tiny_llama" / "tiny_llama-q4_k_m.gguf"
+MODEL = DATA_DIR / "tiny_llama" / "tiny_llama-q8_0.gguf"
+CONFIG = json.loads((MODEL.parent / "config.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def meta():
+    return read_header(MODEL)
+
+
+def test_inspect_reads_header():
+    info = read_header(SHIPPED)
+    assert info.version == 3 and info.architecture == "llama"
+    assert info.file_type == "Q4_K_M" and info.file_bytes == SHIPPED.stat().st_size
+    assert info.context_length > 0 and info.tensor_count > 0
+
+
+def test_header_only_file_refused(tmp_path):
+    bad = tmp_path / "head.gguf"
+    bad.write_bytes(SHIPPED.read_bytes()[:200])
+    with pytest.raises(ValueError, match="head.gguf"):
+        read_header(bad)
+
+
+def test_random_bytes_refused(tmp_path):
+    bad = tmp_path / "noise.gguf"
+    bad.write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(ValueError, match="noise.gguf: not a GGUF"):
+        read_header(bad)
+
+
+def test_gguf_magic_then_garbage_refused(tmp_path):
+    bad = tmp_path / "garbage.gguf"
+    bad.write_bytes(b"GGUF" + b"\xff" * 500)
+    with pytest.raises(ValueError, match="garbage.gguf"):
+        read_header(bad)
+
+
+def test_pickle_checkpoint_refused_without_unpickling(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(pickle.dumps({"weight": [1.0, 2.0]}))
+    with pytest.raises(ValueError, match="model.pt: not a GGUF"):
+        read_header(bad)
+
+
+def test_zip_checkpoint_gets_a_hint(tmp_path):
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    with pytest.raises(ValueError, match="PyTorch checkpoint"):
+        read_header(bad)
+
+
+def test_metadata_matches_the_config_and_the_file(meta):
+    assert meta.architecture == "llama" and meta.file_type == "Q8_0"
+    assert meta.n_layers == CONFIG["n_layer"] == len(meta.layer_bytes)
+    assert (meta.hidden, meta.ffn, meta.n_heads, meta.n_kv_heads) == (
+        CONFIG["d_model"], CONFIG["d_ff"], CONFIG["n_head"], CONFIG["n_kv_head"])
+    assert meta.head_dim == CONFIG["d_model"] // CONFIG["n_head"] and meta.vocab == CONFIG["vocab_size"]
+    assert meta.context_length == CONFIG["n_ctx"] and meta.chat_template == CHAT_TEMPLATE
+    assert (meta.bos_token, meta.eos_token) == ("<s>", "</s>")
+    reader = gguf.GGUFReader(MODEL)
+    assert meta.tensor_bytes == sum(int(t.n_bytes) for t in reader.tensors)
+    assert meta.tensor_bytes == sum(meta.layer_bytes) + meta.output_bytes + meta.embedding_bytes
+    assert meta.tensor_bytes < meta.file_bytes == MODEL.stat().st_size
+
+
+def test_bad_files_refused_before_reading(tmp_path):
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(MODEL.read_bytes()[: MODEL.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut.gguf"):
+        read_header(cut)
+    text = tmp_path / "notes.gguf"
+    text.write_text("not a model")
+    with pytest.raises(ValueError, match="notes.gguf: not a GGUF"):
+        read_header(text)

@@ -1,0 +1,123 @@
+"""Machine detection: parsers on real tool output, bandwidth arithmetic, the machine card round trip."""
+import json
+
+import pytest
+
+from helpers.hardware.machine import (
+    GPU,
+    MachineCard,
+    bandwidth_buffer_bytes,
+    copy_bandwidth_gbps,
+    describe_machine,
+    gpu_report,
+    load_machine_card,
+    machine_summary,
+    measure_copy_bandwidth,
+    parse_cpuinfo_model,
+    parse_nvidia_smi,
+    parse_rocm_smi,
+    save_machine_card,
+)
+
+NVIDIA_SMI = "NVIDIA GeForce RTX 3090, 24576, 550.54.14\nNVIDIA H100 80GB HBM3, 81559, 550.54.15\n"
+ROCM_SMI = json.dumps({
+    "card0": {"Card Series": "Radeon RX 7900 XTX", "VRAM Total Memory (B)": "25753026560"},
+    "system": {"Driver version": "6.7.0"},
+})
+
+
+def test_parse_nvidia_smi_reads_name_mib_and_driver():
+    gpus = parse_nvidia_smi(NVIDIA_SMI)
+    assert [g.name for g in gpus] == ["NVIDIA GeForce RTX 3090", "NVIDIA H100 80GB HBM3"]
+    assert gpus[0].memory_bytes == 24576 * 2**20
+    assert gpus[1].driver == "550.54.15" and gpus[1].backend == "CUDA"
+
+
+@pytest.mark.parametrize("text", ["", "No devices were found", "garbage, N/A, x"])
+def test_parse_nvidia_smi_without_gpus(text):
+    assert parse_nvidia_smi(text) == []
+
+
+def test_parse_rocm_smi():
+    (gpu,) = parse_rocm_smi(ROCM_SMI)
+    assert gpu.vendor == "AMD" and gpu.name == "Radeon RX 7900 XTX"
+    assert gpu.memory_bytes == 25753026560
+
+
+def test_parse_rocm_smi_not_json():
+    assert parse_rocm_smi("ERROR: rocm-smi not configured") == []
+
+
+def test_parse_cpuinfo_model():
+    text = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n"
+    assert parse_cpuinfo_model(text) == "Intel(R) Xeon(R) CPU @ 2.20GHz"
+    assert parse_cpuinfo_model("processor : 0\n") == ""
+
+
+def test_copy_bandwidth_counts_read_and_write():
+    assert copy_bandwidth_gbps(10**9, 1.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="seconds"):
+        copy_bandwidth_gbps(10**9, 0.0)
+
+
+def test_buffer_size_bounds():
+    assert bandwidth_buffer_bytes(64 * 2**30) == 512 * 2**20
+    assert bandwidth_buffer_bytes(2 * 2**30) == 128 * 2**20
+    assert bandwidth_buffer_bytes(100 * 2**20) == 64 * 2**20
+
+
+def test_measured_bandwidth_is_positive_and_finite():
+    gbps = measure_copy_bandwidth(16 * 2**20, threads=2, repeats=1)
+    assert 0 < gbps < 10_000
+
+
+@pytest.mark.parametrize("kwargs", [{"threads": 0}, {"repeats": 0}])
+def test_measure_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        measure_copy_bandwidth(2**20, **kwargs)
+
+
+def test_describe_save_load_round_trip(tmp_path):
+    card = describe_machine(measure_bandwidth=False)
+    assert card.logical_cores >= card.physical_cores >= 1
+    assert card.ram_total_bytes >= card.ram_available_bytes > 0
+    card.gpus = [GPU("NVIDIA", "Test GPU", 8 * 2**30, "CUDA", "1.0")]
+    path = save_machine_card(card, tmp_path / "card.json")
+    loaded = load_machine_card(path)
+    assert loaded == card
+    assert isinstance(loaded.gpus[0], GPU)
+
+
+def test_missing_card_is_none(tmp_path):
+    assert load_machine_card(tmp_path / "nope.json") is None
+
+
+def test_corrupt_card_names_the_file(tmp_path):
+    path = tmp_path / "card.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="card.json"):
+        load_machine_card(path)
+
+
+def _card(**changes):
+    base = dict(os="Linux", python="3.11", cpu_model="CPU", physical_cores=2, logical_cores=2,
+                ram_total_bytes=24 * 2**30, ram_available_bytes=20 * 2**30,
+                bandwidth_gbps_one_thread=10.0, bandwidth_gbps_all_threads=15.0)
+    return MachineCard(**{**base, **changes})
+
+
+def test_no_gpu_is_explained_as_normal():
+    report = gpu_report(_card())
+    assert "No GPU found" in report and "runs on the CPU" in report
+
+
+def test_gpu_without_llama_offload_is_flagged():
+    card = _card(gpus=[GPU("NVIDIA", "RTX 3090", 24 * 2**30, "CUDA")], llama_cpp_gpu_offload=False)
+    assert "no GPU backend" in gpu_report(card)
+
+
+def test_summary_reports_gib_and_best_bandwidth():
+    card = _card()
+    rows = dict(machine_summary(card))
+    assert rows["RAM total"] == "24.0 GiB"
+    assert card.best_bandwidth_gbps == 15.0

@@ -1,0 +1,40 @@
+"""Speed measurement: structure and positivity only (never a speed threshold)."""
+import pytest
+
+from helpers.gguf.random_weights import write_random_gguf
+from helpers.hardware.measured_speed import SpeedResult, best_of, measure_speed
+from helpers.memory.architecture import Architecture
+
+TINY = Architecture("tiny", n_layers=2, hidden=64, ffn=128, n_heads=4, n_kv_heads=2, head_dim=16, vocab=320,
+                    max_context=256)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return write_random_gguf(TINY, tmp_path_factory.mktemp("speed") / "tiny.gguf")
+
+
+def test_measure_speed_returns_positive_rates(tiny_model):
+    result = measure_speed(tiny_model, prompt_tokens=8, generated_tokens=4, threads=1)
+    assert isinstance(result, SpeedResult)
+    assert (result.prompt_tokens, result.generated_tokens, result.threads) == (8, 4, 1)
+    assert result.prompt_tokens_per_second > 0 and result.generation_tokens_per_second > 0
+    assert result.generation_tokens_per_second == pytest.approx(4 / result.generation_seconds)
+    assert set(result.as_row()) >= {"model", "generation tokens/s", "prompt tokens/s"}
+
+
+def test_best_of_picks_the_fastest_generation():
+    slow = SpeedResult("m", 1, 8, 1.0, 4, 2.0)
+    fast = SpeedResult("m", 1, 8, 1.0, 4, 1.0)
+    assert best_of([slow, fast]) is fast
+    with pytest.raises(ValueError):
+        best_of([])
+
+
+def test_refuses_bad_inputs(tiny_model, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        measure_speed(tmp_path / "missing.gguf")
+    with pytest.raises(ValueError, match="prompt_tokens"):
+        measure_speed(tiny_model, prompt_tokens=0)
+    with pytest.raises(ValueError, match="threads"):
+        measure_speed(tiny_model, threads=0)

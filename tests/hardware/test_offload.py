@@ -1,0 +1,73 @@
+"""Offload speed: times add, the curve rises with layers on the GPU, the seed figures."""
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers.course.catalog import get_gpu, get_model
+from helpers.hardware.offload import (
+    best_fitting_point,
+    embedding_lookup_bytes,
+    offload_curve,
+    offload_seconds_per_token,
+    tensor_split_bytes,
+)
+from helpers.memory.vram import usable_gpu_bytes
+
+LLAMA_8B = get_model("Llama 3.1 8B").architecture
+
+
+def test_times_add():
+    gpu_only = offload_seconds_per_token(9e9, 0, 900, 50, 1, 1)
+    cpu_only = offload_seconds_per_token(0, 1e9, 900, 50, 1, 1)
+    assert gpu_only == pytest.approx(0.01) and cpu_only == pytest.approx(0.02)
+    assert offload_seconds_per_token(9e9, 1e9, 900, 50, 1, 1) == pytest.approx(0.03)
+
+
+@pytest.mark.parametrize("kwargs", [dict(gpu_bytes=-1), dict(cpu_bandwidth_gbps=0), dict(gpu_efficiency=1.5)])
+def test_refuses_bad_inputs(kwargs):
+    args = dict(gpu_bytes=1e9, cpu_bytes=1e9, gpu_bandwidth_gbps=900, cpu_bandwidth_gbps=50) | kwargs
+    with pytest.raises(ValueError):
+        offload_seconds_per_token(**args)
+
+
+def test_curve_rises_with_gpu_layers_and_reads_every_weight_once():
+    curve = offload_curve(LLAMA_8B, "Q4_K_M", 512, 936, 50)
+    speeds = [p.tokens_per_second for p in curve]
+    assert speeds == sorted(speeds)
+    assert len(curve) == LLAMA_8B.n_layers + 2
+    totals = {p.gpu_read_bytes + p.cpu_read_bytes for p in curve}
+    assert max(totals) - min(totals) < 0.01 * max(totals)
+    assert embedding_lookup_bytes(LLAMA_8B, "Q4_K_M") > 0
+    assert embedding_lookup_bytes(get_model("Llama 3.2 1B").architecture, "Q4_K_M") == 0
+
+
+def test_70b_on_a_24gb_card_with_ddr5_is_a_few_tokens_per_second():
+    arch = get_model("Llama 3.1 70B").architecture
+    ddr5 = get_gpu("CPU desktop DDR5-5600 dual-channel").bandwidth_gbps
+    card = get_gpu("RTX 3090")
+    best = best_fitting_point(offload_curve(arch, "Q4_K_M", 4096, card.bandwidth_gbps, ddr5), usable_gpu_bytes(card))
+    assert 0 < best.n_gpu_layers < arch.n_layers
+    assert 1.5 < best.tokens_per_second < 5
+    assert best_fitting_point(offload_curve(arch, "Q4_K_M", 4096, 936, 50), 10).n_gpu_layers == 0  # CPU only
+    with pytest.raises(ValueError):
+        best_fitting_point([], 10)
+
+
+@given(st.integers(1, 10**12), st.lists(st.floats(0.1, 10), min_size=1, max_size=8))
+def test_tensor_split_never_exceeds_the_total(total, shares):
+    parts = tensor_split_bytes(total, shares)
+    assert len(parts) == len(shares) and sum(parts) <= total and total - sum(parts) <= len(shares)
+
+
+def test_sequential_devices_add_and_learners_divide():
+    from helpers.hardware.offload import learners_per_server, sequential_seconds_per_token
+
+    assert sequential_seconds_per_token([(9e9, 900, 1), (9e9, 900, 1)]) == pytest.approx(0.02)
+    assert sequential_seconds_per_token([(9e9, 900, 1), (1e9, 50, 1)]) == pytest.approx(
+        offload_seconds_per_token(9e9, 1e9, 900, 50, 1, 1))
+    with pytest.raises(ValueError):
+        sequential_seconds_per_token([])
+    assert learners_per_server(64 * 2**30, 3 * 2**30, 4 * 2**30) == 20
+    assert learners_per_server(2**30, 3 * 2**30) == 0
+    with pytest.raises(ValueError):
+        learners_per_server(2**30, 0)

@@ -1,0 +1,64 @@
+"""Roofline speed: the ceiling, bytes per token and the efficiency-scaled estimate."""
+import math
+
+import pytest
+
+from helpers.hardware.roofline import (
+    BANDWIDTH_EFFICIENCY,
+    bytes_read_per_token,
+    estimated_tokens_per_second,
+    generation_ceiling_tokens_per_second,
+)
+
+
+def test_ceiling_is_bandwidth_over_bytes():
+    assert generation_ceiling_tokens_per_second(5e9, 100) == pytest.approx(20)
+
+
+@pytest.mark.parametrize("bad", [0, -1, math.nan])
+def test_ceiling_refuses_bad_inputs(bad):
+    with pytest.raises(ValueError):
+        generation_ceiling_tokens_per_second(bad, 100)
+
+
+def test_estimate_scales_the_ceiling_and_adds_the_kv_cache():
+    per_token = bytes_read_per_token(4e9, 1e9)
+    assert per_token == 5e9
+    assert estimated_tokens_per_second(per_token, 1000, 0.7) == pytest.approx(140)
+    assert all(0 < e <= 1 for e in BANDWIDTH_EFFICIENCY.values())
+    with pytest.raises(ValueError, match="efficiency"):
+        estimated_tokens_per_second(per_token, 1000, 1.5)
+    with pytest.raises(ValueError):
+        bytes_read_per_token(4e9, -1)
+
+
+def test_speed_model_recovers_known_efficiency_and_overhead_per_layer():
+    from helpers.hardware.roofline import SpeedModel, fit_speed_model
+
+    truth = SpeedModel(efficiency=0.45, overhead_seconds_per_layer=0.0003)
+    sizes, layers = [1e8, 3e8, 6e8, 1.2e9], [30, 32, 24, 16]
+    speeds = [truth.tokens_per_second(b, 40, n) for b, n in zip(sizes, layers)]
+    fitted = fit_speed_model(sizes, layers, speeds, 40)
+    assert fitted.efficiency == pytest.approx(0.45, rel=1e-6)
+    assert fitted.overhead_seconds_per_layer == pytest.approx(0.0003, rel=1e-6)
+    assert truth.tokens_per_second(1e8, 40, 30) < estimated_tokens_per_second(1e8, 40, 0.45)
+    assert truth.tokens_per_second(1e8, 40, 30) < truth.tokens_per_second(1e8, 40, 16)  # deeper is slower
+
+
+def test_speed_model_refuses_a_layer_count_that_is_not_a_whole_number():
+    from helpers.hardware.roofline import SpeedModel
+
+    for bad in (0, 2.5, None):
+        with pytest.raises(ValueError, match="n_layers"):
+            SpeedModel(0.5, 0.0003).seconds_per_token(1e8, 40, bad)
+
+
+def test_speed_model_fit_refuses_one_shape_and_never_goes_negative_or_past_the_bandwidth():
+    from helpers.hardware.roofline import fit_speed_model
+
+    with pytest.raises(ValueError, match="bytes per layer"):
+        fit_speed_model([1e8, 2e8], [10, 20], [10, 6], 40)  # same bytes per layer: the two terms are confounded
+    deeper_is_faster = fit_speed_model([1e8, 2e8], [30, 10], [100, 40], 40)  # would need a negative overhead
+    assert deeper_is_faster.overhead_seconds_per_layer == 0 and 0 < deeper_is_faster.efficiency <= 1
+    too_fast = fit_speed_model([1e9, 2e9], [10, 30], [1000, 500], 40)  # 1 GB at 1000 tok/s: 25x the bandwidth
+    assert too_fast.efficiency == 1 and too_fast.overhead_seconds_per_layer == 0

@@ -1,0 +1,141 @@
+"""Prompt helpers: template rendering, few-shot prompts, continuation log-probabilities, grammars, JSON checks."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from helpers.course.paths import DATA_DIR
+from helpers.llm import prompting
+from helpers.training.export import CHAT_TEMPLATE
+
+MODEL = DATA_DIR / "tiny_llama" / "tiny_llama-q8_0.gguf"
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What news?"}]
+FIELDS = {"speaker": "string", "mood": ["merry", "sad"], "lines": "integer", "aside": "boolean"}
+
+
+@pytest.fixture(scope="module")
+def llm():
+    from helpers.llm.load import load_model
+
+    return load_model(MODEL, n_ctx=256, n_threads=1, logits_all=True)
+
+
+def test_render_chat_follows_the_template():
+    text = prompting.render_chat(CHAT_TEMPLATE, CHAT)
+    assert text == "<s>SYSTEM:\nBe brief.\n\nUSER:\nWhat news?\n\nASSISTANT:\n"
+    assert not prompting.render_chat(CHAT_TEMPLATE, CHAT, add_generation_prompt=False).endswith("ASSISTANT:\n")
+    with pytest.raises(ValueError, match="message 1"):
+        prompting.render_chat(CHAT_TEMPLATE, [CHAT[0], {"role": "narrator", "content": "x"}])
+    with pytest.raises(ValueError, match="no chat template"):
+        prompting.render_chat("", CHAT)
+
+
+@pytest.mark.slow
+def test_rendered_tokens_are_what_the_chat_api_sends(llm):
+    text = prompting.render_chat_for(llm, CHAT)
+    ids = prompting.prompt_token_ids(llm, text)
+    assert ids[0] == llm.token_bos() and ids.count(llm.token_bos()) == 1
+    reply = llm.create_chat_completion(CHAT, max_tokens=1, temperature=0.0)
+    assert reply["usage"]["prompt_tokens"] == len(ids)
+    assert "".join(prompting.token_pieces(llm, ids)).replace("\u2581", " ").lstrip().startswith("<s>")
+
+
+def test_few_shot_prompt_and_messages():
+    examples = [("a:", " A"), ("b:", " B")]
+    assert prompting.few_shot_prompt(examples, "c:", separator="\n") == "a: A\nb: B\nc:"
+    assert prompting.few_shot_prompt([], "c:", instruction="Upper case.") == "Upper case.\n\nc:"
+    with pytest.raises(ValueError, match="example 0"):
+        prompting.few_shot_prompt(["oops"], "c:")
+    messages = prompting.few_shot_messages(examples, "c:", system="S")
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+
+
+@pytest.mark.slow
+def test_continuation_logprob_sums_llama_cpp_log_softmax(llm):
+    prompt, continuation = "ROMEO:\n", "I will not"
+    r = prompting.continuation_logprob(llm, prompt, continuation)
+    ids = llm.tokenize((prompt + continuation).encode(), add_bos=True)
+    start = len(llm.tokenize(prompt.encode(), add_bos=True))
+    # independent check: one token at a time, each from a fresh evaluation of its prefix
+    total = 0.0
+    for j in range(start, len(ids)):
+        llm.reset()
+        llm.eval(ids[:j])
+        z = np.array(llm.scores[j - 1], dtype=np.float64)
+        total += z[ids[j]] - (z.max() + math.log(np.exp(z - z.max()).sum()))
+    assert r["logprob"] == pytest.approx(total, abs=1e-3)
+    assert len(r["per_token"]) == len(ids) - start and r["probability"] == pytest.approx(math.exp(r["logprob"]))
+    assert r["logprob"] < 0
+
+
+@pytest.mark.slow
+def test_continuation_boundary_must_be_clean(llm):
+    with pytest.raises(ValueError, match="SentencePiece"):
+        prompting.continuation_logprob(llm, "king, ", "king")
+    assert prompting.continuation_logprob(llm, "king,", " king")["logprob"] < 0
+
+
+@pytest.mark.slow
+def test_next_token_table_is_sorted_and_a_distribution(llm):
+    table = prompting.next_token_table(llm, "ROMEO:", n=5)
+    probs = [p for _, p in table]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-9
+    assert table[0][0] == "\n"  # the model learned that a speech starts on the next line
+
+
+def test_object_gbnf_and_its_schema_agree_on_examples():
+    gbnf = prompting.object_gbnf(FIELDS, max_string_chars=8)
+    assert gbnf.startswith('root ::= "{"') and "speaker-value ::=" in gbnf and "{0,7}" in gbnf
+    schema = prompting.schema_for_fields(FIELDS, max_string_chars=8)
+    good = {"speaker": "Romeo", "mood": "sad", "lines": 12, "aside": False}
+    assert prompting.validate(good, schema) == []
+    assert len(json.dumps(good)) <= prompting.max_json_chars(FIELDS, 8)
+    longest = {"speaker": "R" * 8, "mood": "merry", "lines": 9999, "aside": False}
+    assert len(json.dumps(longest)) == prompting.max_json_chars(FIELDS, 8)
+    for bad in ({**good, "speaker": "Romeo the Great"}, {**good, "mood": "glad"}, {**good, "lines": -1},
+                {**good, "aside": "no"}, {k: v for k, v in good.items() if k != "mood"}, {**good, "extra": 1}):
+        assert prompting.validate(bad, schema), bad
+    with pytest.raises(ValueError, match="type must be"):
+        prompting.object_gbnf({"x": "float"})
+    with pytest.raises(ValueError, match="identifiers"):
+        prompting.object_gbnf({"bad name": "string"})
+
+
+def test_validate_subset_and_refusals():
+    schema = {"type": "array", "items": {"type": "integer", "minimum": 0}, "maxItems": 2}
+    assert prompting.validate([1, 2], schema) == []
+    assert prompting.validate([1, 2, 3], schema) and prompting.validate([-1], schema)
+    assert prompting.validate([True], schema), "a bool is not an integer in JSON Schema"
+    assert prompting.validate(1.5, {"type": "number"}) == [] and prompting.validate("1", {"type": "number"})
+    with pytest.raises(ValueError, match="unsupported keywords"):
+        prompting.validate({}, {"type": "object", "oneOf": []})
+    out = prompting.parse_and_validate('{"a": "x\ny"}', {"type": "object"})
+    assert not out["parses"] and "control character" in out["problems"][0]
+
+
+@pytest.mark.slow
+def test_grammar_output_always_parses_and_validates(llm):
+    gbnf = prompting.object_gbnf(FIELDS, max_string_chars=6)
+    schema = prompting.schema_for_fields(FIELDS, max_string_chars=6)
+    rows = prompting.json_trials(llm, range(3), schema, prompt="ROMEO:\n", grammar_text=gbnf,
+                                 max_tokens=prompting.max_json_chars(FIELDS, 6))
+    assert all(r["parses"] and r["valid"] and r["finish"] == "stop" for r in rows), rows
+    again = prompting.json_trials(llm, [0], schema, prompt="ROMEO:\n", grammar_text=gbnf,
+                                  max_tokens=prompting.max_json_chars(FIELDS, 6))
+    assert again[0]["output"] == rows[0]["output"], "same seed, same output"
+    with pytest.raises(ValueError, match="exactly one"):
+        prompting.json_trials(llm, [0], schema)
+
+
+@pytest.mark.slow
+def test_widget_redraws_when_controls_change(llm):
+    from helpers.widgets.prompting import playground_html, prompt_playground
+
+    examples = [("What news?", "The king is dead.")]
+    app = prompt_playground(llm, {"none": "", "herald": "You are a herald."}, examples, "Who comes?")
+    view = app.children[1]
+    before = view.value
+    app.children[0].children[0].value = "You are a herald."
+    assert view.value != before and "SYSTEM:" in view.value
+    assert "USER:\nWhat news?" in playground_html(llm, "", examples, "Who comes?", shots=1, temperature=0.0)

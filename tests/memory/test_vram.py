@@ -1,0 +1,132 @@
+"""Memory planning: KV cache, compute buffer, offload split, budgets, monotonicity."""
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.course.catalog import get_gpu, get_model
+from helpers.memory.gguf_size import gguf_file_size
+from helpers.memory.vram import (
+    RUNTIME_OVERHEAD_BYTES,
+    compute_buffer_bytes,
+    judge,
+    kv_cache_bytes,
+    kv_cells,
+    largest_context_that_fits,
+    memory_plan,
+    most_gpu_layers_that_fit,
+    usable_gpu_bytes,
+    weight_split,
+)
+
+LLAMA8 = get_model("Llama 3.1 8B").architecture
+
+
+def test_kv_cache_formula_and_cache_types():
+    # 2 (K, V) x 32 layers x 8 KV heads x 128 x 8192 tokens x 2 bytes = 1 GiB
+    assert kv_cache_bytes(LLAMA8, 8192) == 2 * 32 * 8 * 128 * 8192 * 2 == 2**30
+    assert kv_cache_bytes(LLAMA8, 8192, cache_type="q8_0") == 2**30 // 2 * 34 // 32
+    assert kv_cache_bytes(LLAMA8, 8192, cache_type="q4_0") == 2**30 // 2 * 18 // 32
+    assert kv_cache_bytes(LLAMA8, 8192, batch=4) == 4 * 2**30
+
+
+@pytest.mark.parametrize("bad", [0, -1, math.nan, math.inf, 1.5, 10**12, True])
+def test_bad_context_is_refused_with_the_range(bad):
+    with pytest.raises(ValueError, match=r"context must be a whole number in \[1, "):
+        kv_cache_bytes(LLAMA8, bad)
+
+
+def test_kv_cells_are_padded_to_256():
+    assert kv_cells(1) == 256 and kv_cells(256) == 256 and kv_cells(1000) == 1024
+    assert kv_cache_bytes(LLAMA8, 1000) == kv_cache_bytes(LLAMA8, 1024)
+
+
+def test_unknown_cache_type_is_refused():
+    with pytest.raises(ValueError, match="kv cache type must be one of"):
+        kv_cache_bytes(LLAMA8, 1024, cache_type="q5_0")
+
+
+def test_compute_buffer_near_llama_cpp_report_and_smaller_with_flash_attention():
+    full = compute_buffer_bytes(LLAMA8, 8192)
+    assert 500 * 2**20 < full < 650 * 2**20  # llama.cpp logs about 560 MiB here
+    assert compute_buffer_bytes(LLAMA8, 8192, flash_attention=True) < full
+
+
+def test_offload_split_follows_n_gpu_layers():
+    total = gguf_file_size(LLAMA8, "Q4_K_M").tensor_data_bytes
+    none, all_ = weight_split(LLAMA8, "Q4_K_M", 0), weight_split(LLAMA8, "Q4_K_M", -1)
+    assert none.gpu_bytes == 0 and none.cpu_bytes == total
+    assert all_.output_on_gpu and all_.gpu_bytes + all_.cpu_bytes == total
+    assert all_.cpu_bytes > 0  # token embeddings stay in RAM
+    n32 = weight_split(LLAMA8, "Q4_K_M", 32)
+    assert n32.layers_on_gpu == 32 and not n32.output_on_gpu
+
+
+def test_tied_output_offload_copies_the_embeddings():
+    arch = get_model("Llama 3.2 1B").architecture
+    split = weight_split(arch, "Q4_K_M", -1)
+    assert split.gpu_bytes + split.cpu_bytes > gguf_file_size(arch, "Q4_K_M").tensor_data_bytes
+
+
+def test_seed_claims():
+    # "7B at 4-bit is about 5 GB", "70B at 4-bit about 40 GB"
+    assert 4.0e9 < gguf_file_size(get_model("Qwen2.5 7B").architecture, "Q4_K_M").total_bytes < 5.5e9
+    assert 38e9 < gguf_file_size(get_model("Llama 3.1 70B").architecture, "Q4_K_M").total_bytes < 45e9
+    # Llama 3.1 8B Q4_K_M with 8K context fits a 24 GB RTX 3090
+    plan = memory_plan(LLAMA8, "Q4_K_M", 8192)
+    assert judge(plan, usable_gpu_bytes(get_gpu("RTX 3090"))).fits
+    assert plan.overhead_gpu == RUNTIME_OVERHEAD_BYTES
+
+
+def test_verdicts_and_searches():
+    plan = memory_plan(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192)
+    verdict = judge(plan, 24 * 2**30)
+    assert not verdict.fits and "GiB on the GPU" in verdict.reason
+    layers = most_gpu_layers_that_fit(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192, 24 * 2**30)
+    assert 30 < layers < 60
+    ctx = largest_context_that_fits(LLAMA8, "Q4_K_M", 8 * 2**30)
+    assert ctx % 256 == 0
+    assert memory_plan(LLAMA8, "Q4_K_M", ctx).gpu_total <= 8 * 2**30 < memory_plan(LLAMA8, "Q4_K_M", ctx + 256).gpu_total
+    assert usable_gpu_bytes(get_gpu("Apple M2 Max 96GB")) == int(96 * 2**30 * 0.75)
+    assert usable_gpu_bytes(get_gpu("CPU desktop DDR4-3200 dual-channel")) == 0
+
+
+MODELS = st.sampled_from(["Llama 3.2 1B", "Qwen2.5 0.5B", "Gemma 2 2B", "Phi-3.5 mini", "SmolLM2 135M"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(MODELS, st.integers(1, 8192), st.integers(1, 8192), st.sampled_from(["f16", "q8_0", "q4_0"]))
+def test_more_context_never_needs_less_memory(name, a, b, cache):
+    arch = get_model(name).architecture
+    small, large = sorted((a, b))
+    assert memory_plan(arch, "Q4_K_M", small, cache_type=cache).total <= memory_plan(arch, "Q4_K_M", large,
+                                                                                     cache_type=cache).total
+
+
+@settings(max_examples=40, deadline=None)
+@given(MODELS, st.integers(0, 40), st.integers(0, 40))
+def test_more_gpu_layers_never_use_less_vram(name, a, b):
+    arch = get_model(name).architecture
+    few, many = sorted((a, b))
+    assert memory_plan(arch, "Q4_K_M", 2048, few).gpu_total <= memory_plan(arch, "Q4_K_M", 2048, many).gpu_total
+
+
+SHAPES = [dict(), dict(vocab=4096), dict(ffn=2048), dict(hidden=512, head_dim=128), dict(n_heads=8, head_dim=32)]
+
+
+@pytest.mark.parametrize("change", SHAPES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "base")
+def test_kv_cache_and_compute_buffer_against_llama_cpp(tmp_path, change):
+    pytest.importorskip("llama_cpp")
+    from helpers.gguf.random_weights import write_random_llama_gguf
+    from helpers.memory.architecture import Architecture
+    from helpers.memory.estimator_check import llama_cpp_buffers
+
+    arch = Architecture(**{**dict(name="tiny", n_layers=2, hidden=256, ffn=512, n_heads=4, n_kv_heads=1,
+                                  head_dim=64, vocab=512, max_context=4096, tokenizer="spm"), **change})
+    path = write_random_llama_gguf(tmp_path / "tiny.gguf", arch)
+    for context, flash in ((512, False), (1000, False), (2048, False), (2048, True)):
+        real = llama_cpp_buffers(path, context, flash_attention=flash)
+        assert kv_cache_bytes(arch, context) == pytest.approx(real["kv_cache_bytes"], abs=0.006 * 2**20)  # log: 0.01 MiB
+        estimate = compute_buffer_bytes(arch, context, flash_attention=flash)
+        assert estimate == pytest.approx(real["compute_buffer_bytes"], rel=0.1), (context, flash)

@@ -1,0 +1,89 @@
+"""The will-it-run CLI, in process and once as a subprocess."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers.course.catalog import get_gpu, get_model
+from helpers.memory.willitrun import assess, main
+
+
+def run_json(argv, capsys):
+    code = main(argv + ["--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_llama_8b_q4_k_m_8k_fits_a_3090(capsys):
+    code, out = run_json(["--model", "Llama 3.1 8B", "--quant", "Q4_K_M", "--ctx", "8192", "--gpu", "RTX 3090"], capsys)
+    assert code == 0 and out["fits"] and out["layers_on_gpu"] == 32 and out["output_on_gpu"]
+    assert out["total_bytes"] == out["weights_bytes"] + out["kv_cache_bytes"] + out["compute_buffer_bytes"] + \
+        out["overhead_bytes"]
+    assert 60 < out["estimated_tokens_per_second"] < 200
+
+
+def test_explicit_architecture_and_auto_layers(capsys):
+    argv = ["--layers", "80", "--hidden", "8192", "--ffn", "28672", "--heads", "64", "--kv-heads", "8",
+            "--head-dim", "128", "--vocab", "128256", "--params", "70.6", "--vram-gb", "24", "--n-gpu-layers", "auto"]
+    code, out = run_json(argv, capsys)
+    assert code == 0 and 0 < out["layers_on_gpu"] < 80 and out["estimated_tokens_per_second"] is None
+    code, out = run_json(argv[:-2], capsys)  # all layers: does not fit
+    assert code == 1 and not out["fits"]
+
+
+def test_cpu_machine_runs_everything_in_ram(capsys):
+    code, out = run_json(["--model", "Qwen2.5 0.5B", "--gpu", "CPU desktop DDR4-3200 dual-channel"], capsys)
+    assert code == 0 and out["gpu_bytes"] == 0 and out["estimated_tokens_per_second"] > 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "Lama 3.1 8B", "--gpu", "RTX 3090"], "did you mean 'Llama 3.1 8B'"),
+    (["--model", "Llama 3.1 8B", "--gpu", "RTX 309"], "did you mean 'RTX 3090'"),
+    (["--model", "Llama 3.1 8B", "--gpu", "RTX 3090", "--quant", "Q4KM"], "did you mean"),
+    (["--model", "Llama 3.1 8B", "--vram-gb", "nan"], "--vram-gb must be in"),
+    (["--model", "Llama 3.1 8B", "--vram-gb", "-3"], "--vram-gb must be in"),
+    (["--model", "Llama 3.1 8B", "--vram-gb", "8", "--ctx", "0"], "--ctx must be in"),
+    (["--model", "Llama 3.1 8B", "--vram-gb", "8", "--ctx", "inf"], "--ctx must be"),
+    (["--model", "Llama 3.1 8B", "--vram-gb", "8", "--ctx", "500000"], "trained maximum"),
+    (["--layers", "32", "--vram-gb", "8"], "missing --hidden"),
+    (["--model", "Llama 3.1 8B"], "give --gpu NAME"),
+])
+def test_bad_input_is_refused_clearly(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_assess_text_agrees_with_json():
+    result = assess(get_model("Mistral 7B v0.3").architecture, "Q8_0", 4096, gpu=get_gpu("RTX 4060 Ti 16GB"))
+    d = result.as_dict()
+    assert d["fits"] and d["file_bytes"] > d["weights_bytes"]
+
+
+def test_cli_as_a_subprocess():
+    done = subprocess.run([sys.executable, "-m", "helpers.memory.willitrun", "--model", "Llama 3.2 1B", "--gpu", "T4", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["fits"] is True
+
+
+@pytest.mark.parametrize("budget", [None, -1, float("nan"), float("inf"), 10**20])
+def test_assess_refuses_a_missing_or_absurd_budget(budget):
+    with pytest.raises(ValueError, match="gpu_budget_bytes in"):
+        assess(get_model("Llama 3.2 1B").architecture, "Q4_K_M", 4096, gpu_budget_bytes=budget)
+
+
+def test_params_that_disagree_with_the_architecture_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["--layers", "32", "--hidden", "4096", "--ffn", "14336", "--heads", "32", "--kv-heads", "8",
+              "--head-dim", "128", "--vocab", "128256", "--params", "70", "--vram-gb", "24"])
+    assert "disagrees with the architecture" in capsys.readouterr().err
+
+
+def test_a_plan_that_does_not_fit_gets_no_speed_estimate():
+    gpu = get_gpu("RTX 3090")
+    too_big = assess(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192, gpu=gpu)
+    fits = assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, gpu=gpu)
+    assert not too_big.verdict.fits and too_big.tokens_per_second is None
+    assert fits.verdict.fits and fits.tokens_per_second > 0

@@ -1,0 +1,74 @@
+"""The doctor: synthetic machine cards and settings that must (and must not) raise each finding."""
+import dataclasses
+
+import pytest
+
+from helpers.course.catalog import get_model
+from helpers.hardware.machine import GPU, MachineCard
+from helpers.troubleshooting.doctor import diagnose, load_troubleshooting
+
+GIB = 2**30
+SMALL = get_model("SmolLM2 135M").architecture
+LLAMA_8B = get_model("Llama 3.1 8B").architecture
+CPU_BOX = MachineCard(os="Linux", python="3.11", cpu_model="test", physical_cores=4, logical_cores=8,
+                      ram_total_bytes=32 * GIB, ram_available_bytes=28 * GIB)
+RTX = GPU(vendor="NVIDIA", name="RTX 3090", memory_bytes=24 * GIB, backend="CUDA")
+GPU_BOX = dataclasses.replace(CPU_BOX, gpus=[RTX], llama_cpp_gpu_offload=True)
+
+
+def codes(findings, severity=None):
+    return {f.code for f in findings if severity is None or f.severity == severity}
+
+
+def test_healthy_setups_have_no_errors_or_warnings():
+    assert {f.severity for f in diagnose(CPU_BOX, SMALL, "Q4_K_M", 2048, 0, 4)} <= {"info"}
+    found = diagnose(GPU_BOX, LLAMA_8B, "Q4_K_M", 8192, -1, 4)
+    assert not [f for f in found if f.severity in ("error", "warning")]
+
+
+def test_no_gpu_but_layers_requested():
+    assert "no_gpu_build" in codes(diagnose(CPU_BOX, SMALL, "Q4_K_M", 2048, 99, 4), "warning")
+
+
+def test_gpu_present_but_build_without_offload():
+    box = dataclasses.replace(GPU_BOX, llama_cpp_gpu_offload=False)
+    found = diagnose(box, LLAMA_8B, "Q4_K_M", 4096, -1, 4)
+    assert "no_gpu_build" in codes(found, "error")
+    assert "GGML_CUDA" in next(f.fix for f in found if f.code == "no_gpu_build")
+    rocm = dataclasses.replace(box, gpus=[GPU("AMD", "RX 7900 XTX", 24 * GIB, "ROCm")])
+    assert "GGML_HIP" in next(f.fix for f in diagnose(rocm, LLAMA_8B, "Q4_K_M", 4096, -1, 4) if f.code == "no_gpu_build")
+
+
+def test_too_little_ram():
+    tiny_ram = dataclasses.replace(CPU_BOX, ram_available_bytes=2 * GIB)
+    assert "ram_too_small" in codes(diagnose(tiny_ram, LLAMA_8B, "Q4_K_M", 4096, 0, 4), "error")
+    assert "ram_too_small" not in codes(diagnose(CPU_BOX, LLAMA_8B, "Q4_K_M", 4096, 0, 4))
+
+
+def test_threads_beyond_cores():
+    assert "slow_threads" in codes(diagnose(CPU_BOX, SMALL, "Q4_K_M", 2048, 0, 16), "warning")
+    assert "slow_threads" in codes(diagnose(CPU_BOX, SMALL, "Q4_K_M", 2048, 0, 1), "info")
+
+
+def test_context_beyond_training():
+    found = diagnose(CPU_BOX, SMALL, "Q4_K_M", SMALL.max_context * 2, 0, 4)
+    assert found[0].severity == "error" and found[0].code == "context_overflow"
+
+
+def test_gpu_out_of_memory_and_partial_offload():
+    big = get_model("Llama 3.1 70B").architecture
+    roomy = dataclasses.replace(GPU_BOX, ram_available_bytes=128 * GIB)
+    assert "cuda_oom_llama_cpp" in codes(diagnose(roomy, big, "Q4_K_M", 4096, -1, 4), "error")
+    assert "slow_partial_offload" in codes(diagnose(roomy, big, "Q4_K_M", 4096, 40, 4), "warning")
+    mac = dataclasses.replace(roomy, gpus=[GPU("Apple", "M2", 16 * GIB, "Metal", unified_memory=True)])
+    assert "metal_out_of_memory" in codes(diagnose(mac, LLAMA_8B, "Q8_0", 32768, -1, 4), "error")
+
+
+def test_codes_point_at_catalogue_entries_and_bad_settings_are_refused():
+    catalogue = load_troubleshooting()
+    for code in ("no_gpu_build", "cuda_oom_llama_cpp", "metal_out_of_memory", "context_overflow", "slow_threads",
+                 "slow_partial_offload"):
+        assert code in catalogue
+    assert all(e["source"].startswith("https://") and e["symptom"] and e["fix"] for e in catalogue.values())
+    with pytest.raises(ValueError, match="threads"):
+        diagnose(CPU_BOX, SMALL, "Q4_K_M", 2048, 0, 0)

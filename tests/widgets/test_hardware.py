@@ -1,0 +1,47 @@
+"""Hardware widgets build, react, and their figures show the curve."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+from helpers.widgets.hardware import offload_app, offload_figure  # noqa: E402
+
+
+def test_offload_figure_marks_the_best_setting():
+    fig = offload_figure("Llama 3.1 70B", "Q4_K_M", 4096, "RTX 3090", "CPU desktop DDR5-5600 dual-channel")
+    ax = fig.axes[0]
+    assert "best that fits: 46 layers" in ax.texts[0].get_text()
+    assert ax.get_yscale() == "log"
+
+
+def test_offload_app_reacts():
+    app = offload_app()
+    app.children[0].value = "Llama 3.1 8B"
+    app.update()
+    assert app.kwargs["model"] == "Llama 3.1 8B"
+
+
+def test_ranking_and_cost_tables():
+    from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.ranking import assess_device, rank_devices
+    from helpers.widgets.hardware import cost_table, ranking_table
+
+    arch = get_model("Llama 3.1 8B").architecture
+    table = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=1000))
+    assert list(table["tokens/s"]) == sorted(table["tokens/s"], reverse=True)
+    costs = cost_table(assess_device(arch, "Q4_K_M", 4096, get_gpu("RTX 3090")), 0.3, 8, 3)
+    assert costs.index[0] == "RTX 3090 (local)" and costs.iloc[0]["total $/M output tokens"] > 0
+    assert len(costs) > 1
+
+
+def test_hardware_and_cost_apps_build(capsys):
+    from helpers.widgets.hardware import cost_app, hardware_app
+
+    app = hardware_app()
+    app.children[0].value = "Qwen2.5 7B"
+    app.update()
+    assert app.kwargs["model"] == "Qwen2.5 7B"
+    cost = cost_app()
+    cost.children[1].value = "Apple M1 16GB"
+    cost.children[0].value = "Llama 3.1 70B"
+    cost.update()
+    assert "does not run" in capsys.readouterr().out

@@ -1,0 +1,44 @@
+"""The will-it-run widget builds, reacts to its controls, and its figure shows the plan."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+from helpers.course.catalog import get_gpu, get_model  # noqa: E402
+from helpers.hardware.machine import GPU as CardGPU  # noqa: E402
+from helpers.hardware.machine import MachineCard  # noqa: E402
+from helpers.memory.willitrun import assess, best_settings, machine_card_gpu  # noqa: E402
+from helpers.widgets.willitrun import best_settings_table, breakdown_figure, will_it_run_app  # noqa: E402
+
+
+def card(gpus=()):
+    return MachineCard(os="Linux", python="3.11", cpu_model="x", physical_cores=2, logical_cores=2,
+                       ram_total_bytes=24 * 2**30, ram_available_bytes=20 * 2**30, gpus=list(gpus),
+                       bandwidth_gbps_one_thread=10.0, bandwidth_gbps_all_threads=20.0)
+
+
+def test_app_builds_and_changes_with_its_controls(capsys):
+    app = will_it_run_app()  # outside a kernel the Output widget lets prints through to stdout
+    assert "YES, fits" in capsys.readouterr().out  # Llama 3.1 8B Q4_K_M 8K on an RTX 3090
+    app.children[0].children[0].value = "Llama 3.1 70B"
+    assert "NO, needs" in capsys.readouterr().out
+
+
+def test_machine_card_becomes_a_gpu_option():
+    cpu = machine_card_gpu(card())
+    assert cpu.kind == "cpu" and cpu.bandwidth_gbps == 20.0 and cpu.memory_bytes == 24 * 2**30
+    gpu = machine_card_gpu(card([CardGPU("NVIDIA", "NVIDIA GeForce RTX 3090", 24 * 2**30, "CUDA")]))
+    assert gpu.kind == "discrete" and gpu.bandwidth_gbps == get_gpu("RTX 3090").bandwidth_gbps
+    app = will_it_run_app(card())
+    assert app.children[0].children[1].value == "your machine (CPU)"
+
+
+def test_figure_and_best_settings():
+    arch = get_model("Llama 3.1 8B").architecture
+    result = assess(arch, "Q4_K_M", 8192, gpu=get_gpu("RTX 3090"))
+    fig = breakdown_figure(result, "RTX 3090")
+    assert "fits" in fig.axes[0].get_title()
+    best = best_settings(arch, get_gpu("RTX 3060 12GB"), 8192)
+    table = best_settings_table(best)
+    assert best["quant"] == table.index[table.iloc[:, 0] >= 8192][0]
+    contexts = list(table.iloc[:, 0])
+    assert contexts == sorted(contexts)  # fewer bits leave room for more context
