@@ -6,6 +6,7 @@ offset) followed by the tensor data. :func:`read_header` memory-maps the file wi
 table points past the end of the file (an interrupted download), with a ValueError naming the file,
 before llama.cpp ever opens it. Sizes are in bytes.
 """
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import gguf
 from helpers.course.units import format_size
 
 GGUF_MAGIC = b"GGUF"
+HEADER_START_BYTES = 24  # magic, version, tensor count, metadata key count
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,18 @@ def _file_type_name(ftype) -> str:
         return f"file_type {ftype}"
 
 
+def describe_counts(path) -> str:
+    """What the fixed start of a GGUF header says: version, tensor count and metadata key count.
+
+    The first 24 bytes are the magic, a little-endian uint32 version and two uint64 counts; they can
+    be read even when the rest of the file is damaged (the file must have at least 24 bytes).
+    """
+    with Path(path).open("rb") as f:
+        head = f.read(HEADER_START_BYTES)
+    version, tensors, keys = struct.unpack("<IQQ", head[4:])
+    return f"its header (GGUF version {version}) lists {tensors:,} tensors and {keys:,} metadata keys"
+
+
 def open_checked(path) -> gguf.GGUFReader:
     """A ``gguf.GGUFReader`` for ``path`` once the file is known to be a whole GGUF file.
 
@@ -97,10 +111,15 @@ def open_checked(path) -> gguf.GGUFReader:
         hint = " (this looks like a zip/PyTorch checkpoint)" if magic[:2] == b"PK" else ""
         raise ValueError(f"{path.name}: not a GGUF file: starts with {magic!r}, expected "
                          f"{GGUF_MAGIC!r}{hint}")
+    if size < HEADER_START_BYTES:
+        raise ValueError(f"{path.name}: truncated: {size} bytes, a GGUF header alone needs more than "
+                         f"{HEADER_START_BYTES}; download or copy the file again")
     try:
         reader = gguf.GGUFReader(path, "r")
-    except Exception as err:  # the reader raises many types on damaged headers
-        raise ValueError(f"{path.name}: corrupt or truncated GGUF header ({err})") from err
+    except Exception as err:  # the reader raises many types (numpy, struct, unicode) on damaged files
+        raise ValueError(f"{path.name}: truncated or corrupt: {describe_counts(path)}, but its {size:,} bytes "
+                         "do not hold what the header describes (an interrupted download or copy?); "
+                         "download or copy the file again") from err
     end = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
     if end > size:
         raise ValueError(f"{path.name}: truncated: tensor data ends at byte {end:,} "

@@ -84,3 +84,16 @@ def test_bad_files_refused_before_reading(tmp_path):
     text.write_text("not a model")
     with pytest.raises(ValueError, match="notes.gguf: not a GGUF"):
         read_header(text)
+
+
+@pytest.mark.parametrize("keep", [20, 200, 5000, None])
+def test_truncated_files_get_the_courses_message(tmp_path, keep):
+    data = MODEL.read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[: keep or len(data) // 2])
+    with pytest.raises(ValueError, match="cut.gguf: truncated") as err:
+        read_header(cut)
+    assert "reshape" not in str(err.value) and "again" in str(err.value)
+    if keep != 20:
+        assert "lists 39 tensors and 23 metadata keys" in str(err.value)
+
