@@ -16,14 +16,22 @@
 # A language model does one thing: given the tokens so far, it returns a score (a **logit**) for
 # every token of its vocabulary. Everything else — chat, stories, code — is a loop around that
 # call plus a rule for picking the next token. The knobs you meet in every runtime (temperature,
-# top-k, top-p, min-p, repetition penalty, seed) are all parts of that rule. Here we open the loop
-# on a real model: the course's own small Llama (trained on Shakespeare in notebook 18), run both by
-# hand in PyTorch and by llama.cpp, with identical results.
+# top-k, top-p, min-p, repetition penalty, seed) are all parts of that rule.
+#
+# Two models, each where it teaches best:
+#
+# - **the course's own tiny Llama** (1.2 M parameters, trained on Shakespeare in notebook 18). It is
+#   small enough to run in a few lines of PyTorch, so we open the loop on it by hand and check that
+#   llama.cpp, on the same weights, picks exactly the same tokens;
+# - **SmolLM2-135M-Instruct**, a real pretrained chat model (135 M parameters, 4-bit, 98 MB), run by
+#   llama.cpp as any local model is. Its next-token distribution after a factual prompt is what the
+#   sampling knobs reshape: a real model's choices, right and wrong ones.
 #
 # **Learning goals**
 # - Turn text into token ids and back, and see why a leading space appears.
 # - Read a next-token distribution from logits (softmax) and write the autoregressive loop by hand.
 # - Check that your loop and llama.cpp pick the same tokens when decoding greedily.
+# - Read a real chat model's top next tokens and their probabilities from llama.cpp's logits.
 # - Explain what temperature, top-k, top-p, min-p, repetition penalty and the seed each do.
 #
 # **Time:** 30 minutes · **Needs:** CPU only
@@ -34,6 +42,8 @@ SEED = 0
 MODEL_DIR = "data/tiny_llama"
 PROMPT = "ROMEO:\n"
 N_TOKENS = 40  # tokens generated in the loops below
+CHAT_PROMPT = "The capital of France is"  # a factual prompt for the real chat model
+STORY_PROMPT = "Once upon a time"  # an open prompt, sampled by llama.cpp in section 6
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -48,8 +58,9 @@ model_dir = REPO_ROOT / MODEL_DIR
 # ## 1. Tokens
 #
 # The model never sees characters, only token ids from its vocabulary: whole common words, pieces of
-# rarer ones, single bytes for anything else. `▁` stands for a space. The tokenizer adds one space in
-# front of the text, and `<s>` (beginning of sequence) goes first.
+# rarer ones, single bytes for anything else. The tiny model's tokenizer (SentencePiece style, 1,024
+# tokens) writes a space as `▁`, adds one space in front of the text and puts `<s>` (beginning of
+# sequence) first.
 
 # %%
 import pandas as pd
@@ -64,6 +75,20 @@ text = "ROMEO:\nO, she doth teach the torches to burn bright!"
 ids = llm.tokenize(text.encode(), add_bos=True, special=False)
 print(len(text), "characters ->", len(ids), "tokens")
 print(" | ".join(vocab.tokens[i] for i in ids))
+
+# %% [markdown]
+# The real chat model has a larger vocabulary (49,152 tokens, byte-level BPE, like GPT-2's) learned
+# from far more text: it keeps the space *inside* the token that follows it, adds no space in front
+# and no `<s>`, and needs fewer tokens for the same line.
+
+# %%
+from helpers.llm.chat_model import chat_model_path
+from helpers.llm.prompting import token_pieces
+
+chat_llm = load_model(chat_model_path(), n_ctx=256, n_threads=1, seed=SEED)  # SmolLM2-135M-Instruct
+chat_ids = chat_llm.tokenize(text.encode(), add_bos=True, special=False)
+print(len(text), "characters ->", len(chat_ids), "tokens (vocabulary of", f"{chat_llm.n_vocab():,})")
+print(" | ".join(token_pieces(chat_llm, chat_ids)))
 
 # %% [markdown]
 # ## 2. Logits → probabilities
@@ -87,7 +112,8 @@ pd.DataFrame({"token": [vocab.tokens[i] for i in top], "logit": next_logits[top]
               "probability": probs[top].round(3)})
 
 # %% [markdown]
-# After a speaker's name the model has learned that a line starts: capitalised words and `O`.
+# After a speaker's name the tiny model has learned that a line starts: capitalised words, none
+# of them likely (the best has 6.5%).
 #
 # ## 3. The loop, by hand
 #
@@ -117,7 +143,40 @@ print(PROMPT + vocab.decode(ours))
 # Identical, token for token. Greedy decoding of a small model soon repeats itself: the most likely
 # continuation of a loop is more of the loop. That is why runtimes **sample** instead.
 #
-# ## 4. Sampling knobs
+# ## 4. A real model's next token
+#
+# Stepping through SmolLM2's 30 blocks by hand would add nothing the tiny model did not show; what it
+# adds is a real distribution. llama.cpp evaluates the prompt and hands back its logits for the
+# next token (`helpers.llm.next_token`); softmax turns them into probabilities:
+
+# %%
+from helpers.llm.next_token import next_token_logits, top_tokens
+
+fact_ids = chat_llm.tokenize(CHAT_PROMPT.encode(), add_bos=True, special=False)
+fact_logits = next_token_logits(chat_llm, fact_ids)
+best = top_tokens(chat_llm, fact_logits, k=10)
+print(f"{CHAT_PROMPT!r} = {len(fact_ids)} tokens:", " | ".join(token_pieces(chat_llm, fact_ids)))
+pd.DataFrame([{"token": repr(c.piece), "id": c.token_id, "logit": round(c.logit, 2),
+               "probability": round(c.probability, 4)} for c in best]).set_index("token")
+
+# %%
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(9, 3.2))
+ax.bar([repr(c.piece) for c in best], [c.probability for c in best])
+ax.set(ylabel="probability", title=f"SmolLM2-135M-Instruct: the next token after {CHAT_PROMPT!r}")
+ax.tick_params(axis="x", rotation=45)
+plt.show()
+print(f"the ten most likely tokens hold {sum(c.probability for c in best):.1%}; "
+      f"the other {chat_llm.n_vocab() - 10:,} share the rest")
+
+# %% [markdown]
+# A real model is far more certain than the tiny one: `' Paris'` gets about 77%. The rest is not
+# noise: `' the'` (6%) opens a longer sentence that may or may not reach Paris, while `' London'`
+# (1.2%), `' La'` and `' Le'` (1.1% each) are wrong answers that sampling can still draw: together
+# about once in 30 tries.
+#
+# ## 5. Sampling knobs
 #
 # Each knob reshapes the distribution before a random draw (`helpers/textgen/sampling.py`, numpy):
 #
@@ -130,48 +189,60 @@ print(PROMPT + vocab.decode(ours))
 # | repetition penalty | shrink the logits of tokens already in the text |
 # | seed | fixes the random draws: same seed, same text |
 #
-# On the real distribution after the prompt:
+# On SmolLM2's distribution after the factual prompt (entropy, in bits, measures how spread it is:
+# 0 for a certainty, log2(49,152) = 15.6 for all tokens equally likely; the repetition penalty acts
+# on the prompt's own tokens):
 
 # %%
-from helpers.textgen.sampling import apply_temperature, min_p, top_k, top_p
+from helpers.llm.next_token import vocabulary_pieces
+from helpers.textgen.sampling import apply_temperature
+from helpers.widgets.sampling import settings_figure, settings_summary
 
-rows = []
-for name, z in [("raw (T=1)", next_logits), ("T=0.5", apply_temperature(next_logits, 0.5)),
-                ("T=1.5", apply_temperature(next_logits, 1.5)), ("top-k 20", top_k(next_logits, 20)),
-                ("top-p 0.9", top_p(next_logits, 0.9)), ("min-p 0.1", min_p(next_logits, 0.1))]:
-    p = softmax(z)
-    nz = p[p > 0]
-    rows.append({"setting": name, "tokens that can be drawn": int((p > 0).sum()),
-                 "p(top token)": round(float(p.max()), 3),
-                 "entropy (bits)": round(float(-(nz * np.log2(nz)).sum()), 2)})
-pd.DataFrame(rows).set_index("setting")
+SETTINGS = {"raw (T=1)": {}, "T=0.5": {"temperature": 0.5}, "T=1.5": {"temperature": 1.5},
+            "top-k 20": {"k": 20}, "top-p 0.9": {"p": 0.9}, "min-p 0.05": {"min_prob": 0.05},
+            "T=1.5 + min-p 0.05": {"temperature": 1.5, "min_prob": 0.05},
+            "repetition penalty 1.5": {"penalty": 1.5}}
+pd.DataFrame(settings_summary(fact_logits, SETTINGS, previous_ids=fact_ids)).set_index("setting").round(3)
 
 # %%
-import matplotlib.pyplot as plt
-
-order = np.argsort(-probs, kind="stable")[:25]
+pieces = vocabulary_pieces(chat_llm)
+order = np.argsort(-fact_logits, kind="stable")[:20]
 fig, ax = plt.subplots(figsize=(10, 3.2))
 for t, style in [(0.5, "o-"), (1.0, "s-"), (1.5, "^-")]:
-    ax.plot(range(25), softmax(apply_temperature(next_logits, t))[order], style, label=f"T = {t}")
-ax.set_xticks(range(25), [vocab.tokens[i] for i in order], rotation=70)
-ax.set(ylabel="probability", title=f"next token after {PROMPT!r}: temperature reshapes the distribution")
+    ax.plot(range(20), softmax(apply_temperature(fact_logits, t))[order], style, label=f"T = {t}")
+ax.set_xticks(range(20), [repr(pieces[i]) for i in order], rotation=70)
+ax.set(yscale="log", ylabel="probability (log scale)",
+       title=f"next token after {CHAT_PROMPT!r}: temperature reshapes the distribution")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# Move the knobs and watch the real distribution change (the table above and this plot are the
-# static version):
+# Temperature keeps every token and moves probability between them: 0.5 makes `' Paris'` nearly
+# certain, 1.5 hands a good share to the tail. The cut-offs keep the head and drop the rest of the
+# 49,152 tokens: top-p 0.9 and min-p 0.05 keep a handful here, top-k always exactly k (and the
+# tokens it keeps are renormalised, which raises `' Paris'` a little). min-p is why high temperatures
+# stay usable: the tail it removes is where nonsense lives. The repetition penalty pushes back
+# `' capital'`, already in the prompt.
+#
+# Below, the same computation the widget runs, for four settings (grey: the raw distribution;
+# blue: after the knobs), then the widget itself to move the knobs yourself:
+
+# %%
+shown = ("T=0.5", "T=1.5", "top-p 0.9", "T=1.5 + min-p 0.05")
+fig = settings_figure(fact_logits, pieces, {name: SETTINGS[name] for name in shown}, previous_ids=fact_ids)
+plt.show()
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.sampling import sampling_explorer
 
-sampling_explorer(next_logits, vocab.tokens)
+sampling_explorer(fact_logits, pieces, previous_ids=fact_ids)
 
 # %% [markdown]
-# ## 5. Sampling loop, seeds and the repetition penalty
+# ## 6. Sampling loop, seeds and the repetition penalty
 #
-# The same loop as before, with `helpers.textgen.sampling.sample` choosing each token from a seeded random
-# generator: the same seed gives the same text, another seed another text.
+# Back to the tiny model for the loop by hand: the same loop as before, with
+# `helpers.textgen.sampling.sample` choosing each token from a seeded random generator. The same seed
+# gives the same text, another seed another text.
 
 # %%
 from helpers.textgen.sampling import sample
@@ -193,18 +264,24 @@ print(f"--- seed 1 ---\n{PROMPT}{a}\n--- seed 2 ---\n{PROMPT}{c}")
 
 # %% [markdown]
 # llama.cpp has the same knobs under the same names (its sampler chain and random generator differ
-# from ours, so the texts differ, but the seed makes each repeatable):
+# from ours, so the texts differ, but the seed makes each repeatable). Here on the real model, from
+# an open prompt where many continuations are plausible:
 
 # %%
 def cpp_sample(seed):
-    llm.set_seed(seed)
-    out = llm.create_completion(PROMPT, max_tokens=N_TOKENS, temperature=0.8, top_k=40, top_p=0.95,
-                                min_p=0.05, repeat_penalty=1.1, seed=seed)
+    out = chat_llm.create_completion(STORY_PROMPT, max_tokens=N_TOKENS, temperature=0.8, top_k=40, top_p=0.95,
+                                     min_p=0.05, repeat_penalty=1.1, seed=seed)
     return out["choices"][0]["text"]
 
 
-print("llama.cpp, seed 1 twice identical:", cpp_sample(1) == cpp_sample(1))
-print(PROMPT + cpp_sample(1))
+first, again, other = cpp_sample(1), cpp_sample(1), cpp_sample(2)
+print("llama.cpp, seed 1 twice identical:", first == again, "| seed 2 differs:", first != other)
+print(f"--- seed 1 ---\n{STORY_PROMPT}{first}\n--- seed 2 ---\n{STORY_PROMPT}{other}")
+
+# %% [markdown]
+# Fluent English, and yet neither is a story: seed 1 drifts into career advice, seed 2 into a
+# portrait of "you". Sampling only picks among the continuations the model finds likely; it cannot
+# add the sense of genre that 135 M parameters did not learn.
 
 # %% [markdown]
 # ## Summary
@@ -212,7 +289,10 @@ print(PROMPT + cpp_sample(1))
 # - Text → token ids (SentencePiece adds a leading space and `<s>`); the model maps ids → one logit per
 #   vocabulary token per position.
 # - Softmax of the last position's logits is the next-token distribution; generation is a loop of
-#   forward pass → pick → append. Our hand loop and llama.cpp choose the same tokens greedily.
+#   forward pass → pick → append. Our hand loop and llama.cpp choose the same tokens greedily (tiny
+#   model, by hand).
+# - A real model (SmolLM2-135M-Instruct) puts 77% on `' Paris'` after "The capital of France is",
+#   and still leaves some probability on wrong answers that sampling can draw.
 # - Temperature reshapes, top-k / top-p / min-p cut the tail, the repetition penalty pushes back
 #   on tokens already used, and the seed makes the random draws repeatable. Greedy needs no seed.
 #
@@ -235,7 +315,15 @@ answer = None
 check_top_p_count(answer, [2.0, 1.0, 0.0, -1.0], 0.8)
 
 # %% [markdown]
-# **3.** Does greedy decoding (temperature 0) give different text for different seeds? `True` or `False`.
+# **3.** On SmolLM2's distribution after "The capital of France is" (`fact_logits`, temperature 1),
+# how many tokens does top-p = 0.8 keep?
+
+# %%
+answer = None
+check_top_p_count(answer, fact_logits, 0.8)
+
+# %% [markdown]
+# **4.** Does greedy decoding (temperature 0) give different text for different seeds? `True` or `False`.
 
 # %%
 answer = None

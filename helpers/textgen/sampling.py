@@ -14,6 +14,15 @@ def softmax(logits) -> np.ndarray:
     return z / z.sum()
 
 
+def entropy_bits(probs) -> float:
+    """Shannon entropy of a probability vector in bits: how many yes/no questions the next token is worth."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 1 or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
+        raise ValueError(f"probs must be a 1-D vector of non-negative numbers summing to 1, got sum {probs.sum()!r}")
+    kept = probs[probs > 0]
+    return float(-(kept * np.log2(kept)).sum())
+
+
 def apply_temperature(logits, temperature: float) -> np.ndarray:
     """Divide logits by ``temperature`` (> 0). Below 1 sharpens, above 1 flattens."""
     if not temperature > 0:
@@ -32,10 +41,12 @@ def top_k(logits, k: int) -> np.ndarray:
 
 
 def top_p(logits, p: float) -> np.ndarray:
-    """Keep the smallest set of most likely tokens whose probabilities add up to at least ``p``."""
+    """Keep the smallest set of most likely tokens whose probabilities add up to at least ``p``; p = 1 keeps all."""
     if not 0 < p <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {p!r}")
     z = np.asarray(logits, dtype=np.float64).copy()
+    if p == 1:  # as llama.cpp: off (a cumulative sum can reach 1 before the last tiny probabilities)
+        return z
     order = np.argsort(-z, kind="stable")
     cumulative = np.cumsum(softmax(z)[order])
     keep = order[: int(np.searchsorted(cumulative, p - 1e-12)) + 1]

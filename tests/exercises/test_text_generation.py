@@ -28,3 +28,13 @@ def test_top_p_check():
 def test_greedy_seed_check():
     assert check_greedy_needs_seed(False)
     assert "argmax" in check_greedy_needs_seed(True).message
+
+
+def test_top_p_check_on_a_large_confident_vocabulary():
+    # one dominant token, one runner-up, a long flat tail (like a real model after a factual prompt)
+    z = np.concatenate([[10.0, 7.5], np.zeros(49150)])
+    probs = np.exp(z) / np.exp(z).sum()
+    assert 0.25 < probs[0] < 0.35
+    assert check_top_p_count(1, z, 0.2)
+    assert check_top_p_count(2, z, probs[0] + probs[1] / 2)
+    assert "reach p, too" in check_top_p_count(1, z, probs[0] + probs[1] / 2).message

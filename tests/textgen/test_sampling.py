@@ -67,3 +67,18 @@ def test_bad_values_named():
         sampling.min_p(np.zeros(3), -0.1)
     with pytest.raises(ValueError, match="repetition penalty"):
         sampling.repetition_penalty(np.zeros(3), [0], 0)
+
+
+def test_entropy_in_bits():
+    assert sampling.entropy_bits(np.full(4, 0.25)) == pytest.approx(2.0)
+    assert sampling.entropy_bits([0.0, 1.0, 0.0]) == 0.0
+    assert sampling.entropy_bits(sampling.softmax([2.0, 1.0, 0.0])) < np.log2(3)
+    for bad in ([0.5, 0.4], [1.5, -0.5], [[0.5, 0.5]]):
+        with pytest.raises(ValueError, match="summing to 1"):
+            sampling.entropy_bits(bad)
+
+
+def test_top_p_one_keeps_every_token_even_a_vanishing_tail():
+    z = np.concatenate([[40.0], np.full(100, -40.0)])  # the tail's total mass is far below 1e-12
+    assert np.isfinite(sampling.top_p(z, 1.0)).all()
+    assert np.isfinite(sampling.top_p(z, 0.999)).sum() == 1
