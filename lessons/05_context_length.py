@@ -17,17 +17,22 @@
 # Every token in that window keeps its keys and values in the **KV cache**, so memory grows with
 # the context you ask for, before a single word is generated. And every model was trained on
 # sequences of some length; ask for more and the runtime may let you, but the model has never seen
-# those positions. This notebook measures all of it with llama.cpp on this machine: the cache
-# llama.cpp allocates (on the course's tiny Llama and on a random-weight file with the shape of a
-# real model), quantized caches, the errors and stops you meet at the limit, the loss past the
-# trained length, and the time a long prompt costs.
+# those distances. This notebook measures all of it with llama.cpp on this machine.
+#
+# Two models, each where it teaches best:
+#
+# - **SmolLM2-135M-Instruct**, a real pretrained chat model trained for 8,192 tokens of context:
+#   its KV cache measured as llama.cpp allocates it, from 256 tokens to past its trained length,
+#   its quantized caches, the errors at the limit, its loss along a long text;
+# - **the course's own tiny Llama** (notebook 18), trained on sequences of 128 tokens: going past
+#   *its* trained length costs a fraction of a second, so the stored run can show what happens there.
 #
 # **Learning goals**
 # - Tell the trained context (GGUF metadata) from the `n_ctx` you ask for, and see how llama.cpp rounds it.
 # - Compute the KV cache of any model and context, and check it against what llama.cpp allocates.
 # - Choose a KV cache type (f16, q8_0, q4_0) and know that a quantized V cache needs flash attention.
 # - Recognise what happens past the limit: an over-long prompt, a generation that hits `n_ctx`,
-#   positions beyond the trained length.
+#   a context beyond the trained length.
 # - See that a long prompt costs time as well as memory.
 #
 # **Time:** 35 minutes · **Needs:** CPU only
@@ -36,8 +41,7 @@
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
 MODEL_DIR = "data/tiny_llama"  # the course's own small Llama
-REAL_MODEL = "Qwen2.5 0.5B"  # a name of data/models.csv (llama or qwen2 family): random weights, real shape
-CACHE_DIR = "build/context"  # the random-weight GGUF is written here once and reused
+LONG_TOKENS = None  # tokens of one long text through the real model; None: 512 in quick mode, 10240 in the full run
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -50,9 +54,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.course.paths import REPO_ROOT, relative_to_repo
+from helpers.course.paths import REPO_ROOT
 
 model_dir = REPO_ROOT / MODEL_DIR
+LONG_TOKENS = LONG_TOKENS or (512 if QUICK else 10240)
+MiB = 2**20
 
 # %% [markdown]
 # ## 1. The context window: trained length vs the `n_ctx` you ask for
@@ -63,38 +69,32 @@ model_dir = REPO_ROOT / MODEL_DIR
 #   metadata as `<arch>.context_length` (llama.cpp calls it `n_ctx_train`);
 # - **`n_ctx`**: how many tokens *this run* reserves room for. It is your choice; it sets the size of
 #   the KV cache, and prompt plus generated text must fit in it.
-#
-# The course's tiny Llama says 256 in its metadata; its training log tells a finer story: it was
-# trained on sequences of a shorter length.
 
 # %%
-from helpers.gguf.header import read_header
+from helpers.llm.chat_model import chat_model_path
 from helpers.llm.context import architecture_from_gguf
-from helpers.training.export import quant_gguf
 
-tiny_path = quant_gguf(model_dir, "F16")
-info = read_header(tiny_path)
-train_log = json.loads((model_dir / "train_log.json").read_text())
-tiny = architecture_from_gguf(tiny_path, name="tiny_llama")
+chat_path = chat_model_path()
+smol = architecture_from_gguf(chat_path, name="SmolLM2-135M-Instruct")
 pd.DataFrame({"value": {
-    "file": relative_to_repo(tiny_path),
-    "context_length in the GGUF metadata (tokens)": info.context_length,
-    "sequence length used in training (tokens)": train_log["settings"]["seq_len"],
-    "layers": tiny.n_layers, "query heads": tiny.n_heads, "KV heads": tiny.n_kv_heads,
-    "head dimension": tiny.head_dim}})
+    "file": chat_path.name, "file size (MiB)": round(chat_path.stat().st_size / MiB, 1),
+    "context_length in the GGUF metadata (tokens)": smol.max_context,
+    "layers": smol.n_layers, "query heads": smol.n_heads, "KV heads": smol.n_kv_heads,
+    "head dimension": smol.head_dim}})
 
 # %% [markdown]
-# Ask llama.cpp for a context and read back what it made. It rounds `n_ctx` **up to a multiple of
-# 256** (its KV cache is allocated in blocks of 256 cells), so asking for 100 gives 256.
+# Ask llama.cpp for a context and read back what it made (`helpers.llm.context.measure_context`
+# loads the model with that `n_ctx` and parses llama.cpp's own log). It rounds `n_ctx` **up to a
+# multiple of 256** (its KV cache is allocated in blocks of 256 cells), so asking for 100 gives 256.
 
 # %%
 from helpers.llm.context import measure_context
 
-asked = [100, 256, 300, 1000]
 rows = []
-for n in asked:
-    m = measure_context(tiny_path, n)
-    rows.append({"n_ctx asked": n, "n_ctx llama.cpp made": m.n_ctx, "KV cache cells": m.buffers.cells})
+for n in [100, 256, 300, 1000]:
+    m = measure_context(chat_path, n)
+    rows.append({"n_ctx asked": n, "n_ctx llama.cpp made": m.n_ctx, "KV cache cells": m.buffers.cells,
+                 "n_ctx_train in llama.cpp's log": m.n_ctx_train})
 pd.DataFrame(rows).set_index("n_ctx asked")
 
 # %% [markdown]
@@ -107,87 +107,75 @@ pd.DataFrame(rows).set_index("n_ctx asked")
 #   \text{cells} \times \text{bytes per number}$$
 #
 # (2 for K and V; with grouped-query attention several query heads share one KV head, which is why
-# modern models store far fewer than `n_heads`). `helpers.memory.vram.kv_cache_bytes` computes it;
-# llama.cpp prints what it allocated ("KV buffer size") in its log, which
-# `helpers.llm.context.measure_context` captures and parses. We also record how much this process's
-# resident memory (RSS) grew while loading.
-#
-# The tiny model's cache is small (1 KiB per token), so we also build a file with the **shape of a
-# real model** and random weights (`helpers.gguf.random_weights`, as in notebook 10): the KV cache
-# depends only on the shape, so its numbers are the real model's.
-
-# %%
-from helpers.course.catalog import get_model
-from helpers.gguf.random_weights import cached_random_gguf
-
-real = get_model(REAL_MODEL).architecture
-real_path = cached_random_gguf(real, "Q8_0", REPO_ROOT / CACHE_DIR)
-pd.DataFrame([{"model": m.name, "layers": m.n_layers, "KV heads": m.n_kv_heads, "head dimension": m.head_dim,
-               "trained context (tokens)": m.max_context,
-               "f16 KV cache per token (KiB)": 2 * m.n_layers * m.n_kv_heads * m.head_dim * 2 / 1024}
-              for m in (tiny, real)]).set_index("model")
+# modern models store far fewer than `n_heads`: SmolLM2 has 9 query heads and 3 KV heads).
+# `helpers.memory.vram.kv_cache_bytes` computes it from the architecture read out of the GGUF;
+# llama.cpp prints what it allocated ("KV buffer size") in its log. Here is SmolLM2 from 256 tokens
+# to its trained 8,192, and one step past it:
 
 # %%
 from helpers.memory.vram import compute_buffer_bytes, kv_cache_bytes
 
-MiB = 2**20
-contexts = {"tiny_llama": (tiny_path, tiny, [256, 1024, 4096] if QUICK else [256, 512, 1024, 2048, 4096, 8192]),
-            REAL_MODEL: (real_path, real, [512, 2048, 8192] if QUICK else [512, 1024, 2048, 4096, 8192, 16384, 32768])}
-measured = []
-for name, (path, arch, ctxs) in contexts.items():
-    for n in ctxs:
-        m = measure_context(path, n)
-        measured.append({"model": name, "n_ctx": n,
-                         "KV measured (MiB)": m.buffers.kv_bytes / MiB,
-                         "KV estimated (MiB)": kv_cache_bytes(arch, n) / MiB,
-                         "compute buffer measured (MiB)": m.buffers.compute_bytes / MiB,
-                         "compute buffer estimated (MiB)": compute_buffer_bytes(arch, n, ubatch=min(512, n)) / MiB,
-                         "RSS growth (MiB)": m.rss_growth_bytes / MiB,
-                         "file (MiB)": path.stat().st_size / MiB})
-kv_table = pd.DataFrame(measured).set_index(["model", "n_ctx"])
-kv_table[["KV measured (MiB)", "KV estimated (MiB)", "compute buffer measured (MiB)",
-          "compute buffer estimated (MiB)"]].round(2)
+file_mib = chat_path.stat().st_size / MiB
+contexts = [256, 512, 1024, 2048, 4096, 8192, 16384] + ([] if QUICK else [32768])
+measured = {n: measure_context(chat_path, n) for n in contexts}
+kv_table = pd.DataFrame([{
+    "n_ctx": n, "KV measured (MiB)": m.buffers.kv_bytes / MiB, "KV estimated (MiB)": kv_cache_bytes(smol, n) / MiB,
+    "compute buffer measured (MiB)": m.buffers.compute_bytes / MiB,
+    "compute buffer estimated (MiB)": compute_buffer_bytes(smol, n, ubatch=min(512, n)) / MiB,
+    "past the trained context": n > m.n_ctx_train, "llama.cpp warned": bool(m.warning),
+    "RSS growth (MiB)": m.rss_growth_bytes / MiB} for n, m in measured.items()]).set_index("n_ctx")
+kv_table.drop(columns="RSS growth (MiB)").round(2)
 
 # %% [markdown]
-# The KV cache llama.cpp allocates is exactly the formula (the log prints MiB with two decimals).
-# The compute buffer, llama.cpp's scratch space for one batch of up to 512 tokens, grows with the
-# context too (the attention scores of a batch span the whole cache); `helpers.memory.vram` fits it.
-#
+# The KV cache llama.cpp allocates is exactly the formula: 2 × 30 × 3 × 64 × 2 bytes = 22.5 KiB per
+# token (the log prints MiB with two decimals). The compute buffer, llama.cpp's scratch space for one
+# batch of up to 512 tokens, grows with the context too (the attention scores of a batch span the
+# whole cache); `helpers.memory.vram` fits it. Asking for 16,384 tokens, twice the trained length,
+# raises no error: llama.cpp allocates the cache and writes one warning line in its log:
+
+# %%
+print(measured[16384].warning)
+
+# %% [markdown]
 # Resident memory tells the same story from the operating system's side (a measurement of this
 # machine, so it varies from run to run). Loading grows it by about the file (llama.cpp maps the
 # weights into memory and reads them in) plus the KV cache, which llama.cpp fills with zeros. The
 # compute buffer is reserved but Linux gives a page real memory only when it is first written: it
-# becomes resident once a batch that large runs. Plan for all three; the small model's figures are
-# within the noise of a few MiB.
+# becomes resident once a batch that large runs. Plan for all three.
 
 # %% tags=["nbval-ignore-output"]
-rss = kv_table[["RSS growth (MiB)", "file (MiB)"]].copy()
-rss["file + KV (MiB)"] = kv_table["file (MiB)"] + kv_table["KV measured (MiB)"]
+rss = kv_table[["RSS growth (MiB)"]].copy()
+rss["file (MiB)"] = file_mib
+rss["file + KV (MiB)"] = file_mib + kv_table["KV measured (MiB)"]
 rss["file + KV + compute (MiB)"] = rss["file + KV (MiB)"] + kv_table["compute buffer measured (MiB)"]
 rss.round(1)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-for ax, (name, (_, arch, ctxs)) in zip(axes, contexts.items()):
-    line = np.arange(1, max(ctxs) + 1, max(1, max(ctxs) // 400))
-    ax.plot(line, [kv_cache_bytes(arch, int(n)) / MiB for n in line], "-", label="estimate (kv_cache_bytes)")
-    part = kv_table.loc[name]
-    ax.plot(part.index, part["KV measured (MiB)"], "o", ms=8, label="measured (llama.cpp log)")
-    ax.set(xlabel="n_ctx (tokens)", ylabel="KV cache (MiB, 2²⁰ bytes)", title=f"{name}: f16 KV cache vs context")
-    ax.legend()
-fig.tight_layout()
+fig, ax = plt.subplots(figsize=(9, 3.8))
+line = np.arange(1, max(contexts) + 1, max(contexts) // 400)
+ax.plot(line, [kv_cache_bytes(smol, int(n)) / MiB for n in line], "-", label="estimate (kv_cache_bytes)")
+ax.plot(kv_table.index, kv_table["KV measured (MiB)"], "o", ms=8, label="measured (llama.cpp log)")
+ax.axhline(file_mib, color="C2", ls=":", label=f"the weights: {file_mib:.0f} MiB file")
+ax.axvline(smol.max_context, color="C3", ls="--", label="trained context")
+ax.set(xlabel="n_ctx (tokens)", ylabel="MiB (2²⁰ bytes)", title="SmolLM2-135M-Instruct: f16 KV cache vs context")
+ax.legend()
 plt.show()
+crossing = next(n for n in range(256, smol.max_context + 1, 256) if kv_cache_bytes(smol, n) > chat_path.stat().st_size)
+print(f"the f16 KV cache outweighs the weights file from n_ctx = {crossing:,} tokens")
 
 # %% [markdown]
-# A straight line through the origin: the cache is **proportional to the context**. The small
-# steps are the 256-cell rounding. For the real shape, the full trained context costs:
+# A straight line through the origin: the cache is **proportional to the context** (the small steps
+# are the 256-cell rounding). A 4-bit model this small stores less in its weights than in its cache
+# at its own trained context: 180 MiB of cache at 8,192 tokens against a 94 MiB file. For larger
+# models the full trained context costs (estimates from the catalog's shapes):
 
 # %%
-full = {name: kv_cache_bytes(arch, arch.max_context) for name, arch in
-        [(REAL_MODEL, real), ("Llama 3.2 1B", get_model("Llama 3.2 1B").architecture),
-         ("Llama 3.1 8B", get_model("Llama 3.1 8B").architecture)]}
-pd.DataFrame({"trained context (tokens)": {n: get_model(n).architecture.max_context for n in full},
-              "f16 KV cache at that context (GiB)": {n: round(b / 2**30, 2) for n, b in full.items()}})
+from helpers.course.catalog import get_model
+
+full = {"SmolLM2-135M-Instruct": smol, **{n: get_model(n).architecture for n in ("Llama 3.2 1B", "Llama 3.1 8B")}}
+pd.DataFrame({"trained context (tokens)": {n: a.max_context for n, a in full.items()},
+              "f16 KV cache at that context (GiB)": {n: round(kv_cache_bytes(a, a.max_context) / 2**30, 2)
+                                                      for n, a in full.items()}})
 
 # %% [markdown]
 # This is why runtimes default to a context far below the trained maximum: a full 128k-token
@@ -206,7 +194,7 @@ from helpers.llm.context import captured_llama_log, make_llama
 
 with captured_llama_log() as log:
     try:
-        make_llama(real_path, 2048, k_type="q8_0", v_type="q8_0", flash_attention=False, verbose=True)
+        make_llama(chat_path, 2048, k_type="q8_0", v_type="q8_0", flash_attention=False, verbose=True)
     except ValueError as err:
         print("llama-cpp-python raised ValueError:", err)
 print("llama.cpp's log says:", *[line.strip() for line in log.getvalue().splitlines() if "requires" in line])
@@ -216,20 +204,21 @@ N_KV = 8192
 rows = []
 for k_type, v_type, fa in [("f16", "f16", False), ("f16", "f16", True), ("q8_0", "f16", False),
                            ("q8_0", "q8_0", True), ("q4_0", "q4_0", True)]:
-    m = measure_context(real_path, N_KV, k_type, v_type, flash_attention=fa)
+    m = measure_context(chat_path, N_KV, k_type, v_type, flash_attention=fa)
     rows.append({"K type": k_type, "V type": v_type, "flash attention": fa,
                  "KV measured (MiB)": m.buffers.kv_bytes / MiB,
-                 "estimate (MiB)": (kv_cache_bytes(real, N_KV, cache_type=k_type)
-                                    + kv_cache_bytes(real, N_KV, cache_type=v_type)) / 2 / MiB,
+                 "estimate (MiB)": (kv_cache_bytes(smol, N_KV, cache_type=k_type)
+                                    + kv_cache_bytes(smol, N_KV, cache_type=v_type)) / 2 / MiB,
                  "compute buffer (MiB)": m.buffers.compute_bytes / MiB})
 pd.DataFrame(rows).set_index(["K type", "V type", "flash attention"]).round(2)
 
 # %% [markdown]
 # A quantized **K** cache alone works without flash attention; V needs it. q8_0 roughly halves
 # the cache with a small loss of precision; q4_0 stores under a third of f16's bytes and loses more
-# (keys are the more sensitive half). The compute buffer hardly moves here: for this shape it is
-# dominated by the output logits of a 512-token batch (151,936 vocabulary entries x 512 x 4 bytes
-# = 297 MiB), not by attention.
+# (keys are the more sensitive half). Flash attention also shrinks the compute buffer: it never
+# stores the attention scores of a 512-token batch against all 8,192 cells (4 bytes × 9 heads ×
+# 8,192 × 512 = 144 MiB); what remains is dominated by the logits of the batch (49,152 vocabulary
+# entries × 512 × 4 bytes = 96 MiB).
 #
 # ## 4. Past the limit
 #
@@ -238,15 +227,14 @@ pd.DataFrame(rows).set_index(["K type", "V type", "flash attention"]).round(2)
 # llama-cpp-python checks before evaluating and raises `ValueError`; it does not cut the prompt for you.
 
 # %%
-from helpers.llm.load import load_model
 from helpers.training.corpus import load_split
 
-llm = load_model(tiny_path, n_ctx=256)
-heldout = load_split("heldout")
+chat = make_llama(chat_path, 256, seed=SEED)
+heldout = load_split("heldout")  # Shakespeare plays the tiny model never saw (SmolLM2 may well have)
 long_prompt = heldout[:3000]
-print("prompt tokens:", len(llm.tokenize(long_prompt.encode())), "| n_ctx:", llm.n_ctx())
+print("prompt tokens:", len(chat.tokenize(long_prompt.encode())), "| n_ctx:", chat.n_ctx())
 try:
-    llm.create_completion(long_prompt, max_tokens=8)
+    chat.create_completion(long_prompt, max_tokens=8)
 except ValueError as err:
     print("ValueError:", err)
 
@@ -261,27 +249,85 @@ except ValueError as err:
 # `max_tokens` ran out) rather than at an end-of-text token (`"stop"`).
 
 # %%
-ids = llm.tokenize(heldout.encode())
-prompt = llm.detokenize(ids[:240]).decode(errors="ignore")
-n_prompt = len(llm.tokenize(prompt.encode()))
-out = llm.create_completion(prompt, max_tokens=100, temperature=0.0)
-print(f"prompt {n_prompt} tokens + max_tokens 100 in n_ctx {llm.n_ctx()}:",
+ids = chat.tokenize(heldout[:200_000].encode(), add_bos=True, special=False)
+prompt = chat.detokenize(ids[:240]).decode(errors="ignore")
+n_prompt = len(chat.tokenize(prompt.encode()))
+out = chat.create_completion(prompt, max_tokens=100, temperature=0.0)
+print(f"prompt {n_prompt} tokens + max_tokens 100 in n_ctx {chat.n_ctx()}:",
       out["usage"]["completion_tokens"], "tokens generated, finish_reason =", repr(out["choices"][0]["finish_reason"]))
 
 # %% [markdown]
-# ### Beyond the trained context
+# ### Beyond the trained context: what the model does
 #
-# With a larger `n_ctx` llama.cpp will happily run past the trained length: it only logs a warning
-# (printed below the next cell). Whether the model copes is an empirical question, so we measure:
-# evaluate held-out text in windows of 512 tokens (1,024 in the full run), each from an empty cache,
-# take llama.cpp's logits at every position and average the loss of each position over the windows.
+# llama.cpp let us reserve 16,384 tokens with one warning line. Whether the model copes is an
+# empirical question, so we measure the loss (negative log-likelihood; perplexity = e^loss, lower is
+# better) of every token of one long text, each predicted from all the tokens before it, from
+# llama.cpp's logits (`helpers.llm.context.sequence_nll`).
+#
+# Evaluating thousands of tokens takes minutes on two cores, so the stored (quick) run reads only
+# the first 512 tokens, well inside SmolLM2's 8,192; run the notebook with `QUICK=False` (or set
+# `LONG_TOKENS`) to read 10,240 tokens, 2,048 of them past the trained length (several minutes).
 
 # %%
-from helpers.llm.context import bucket_perplexity, position_nll
+from helpers.llm.context import bucket_perplexity, sequence_nll
 
+long_chat = make_llama(chat_path, LONG_TOKENS)
+text_nll = sequence_nll(long_chat, ids[:LONG_TOKENS])
+bucket = max(64, LONG_TOKENS // 20)
+smol_buckets = bucket_perplexity(text_nll, bucket)
+fig, ax = plt.subplots(figsize=(9, 3.6))
+ax.plot([(a + b) / 2 for a, b, _ in smol_buckets], [p for _, _, p in smol_buckets], "o-",
+        label=f"perplexity, {bucket}-position buckets")
+ax.axvline(smol.max_context, color="C3", ls="--", label=f"trained context ({smol.max_context:,})")
+ax.set(xscale="log", xlabel="position in the text (tokens, log scale)", ylabel="perplexity (lower is better)",
+       title=f"SmolLM2-135M-Instruct along {LONG_TOKENS:,} tokens of one text")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# One text is a noisy ruler: some passages are simply harder than others, and the curve jumps with
+# them. A fairer test compares **the same tokens** placed at two positions: the last stretch of the
+# text read after everything before it, and read again with the first tokens dropped, so it sits
+# earlier in the window with less to look back on. More context should only help, so if the
+# far placement does worse, the positions are to blame. The far placement crosses 8,192 only when
+# the text is longer than 8,192 tokens (the full run):
+
+# %%
+shift = LONG_TOKENS - smol.max_context if LONG_TOKENS > smol.max_context else LONG_TOKENS // 4
+near_nll = sequence_nll(long_chat, ids[shift:LONG_TOKENS])
+span = slice(-shift, None)  # the same last `shift` tokens in both runs
+pd.DataFrame([
+    {"the last tokens read": f"at positions {LONG_TOKENS - shift:,}-{LONG_TOKENS - 1:,}",
+     "tokens before them": LONG_TOKENS - shift, "perplexity": np.exp(text_nll[span].mean())},
+    {"the last tokens read": f"at positions {LONG_TOKENS - 2 * shift:,}-{LONG_TOKENS - shift - 1:,}",
+     "tokens before them": LONG_TOKENS - 2 * shift, "perplexity": np.exp(near_nll[span].mean())},
+]).set_index("the last tokens read").round(2)
+
+# %% [markdown]
+# In the stored run both placements lie inside the trained context: this is the control. The two
+# perplexities are close (the one with more context before it is even slightly worse): a few hundred
+# more tokens to look back on hardly change the loss, and differences this small are the noise of
+# one text. The full run asks the real question: do the same 2,048 tokens get worse when they sit
+# past position 8,192?
+#
+# ### Beyond the trained context, measured cheaply: the tiny model
+#
+# The tiny Llama was trained on sequences of 128 tokens (its GGUF says 256): going past that costs a
+# fraction of a second. We evaluate held-out text in windows of 512 tokens (1,024 in the full run),
+# each from an empty cache, and average the loss of each position over the windows
+# (`helpers.llm.context.position_nll`). llama.cpp prints its warning below the cell.
+
+# %%
+from helpers.llm.context import position_nll
+from helpers.training.export import quant_gguf
+
+tiny_path = quant_gguf(model_dir, "F16")
+tiny = architecture_from_gguf(tiny_path, name="tiny_llama")
+train_log = json.loads((model_dir / "train_log.json").read_text())
 WINDOW = 512 if QUICK else 1024
-long_llm = make_llama(tiny_path, WINDOW, logits_all=True)
-nll = position_nll(long_llm, ids, WINDOW, max_windows=8 if QUICK else 24)
+tiny_llm = make_llama(tiny_path, WINDOW, logits_all=True)
+tiny_ids = tiny_llm.tokenize(heldout.encode())
+nll = position_nll(tiny_llm, tiny_ids, WINDOW, max_windows=8 if QUICK else 24)
 buckets = bucket_perplexity(nll, 64)
 pd.DataFrame(buckets, columns=["first position", "last position", "perplexity"]).set_index(
     ["first position", "last position"]).round(2)
@@ -291,41 +337,44 @@ fig, ax = plt.subplots(figsize=(9, 3.6))
 centers = [(a + b) / 2 for a, b, _ in buckets]
 ax.plot(centers, [p for _, _, p in buckets], "o-", label="held-out perplexity (64-position buckets)")
 ax.axvline(train_log["settings"]["seq_len"], color="C2", ls="--", label="sequence length in training")
-ax.axvline(info.context_length, color="C3", ls=":", label="context_length in the GGUF")
+ax.axvline(tiny.max_context, color="C3", ls=":", label="context_length in the GGUF")
 ax.set(xlabel="position in the window (tokens)", ylabel="perplexity (lower is better)",
        title="tiny_llama: loss by position, from llama.cpp's logits")
 ax.legend()
 plt.show()
-inside = np.exp(nll[:info.context_length - 1].mean())
-beyond = np.exp(nll[info.context_length - 1:].mean())
-print(f"perplexity at positions 1-{info.context_length - 1}: {inside:.1f}; "
-      f"at positions {info.context_length}-{len(nll)}: {beyond:.1f} ({beyond / inside - 1:+.0%})")
+inside = np.exp(nll[:tiny.max_context - 1].mean())
+beyond = np.exp(nll[tiny.max_context - 1:].mean())
+print(f"perplexity at positions 1-{tiny.max_context - 1}: {inside:.1f}; "
+      f"at positions {tiny.max_context}-{len(nll)}: {beyond:.1f} ({beyond / inside - 1:+.0%})")
 
 # %% [markdown]
-# In the stored (quick) run the loss stays flat through the trained 256 positions and a little
-# beyond, then climbs steeply: past the positions it was trained on, the model meets rotary angles
-# and attention patterns it never learned, and nothing in the runtime stops you from going there.
-# (The first bucket is worse for the opposite reason: those tokens have almost no context.)
+# In the stored (quick) run the loss stays flat well past the 128 positions of the training
+# sequences and through the 256 of the metadata, then climbs steeply from about position 385: far
+# enough past what it was trained on, the model meets rotary angles and attention patterns it never
+# learned, and nothing in the runtime stops you from going there. (The first bucket is worse for
+# the opposite reason: those tokens have almost no context.)
 #
 # Models stretch their context with **RoPE scaling**: rotary position embeddings turn position into
 # angles, and linear scaling (`rope_freq_scale` in llama-cpp-python) or YaRN (`rope_scaling_type`)
 # squeeze longer sequences into the angles seen in training. It works best with some fine-tuning
 # at the longer length; published long-context models (Qwen2.5's 32k, Llama 3.1's 128k) were
-# trained that way.
+# trained that way. A large RoPE base is part of the same recipe: SmolLM2's is 100,000 (in its GGUF
+# metadata), ten times Llama 2's 10,000, so its angles turn more slowly and far-apart positions
+# stay distinguishable.
 #
 # ## 5. Long prompts cost time too
 #
 # Before the first new token appears, the whole prompt is processed ("prompt processing", or
 # prefill). Each token attends to all earlier ones, so the work per token grows with the position.
-# Measured on this machine (timings vary run to run):
+# Measured on this machine with SmolLM2 on one thread (timings vary run to run):
 
 # %% tags=["nbval-ignore-output"]
 from helpers.llm.context import prompt_tokens_per_second
 
-lengths = [64, 128, 256, 512] if QUICK else [64, 128, 256, 512, 1024]
-speed_llm = make_llama(tiny_path, max(lengths), n_threads=1)
-speed = pd.DataFrame({"prompt tokens": lengths,
-                      "prompt processing (tokens/s)": [prompt_tokens_per_second(speed_llm, ids[:n]) for n in lengths]})
+lengths = [64, 512] if QUICK else [64, 512, 2048, 8192]
+speed_llm = make_llama(chat_path, max(lengths))
+speed = pd.DataFrame({"prompt tokens": lengths, "prompt processing (tokens/s)": [
+    prompt_tokens_per_second(speed_llm, ids[:n], repeats=1 if QUICK else 2) for n in lengths]})
 speed["seconds for the prompt"] = speed["prompt tokens"] / speed["prompt processing (tokens/s)"]
 speed.set_index("prompt tokens").round(3)
 
@@ -333,13 +382,13 @@ speed.set_index("prompt tokens").round(3)
 # ## 6. Try it: memory by model, context and cache type
 #
 # The widget adds up weights (Q4_K_M), KV cache and compute buffer for a CPU run
-# (`helpers.memory.vram.memory_plan`), for the catalog's models and the tiny Llama.
+# (`helpers.memory.vram.memory_plan`), for SmolLM2, the tiny Llama and the catalog's models.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.course.catalog import load_models
 from helpers.widgets.context import context_memory_app
 
-models = {"tiny_llama": tiny, **{n: m.architecture for n, m in load_models().items()}}
+models = {"SmolLM2-135M-Instruct": smol, "tiny_llama": tiny, **{n: m.architecture for n, m in load_models().items()}}
 context_memory_app(models, model="Llama 3.1 8B")
 
 # %% [markdown]
@@ -348,11 +397,12 @@ context_memory_app(models, model="Llama 3.1 8B")
 # - The trained context is in the GGUF metadata; `n_ctx` is what you reserve. llama.cpp rounds
 #   `n_ctx` up to a multiple of 256 cells.
 # - KV cache = 2 × layers × KV heads × head dim × cells × bytes per number; llama.cpp allocates
-#   exactly that, measured here on two shapes. It grows linearly with the context and can
-#   outweigh the weights at long contexts.
+#   exactly that, measured here on SmolLM2 from 256 to 16,384 tokens. It grows linearly with the
+#   context and outweighs SmolLM2's own weights well before its trained 8,192 tokens.
 # - q8_0 halves and q4_0 quarters the cache; a quantized V cache needs flash attention.
 # - Too long a prompt raises `ValueError`; a generation that fills the window stops with
-#   `finish_reason: "length"`; past the trained length the loss was measured, not assumed.
+#   `finish_reason: "length"`; a context past the trained length gets only a warning from llama.cpp,
+#   and what it costs the model is measured, not assumed (the tiny model here, SmolLM2 in the full run).
 # - Prompt processing time grows with the prompt: long contexts cost time as well as memory.
 #
 # ## Exercises

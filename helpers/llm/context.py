@@ -33,6 +33,8 @@ _KV_LINE = re.compile(r"llama_kv_cache:\s+size =\s+([\d.]+) MiB \(\s*(\d+) cells
 _COMPUTE_LINE = re.compile(r"(\S+) compute buffer size =\s+([\d.]+) MiB")
 _OUTPUT_LINE = re.compile(r"(\S+)\s+output buffer size =\s+([\d.]+) MiB")
 _MODEL_LINE = re.compile(r"(\S+) model buffer size =\s+([\d.]+) MiB")
+_TRAIN_LINE = re.compile(r"n_ctx_train\s+=\s+(\d+)")
+_OVERFLOW_LINE = re.compile(r"^.*\(\d+\) > n_ctx_train \(\d+\).*$", re.MULTILINE)
 
 
 def ggml_type(cache_type: str) -> int:
@@ -81,6 +83,24 @@ def parse_llama_log(text: str) -> LlamaBuffers:
                         output_bytes=output, model_bytes=model)
 
 
+def trained_context(text: str) -> int:
+    """The trained context (tokens) llama.cpp read from the GGUF, from its log line "n_ctx_train = 8192"."""
+    found = _TRAIN_LINE.findall(text)
+    if not found:
+        raise ValueError("no 'n_ctx_train = ...' line in the log: was it captured with verbose=True?")
+    return int(found[-1])
+
+
+def overflow_warning(text: str) -> str:
+    """llama.cpp's warning when the context asked for exceeds the trained one ("" when it did not warn).
+
+    llama.cpp creates the context anyway; this log line is all it says, e.g.
+    "llama_context: n_ctx_seq (16384) > n_ctx_train (8192) -- possible training context overflow".
+    """
+    found = _OVERFLOW_LINE.findall(text)
+    return found[-1].strip() if found else ""
+
+
 @contextlib.contextmanager
 def captured_llama_log():
     """Collect what llama.cpp logs inside the block into a StringIO (yielded); quiet again after.
@@ -110,6 +130,8 @@ class ContextMeasurement:
     flash_attention: bool
     buffers: LlamaBuffers
     rss_growth_bytes: int  # resident memory after load minus before (weights pages + buffers)
+    n_ctx_train: int  # the trained context llama.cpp read from the file (tokens)
+    warning: str  # llama.cpp's log line when n_ctx exceeds n_ctx_train, else ""
 
 
 _CHECKED = set()
@@ -157,8 +179,9 @@ def measure_context(path, n_ctx: int, k_type: str = "f16", v_type: str = None,
         actual = llm.n_ctx()
         llm.close()
         del llm
-    return ContextMeasurement(n_ctx, actual, k_type, v_type, flash_attention, parse_llama_log(log.getvalue()),
-                              grown)
+    text = log.getvalue()
+    return ContextMeasurement(n_ctx, actual, k_type, v_type, flash_attention, parse_llama_log(text), grown,
+                              trained_context(text), overflow_warning(text))
 
 
 def architecture_from_gguf(path, name: str = None) -> Architecture:
@@ -196,6 +219,45 @@ def position_nll(llm, ids, window: int, max_windows: int = 8) -> np.ndarray:
         total -= logp[np.arange(window - 1), chunk[1:]]
         n += 1
     return total / n
+
+
+def sequence_nll(llm, ids, batch_size: int = 512) -> np.ndarray:
+    """Negative log-likelihood (nats) of ids[1:], each token given every token before it, in one pass.
+
+    Unlike :func:`position_nll` this evaluates one long sequence from an empty cache (positions
+    0..len-1, so it can run past the trained context when ``llm.n_ctx()`` allows) and keeps only one
+    batch of logits at a time: llama-cpp-python's ``logits_all`` would hold n_ctx x vocabulary float32
+    numbers (2 GB at 10,240 tokens of a 49,152-token vocabulary). ``llm`` may be made without
+    ``logits_all``. Entry i is the loss of the token at position i + 1.
+    """
+    import llama_cpp
+
+    ids = [int(i) for i in ids]
+    if not 2 <= len(ids) <= llm.n_ctx():
+        raise ValueError(f"need 2 to n_ctx={llm.n_ctx()} token ids, got {len(ids)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= llm.n_batch:
+        raise ValueError(f"batch_size must be a whole number in [1, n_batch={llm.n_batch}], got {batch_size!r}")
+    n_vocab, memory = llm.n_vocab(), llama_cpp.llama_get_memory(llm.ctx)
+    batch = llama_cpp.llama_batch_init(batch_size, 0, 1)
+    llm.reset()
+    llama_cpp.llama_memory_clear(memory, True)
+    nll = np.empty(len(ids) - 1)
+    try:
+        for start in range(0, len(ids) - 1, batch_size):
+            chunk = ids[start:min(start + batch_size, len(ids) - 1)]
+            batch.n_tokens = len(chunk)
+            for i, token in enumerate(chunk):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, start + i, 1, True
+                batch.seq_id[i][0] = 0
+            if llama_cpp.llama_decode(llm.ctx, batch) != 0:
+                raise RuntimeError(f"llama_decode failed at position {start}")
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(len(chunk), n_vocab))
+            targets = ids[start + 1:start + 1 + len(chunk)]
+            nll[start:start + len(chunk)] = -log_softmax(logits)[np.arange(len(chunk)), targets]
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        llama_cpp.llama_memory_clear(memory, True)
+    return nll
 
 
 def bucket_perplexity(nll, bucket: int) -> list:

@@ -13,8 +13,11 @@ from helpers.llm.context import (
     ggml_type,
     make_llama,
     measure_context,
+    overflow_warning,
     parse_llama_log,
     position_nll,
+    sequence_nll,
+    trained_context,
 )
 from helpers.memory.vram import compute_buffer_bytes, kv_cache_bytes
 from helpers.training.tiny_llama import LlamaConfig
@@ -28,6 +31,27 @@ llama_kv_cache:        CPU KV buffer size =    12.00 MiB
 llama_kv_cache: size =   12.00 MiB (   512 cells,  24 layers,  1/1 seqs), K (f16):    6.00 MiB, V (f16):    6.00 MiB
 llama_context:        CPU compute buffer size =   298.50 MiB
 """
+
+
+def test_trained_context_and_overflow_warning_from_the_log():
+    log = ("print_info: n_ctx_train           = 8192\n"
+           "llama_context: n_ctx_seq (16384) > n_ctx_train (8192) -- possible training context overflow\n" + LOG)
+    assert trained_context(log) == 8192
+    assert overflow_warning(log) == ("llama_context: n_ctx_seq (16384) > n_ctx_train (8192) -- possible training "
+                                     "context overflow")
+    assert overflow_warning(LOG) == ""
+    with pytest.raises(ValueError, match="n_ctx_train"):
+        trained_context(LOG)
+
+
+@pytest.mark.parametrize("n_ctx", [256, 512])
+def test_measurement_says_when_llama_cpp_warns_past_the_trained_context(n_ctx):
+    m = measure_context(GGUF, n_ctx)
+    trained = architecture_from_gguf(GGUF).max_context
+    assert m.n_ctx_train == trained
+    assert bool(m.warning) == (n_ctx > trained)
+    if m.warning:
+        assert f"({n_ctx}) > n_ctx_train ({trained})" in m.warning
 
 
 def test_ggml_type_ids_match_llama_cpp():
@@ -106,3 +130,16 @@ def test_position_nll_shape_and_buckets():
     assert all(p == pytest.approx(5.0) for _, _, p in buckets)
     with pytest.raises(ValueError, match="bucket"):
         bucket_perplexity([1.0], 0)
+
+
+def test_sequence_nll_is_position_nll_of_one_window_in_any_batch_size():
+    ids = list(np.random.default_rng(1).integers(3, 1024, 200))
+    expected = position_nll(make_llama(GGUF, 256, logits_all=True), ids, 200, max_windows=1)
+    llm = make_llama(GGUF, 256)  # no logits_all: one batch of logits at a time
+    for batch_size in (200, 37):
+        assert np.allclose(sequence_nll(llm, ids, batch_size), expected, atol=1e-4)
+    assert llm.create_completion("ROMEO:", max_tokens=2, temperature=0.0)["choices"][0]["text"]  # still usable
+    with pytest.raises(ValueError, match="n_ctx=256"):
+        sequence_nll(llm, ids * 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        sequence_nll(llm, ids, batch_size=0)
