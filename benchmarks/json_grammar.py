@@ -1,13 +1,15 @@
 """JSON from the course's tiny Llama, with and without grammars: how often the output parses and
 validates, over many seeds.
 
-    .venv/bin/python benchmarks/json_grammar.py [--seeds 40] [--model data/tiny_llama/tiny_llama-q8_0.gguf]
+    .venv/bin/python benchmarks/json_grammar.py [--seeds 40] [--threads 1] [--model data/tiny_llama/tiny_llama-q8_0.gguf]
 
-Five ways of asking, each sampled at temperature 1 with seeds 0..N-1 (llama-cpp-python, 2 threads):
+Five ways of asking, each sampled at temperature 1 with seeds 0..N-1 (llama-cpp-python):
 a chat request for JSON with no constraint; plain completion constrained by the course's own GBNF
 (``helpers.llm.prompting.object_gbnf``); and ``create_chat_completion(response_format={"type":
 "json_object", "schema": ...})`` with three schemas (plain; strings by ``pattern``; numbers bounded
-by ``enum``). Every output goes through ``json.loads`` (strict) and ``helpers.llm.prompting.validate``.
+by ``enum``); llama-cpp-python converts each schema with its own
+``llama_cpp.llama_grammar.json_schema_to_gbnf``. Every output goes through ``json.loads`` (strict)
+and ``helpers.llm.prompting.validate``.
 Writes benchmarks/results/json_grammar.md (rates, tokens per output, seconds per output).
 """
 import argparse
@@ -47,10 +49,11 @@ def schemas():
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default="data/tiny_llama/tiny_llama-q8_0.gguf")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    llm = load_model(REPO_ROOT / args.model, n_ctx=256, n_threads=2)
+    llm = load_model(REPO_ROOT / args.model, n_ctx=256, n_threads=args.threads)
     plain, patterned, strict = schemas()
     seeds = range(args.seeds)
     runs = {
@@ -82,12 +85,13 @@ def main(argv=None) -> int:
     text = "\n".join([
         "# JSON from the tiny Llama: with and without grammars",
         "",
-        f"Command: `python benchmarks/json_grammar.py --seeds {args.seeds}` · date (UTC): "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} · machine: {machine} · llama-cpp-python "
-        f"{llama_cpp.__version__} · model `{args.model}` · run time {(time.perf_counter() - started) / 60:.1f} min",
+        f"Command: `.venv/bin/python benchmarks/json_grammar.py --seeds {args.seeds} --threads {args.threads}` · "
+        f"date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M} · machine: {machine} · llama-cpp-python "
+        f"{llama_cpp.__version__}, {args.threads} thread(s) · model `{args.model}` · run time "
+        f"{(time.perf_counter() - started) / 60:.1f} min",
         "",
         "**The machine was shared with other jobs while this ran: the seconds column is noisy.** The parse and "
-        "valid counts are exact for this model, llama-cpp-python version and thread count (seeded sampling at "
+        "valid counts are exact for this model file, llama-cpp-python version and thread count (seeded sampling at "
         "temperature 1, seeds 0 to N-1). Parses = strict `json.loads`; valid = `helpers.llm.prompting.validate` "
         "against the schema of that row.",
         "",
@@ -95,9 +99,13 @@ def main(argv=None) -> int:
         "| --- | ---: | ---: | ---: | ---: | --- |",
         *lines,
         "",
-        "Reading: a grammar guarantees the structure it encodes. llama-cpp-python's JSON-Schema converter lets raw "
-        "control characters (newlines) into strings, which strict JSON refuses, and ignores minimum/maximum; a "
-        "`pattern` on strings and an `enum` for bounded integers close both gaps.",
+        "Reading: a grammar guarantees the structure it encodes. llama-cpp-python's own JSON-Schema converter "
+        "(`llama_cpp.llama_grammar.json_schema_to_gbnf`, used by `LlamaGrammar.from_json_schema` and "
+        "`response_format`) lets raw control characters (newlines) into strings (`char ::= [^\"\\\\] | ...`), "
+        "which strict JSON refuses, and drops minimum/maximum; a `pattern` on strings and an `enum` for bounded "
+        "integers close both gaps. llama.cpp's own C++ converter (`common/json-schema-to-grammar.cpp`, used by "
+        "llama-server) excludes control characters from strings and enforces integer minimum/maximum; it is not "
+        "run here.",
         "",
     ])
     write_text_atomic(REPO_ROOT / "benchmarks" / "results" / "json_grammar.md", text)

@@ -11,69 +11,79 @@
 # ---
 
 # %% [markdown]
-# # 04 · Prompt engineering: what the model reads, examples, stop strings, JSON by grammar
+# # 04 · Prompt engineering: what the model reads, system prompts, examples, stop strings, JSON
 #
-# Prompt advice is easy to find and hard to check. Here every claim is measured on a real model:
-# the exact text and tokens a chat becomes, how much a system prompt or a few examples change the
-# probability of the answer you want, how stop strings and `max_tokens` end a reply, and how a
-# **grammar** makes even a tiny model return JSON that parses and validates every time. The model
-# is the course's own tiny Llama (notebook 18): trained briefly on Shakespeare, it writes
-# Shakespeare-flavoured text without much sense, and — as you will measure — it has not learned to
-# learn from examples in its prompt. That makes it a clear lens: you see which prompt techniques
-# are mechanics (templates, stop strings, grammars: they work on any model) and which depend on what
-# a model learned in training (following system prompts and examples). Set `MODEL_PATH` to a larger
-# GGUF to see the second kind work.
+# Prompt advice is easy to find and hard to check. Here each technique is measured on a real
+# instruction-tuned model, SmolLM2-135M-Instruct (notebook 03): the exact text and tokens a chat
+# becomes, what a system prompt changes, how many items of a fixed task set a model gets right
+# with 0 and with 3 examples in the prompt, how stop strings end a reply, and how often replies
+# are JSON that parses and matches a schema, without and with a grammar. At 135 million
+# parameters the model follows some instructions and fails at others in plain sight, which is
+# what a measurement needs. The course's own tiny Shakespeare model (notebook 18) comes back once,
+# at the end, where it teaches better: it has never seen JSON, so any JSON it writes is the
+# grammar's doing.
 #
 # **Learning goals**
-# - Render a chat through the model's template to the exact text and tokens it reads.
-# - Measure the effect of a system prompt and of 0, 1 and 3 examples as the log-probability of an intended continuation.
-# - Use stop strings and `max_tokens`, and read `finish_reason`.
-# - Force JSON output with a GBNF grammar and with `response_format`, and check it with `json.loads` and a schema.
+# - Render a chat through the model's template to the exact text and tokens it reads, including a default system prompt you did not write.
+# - Measure what a system prompt changes, as replies and as the log-probability of an answer.
+# - Measure few-shot prompting on a fixed task set: accuracy with 0 and with k examples, scored by label log-probability, cheaply thanks to llama.cpp's prefix reuse.
+# - End replies with stop strings and `max_tokens`, and read `finish_reason`.
+# - Count replies that parse as JSON and match a schema, without and with a grammar, and know what each JSON-Schema converter enforces.
 #
 # **Time:** 35 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
-MODEL_PATH = "data/tiny_llama/tiny_llama-q8_0.gguf"  # any GGUF with a chat template
-N_CTX = 256  # context window in tokens
-N_THREADS = 2  # fixed, so seeded sampling repeats exactly
+N_CTX = 1024  # context window in tokens
+N_THREADS = 1  # one thread: on a 2-core machine that also runs other work, two llama.cpp threads wait for each other
+SHOTS = [0, 3, 4]  # numbers of worked examples in the few-shot prompts
+TINY_MODEL_PATH = "data/tiny_llama/tiny_llama-q8_0.gguf"  # the course's Shakespeare model (notebook 18)
 
 # %%
 from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
 
-from pathlib import Path
+import json
 
 import pandas as pd
 
-from helpers.course.paths import REPO_ROOT
+from helpers.llm.chat_model import chat_model_path
 from helpers.llm.load import load_model
 
-model_path = Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
-llm = load_model(model_path, n_ctx=N_CTX, n_threads=N_THREADS, seed=SEED, logits_all=True)
-N_SEEDS = 5 if QUICK else 20  # generations per JSON experiment
-pd.set_option("display.max_colwidth", 90)  # show whole JSON outputs in tables
+llm = load_model(chat_model_path(), n_ctx=N_CTX, n_threads=N_THREADS, seed=SEED, logits_all=True)
+N_SEEDS = 5 if QUICK else 20  # samples from the tiny model
+pd.set_option("display.max_colwidth", 100)
 
 # %% [markdown]
+# (`logits_all=True` keeps llama.cpp's logits for every position, which the log-probability
+# measurements below read.)
+#
 # ## 1. A prompt is one string, then tokens
 #
 # A chat API takes a list of messages, but the model reads one sequence of tokens. The chat
-# template stored in the GGUF (notebook 03) writes the messages out; `render_chat_for` renders it
-# exactly as `create_chat_completion` does:
+# template stored in the GGUF (a Jinja program, notebook 03) writes the messages out. SmolLM2's is
+# **ChatML**, and it has a branch worth reading — what happens when the first message is not a
+# system message:
+
+# %%
+print(llm.metadata["tokenizer.chat_template"])
+
+# %% [markdown]
+# `render_chat_for` renders it exactly as `create_chat_completion` does. One user message in,
+# and a system turn you never wrote comes out:
 
 # %%
 from helpers.llm.prompting import prompt_token_ids, render_chat_for, token_pieces
 
-messages = [{"role": "system", "content": "You are the Prince of Verona."},
-            {"role": "user", "content": "Who began this brawl?"}]
-text = render_chat_for(llm, messages)
+question = [{"role": "user", "content": "What is the capital of France?"}]
+text = render_chat_for(llm, question)
 print(text)
 
 # %% [markdown]
-# Those characters become these tokens (`▁` is a space; `<s>` is written as text by the template
-# and turned into the special beginning-of-sequence token):
+# Those characters become these tokens (`<|im_start|>` and `<|im_end|>` are single special
+# tokens; a leading space belongs to the word after it):
 
 # %%
 ids = prompt_token_ids(llm, text)
@@ -82,259 +92,330 @@ print(" | ".join(repr(p)[1:-1] for p in token_pieces(llm, ids)))
 
 # %% [markdown]
 # The API's own count agrees: `create_chat_completion` reports the same number of prompt tokens.
-# The roles, the colons, the newlines — everything the template adds — cost tokens of your context
-# window and are what the model actually conditions on.
+# Roles, separators and the default system prompt all cost context and are what the model
+# conditions on.
 
 # %%
-reply = llm.create_chat_completion(messages, max_tokens=1, temperature=0.0)
+reply = llm.create_chat_completion(question, max_tokens=1, temperature=0.0)
 print("usage.prompt_tokens =", reply["usage"]["prompt_tokens"], "| tokens of the rendered text =", len(ids))
 
 # %% [markdown]
-# **Format is the strongest signal a small model reads.** The last few characters of a prompt
-# decide what comes next. After `ROMEO` the model expects the colon; after `ROMEO:` a newline;
-# after `ROMEO:\n` the first word of a speech:
+# Give a system message of your own — even an empty one — and the default disappears:
 
 # %%
-from helpers.llm.prompting import next_token_table
-
-rows = []
-for prompt in ["ROMEO", "ROMEO:", "ROMEO:\n"]:
-    for rank, (piece, p) in enumerate(next_token_table(llm, prompt, n=3), start=1):
-        rows.append({"prompt": repr(prompt), "rank": rank, "next token": repr(piece), "probability": round(p, 3)})
-pd.DataFrame(rows).set_index(["prompt", "rank"])
+print(render_chat_for(llm, [{"role": "system", "content": ""}] + question))
 
 # %% [markdown]
-# ## 2. Measuring a prompt: the log-probability of the answer you want
+# ## 2. What a system prompt changes
 #
-# "Does this prompt work better?" has a number: the probability the model gives to the
-# continuation you want. For a continuation of several tokens it is the product of each token's
-# probability given everything before it; in logs, a sum (natural log, so **nats**; 0 is
-# certainty, more negative is less likely). `continuation_logprob` computes it from llama.cpp's
-# logits. It does not sample, so it needs no seed and no luck.
-#
-# **System prompt.** A system prompt is just more text in the template, under `SYSTEM:`. Does the
-# model give more probability to a reply that obeys it?
+# The same question under different system prompts, greedy (temperature 0: one repeatable reply
+# each), beside a measurement that needs no sampling: the log-probability the model gives to the
+# correct reply, "The capital of France is Paris.", as its turn's start — the sum over its
+# tokens of ln p(token | everything before), in **nats** (natural log; 0 is certainty, more
+# negative is less likely).
 
 # %%
 from helpers.llm.prompting import continuation_logprob
 
-question = [{"role": "user", "content": "Who began this brawl?"}]
-target = "My lord"
+SYSTEM_PROMPTS = [None, "", "You are a helpful assistant.", "Answer in one word.", "Always answer in French.",
+                  "You are a pirate. Always talk like a pirate."]  # None: no system message
+CORRECT = "The capital of France is Paris."
 rows = []
-for system in ["", "Always begin your answer with 'My lord'.", "You are a servant. Address everyone as my lord."]:
-    chat = ([{"role": "system", "content": system}] if system else []) + question
-    r = continuation_logprob(llm, render_chat_for(llm, chat), target, add_bos=False)
-    rows.append({"system prompt": system or "(none)", "ln p('My lord') (nats)": round(r["logprob"], 2),
-                 "p('My lord')": f"{r['probability']:.2e}"})
-pd.DataFrame(rows).set_index("system prompt")
+for system in SYSTEM_PROMPTS:
+    chat = ([] if system is None else [{"role": "system", "content": system}]) + question
+    answer = llm.create_chat_completion(chat, max_tokens=32, temperature=0.0)["choices"][0]["message"]["content"]
+    score = continuation_logprob(llm, render_chat_for(llm, chat), CORRECT, add_bos=False, special=True)
+    rows.append({"system prompt": "(none: the template's default)" if system is None else system or "(empty)",
+                 "ln p(correct) (nats)": round(score["logprob"], 2), "p(correct)": round(score["probability"], 3),
+                 "greedy reply (32 tokens at most)": answer.replace("\n", " ")})
+system_table = pd.DataFrame(rows).set_index("system prompt")
+system_table
 
 # %% [markdown]
-# (`add_bos=False` because the rendered text already starts with `<s>`.) The differences are a few
-# hundredths of a nat: this model was never trained on conversations that obey a `SYSTEM:` turn, so
-# it treats the instruction as a few more words of a play. Instruction-tuned models are trained on
-# exactly such turns; on them the same measurement moves by many nats.
+# Read it as an operator. Under the template's own default system prompt the greedy reply is a
+# string of French words with no capital in it. The correct sentence is less likely there (−2.78
+# nats, a probability of 0.062) than under an empty system message (−1.09 nats, 0.337), and
+# greedy decoding, which takes the single likeliest token at every step, turns that shift into a
+# different reply: its first token beat "The". Four other system prompts give the right sentence.
+# "Always answer in French" changes the reply (into a repetitive French phrase); "Answer in one
+# word" and the pirate persona leave it unchanged, although the pirate lowers the probability of
+# the plain answer the most (−3.80 nats). A 135 M model has learned to act on some instructions
+# and not others; the only way to know which is to try them on your model and measure.
 #
-# **Few-shot examples.** Examples in the prompt show the pattern you want. Three small tasks in this
-# model's own register, each with 0, 1 and 3 examples before the query:
+# ## 3. Few-shot prompting, measured on a fixed task set
+#
+# Examples in the prompt show the pattern you want. Whether they help is a question with a number:
+# accuracy on a fixed set of items. The course's set (`data/prompting/few_shot_tasks.json`,
+# written for the course; examples and items never overlap) has two classification tasks:
 
 # %%
-import numpy as np
+from helpers.llm.prompt_sets import few_shot_tasks
 
-from helpers.llm.prompting import few_shot_prompt
-
-TASKS = {
-    "speaker name in capitals": ([("romeo:", " ROMEO:"), ("juliet:", " JULIET:"), ("hamlet:", " HAMLET:")],
-                                 "king:", " KING:"),
-    "same short reply": ([("KING:\n", "My lord.\n"), ("QUEEN:\n", "My lord.\n"), ("PRINCE:\n", "My lord.\n")],
-                         "DUKE:\n", "My lord."),
-    "repeat the word": ([("ROMEO", " ROMEO"), ("JULIET", " JULIET"), ("HAMLET", " HAMLET")], "KING", " KING"),
-}
-rows = []
-for task, (examples, query, target) in TASKS.items():
-    for shots in (0, 1, 3):
-        r = continuation_logprob(llm, few_shot_prompt(examples[:shots], query, separator="\n"), target)
-        rows.append({"task": task, "examples": shots, "ln p(target) (nats)": round(r["logprob"], 2)})
-shots_table = pd.DataFrame(rows)
-shots_table["gain vs 0 examples (nats)"] = (shots_table["ln p(target) (nats)"]
-                                            - shots_table.groupby("task")["ln p(target) (nats)"].transform("first")).round(2)
-shots_table["probability x"] = np.exp(shots_table["gain vs 0 examples (nats)"]).round(2)
-shots_table.set_index(["task", "examples"])
-
-# %%
-import matplotlib.pyplot as plt
-
-ax = shots_table.pivot(index="task", columns="examples", values="ln p(target) (nats)").plot.barh(figsize=(7.5, 3))
-ax.set(xlabel="ln p(intended continuation) (nats; closer to 0 is more likely)", ylabel="",
-       title="few-shot examples, measured on the tiny Llama")
-ax.legend(title="examples")
-plt.show()
+tasks = few_shot_tasks()
+pd.DataFrame([{"task": t.name, "labels": ", ".join(t.labels), "test items": len(t.items),
+               "worked examples": len(t.examples), "instruction (system prompt)": t.instruction}
+              for t in tasks.values()]).set_index("task")
 
 # %% [markdown]
-# One example raises the probability of the intended continuation by at most a factor of about
-# 3.5 (capital letters), one example of repeating a word even lowers it, and going from one to
-# three examples adds little or nothing. Few-shot prompting relies on **in-context
-# learning** — copying a pattern seen earlier in the prompt — which models acquire with much more
-# training than this one had (250 steps). The *measurement* is what to take away: run the same cell
-# with a 1B+ instruct model as `MODEL_PATH` and the gains grow to many nats. That is also how to
-# compare two prompts for a real task: score the answers you want, not a single lucky sample.
+# **Scoring without sampling.** For each item the chat — instruction as system prompt, k examples
+# as user/assistant turns, then the item — is rendered, and each allowed label is scored as the
+# start of the assistant's reply: ln p(label | prompt). The likeliest label is the prediction. No
+# seed, no luck, and no parsing of free text. Here is what the model wants to write first for one
+# item, without and with 3 examples:
+
+# %%
+from helpers.llm.prompt_eval import few_shot_chat
+from helpers.llm.prompting import next_token_table
+
+sentiment = tasks["sentiment"]
+item = sentiment.items[0][0]
+rows = []
+for shots in (0, 3):
+    prompt = render_chat_for(llm, few_shot_chat(sentiment, shots, item))
+    for rank, (piece, p) in enumerate(next_token_table(llm, prompt, n=4, add_bos=False, special=True), start=1):
+        rows.append({"examples": shots, "rank": rank, "next token": repr(piece), "probability": round(p, 3)})
+print("item:", item)
+pd.DataFrame(rows).set_index(["examples", "rank"])
+
+# %% [markdown]
+# Now every item of both tasks, with the numbers of examples in `SHOTS`. `p(a label)` is the
+# probability the model puts on starting its reply with any allowed label, averaged over items.
+# **Prefix reuse:** the items of one run share the system prompt and the examples, and llama.cpp
+# keeps the KV cache of what it evaluated last, so only the tokens after the shared start are
+# computed (`eval_reusing_prefix`, the same matching llama-cpp-python's `generate` does). The last
+# two columns count the tokens computed against those a fresh start for every scored sequence
+# would compute:
+
+# %%
+from helpers.llm.prompt_eval import few_shot_score
+
+scores = {(name, shots): few_shot_score(llm, task, shots) for name, task in tasks.items() for shots in SHOTS}
+few_shot_table = pd.DataFrame([{"task": s.task, "examples": s.shots, "correct": f"{s.correct}/{s.items}",
+                                "accuracy": round(s.accuracy, 3), "p(a label)": round(s.label_probability, 3),
+                                "tokens computed": s.evaluated_tokens, "tokens without reuse": s.scored_tokens}
+                               for s in scores.values()]).set_index(["task", "examples"])
+few_shot_table
+
+# %% [markdown]
+# Three things to read. **Format:** with no examples the model puts little probability on the
+# label words (0.033 for sentiment): it wants to write "The" or "This" first (the table above),
+# and the labels only compete among themselves because the scoring forces the choice. Examples
+# teach the format: `p(a label)` rises to 0.949 with 3 examples. **Accuracy:** with 3 examples
+# the animal task goes from 10 to 21 of 24 right; sentiment stays at 22 of 24 — the model was
+# already right when forced to choose. **Fragility:** add a fourth example and both fall,
+# sentiment to 13 of 24 and animals to 17. Which labels does the model predict?
+
+# %%
+counts = pd.DataFrame({f"{name}, {shots} examples": pd.Series([p for _, _, p in scores[(name, shots)].predictions])
+                       .value_counts() for name in tasks for shots in SHOTS}).fillna(0).astype(int)
+counts.index.name = "predicted label"
+counts
+
+# %%
+for name, task in tasks.items():
+    for shots in SHOTS[1:]:
+        print(f"{name}, labels of the {shots} examples in order:", ", ".join(label for _, label in task.examples[:shots]))
+
+# %% [markdown]
+# Half of the sentiment items are negative, yet with 4 examples the model answers "positive" for
+# 23 of 24. The examples' labels alternate, positive, negative, positive, negative, and the answer
+# looks like the next step of that sequence rather than a reading of the review. Without examples
+# the model has a favourite label of its own on animals: "fish" for 18 of 24. Following the order
+# or the frequency of the example labels, or a favourite label, are known failures of few-shot
+# prompting (recency, majority-label and common-token bias; Zhao et al., "Calibrate Before Use",
+# 2021). `benchmarks/results/prompting_real_model.md` has 0 to 6 examples for both tasks, a second
+# prompt layout (all examples in one user message) and the same sentiment examples in other
+# orders. The technique to keep is the measurement: a fixed set, scored by log-probability, costs
+# seconds and shows what a prompt change did —
+# including when a change that helped at 3 examples hurts at 4.
 #
-# Try it: system prompt, number of examples (as chat turns) and temperature; the exact prompt
-# text and the reply redraw (seeded, so each setting gives one repeatable reply):
+# Try it: system prompt, number of examples (as chat turns) and temperature. The exact prompt text
+# and the reply redraw (seeded, so each setting gives one repeatable reply):
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.prompting import prompt_playground
 
-SYSTEMS = {"none": "", "a herald": "You are a herald. Announce news in one line.",
-           "a lover": "You are Juliet. Speak only of Romeo."}
-EXAMPLES = [("What news?", "The king is dead."), ("Who comes?", "The prince, my lord."),
-            ("Where is he?", "In the garden, sir.")]
-prompt_playground(llm, SYSTEMS, EXAMPLES, "What say you?", seed=SEED)
+SYSTEMS = {"none (template default)": "", "the task's instruction": sentiment.instruction,
+           "a pirate": "You are a pirate. Always talk like a pirate."}
+prompt_playground(llm, SYSTEMS, sentiment.examples, sentiment.items[3][0], seed=SEED)
 
 # %% [markdown]
-# ## 3. Ending the reply: stop strings and `max_tokens`
+# ## 4. Ending the reply: stop strings and `max_tokens`
 #
-# A model writes until it emits its end-of-sequence token, hits a **stop string**, or reaches
-# **max_tokens**; `finish_reason` says which (`"stop"` for the first two, `"length"` for the last).
-# This model was trained on speeches separated by blank lines, so left alone it ends one speech and
-# starts another speaker's. A stop string of `"\n\n"` ends the reply with the speech:
+# A model writes until it emits its end-of-turn token (`<|im_end|>` here), hits a **stop string**,
+# or reaches **max_tokens**; `finish_reason` says which: `"stop"` for the first two, `"length"`
+# for the last.
 
 # %%
+FRUITS = [{"role": "user", "content": "List three fruits, one per line."}]
+TIPS = [{"role": "user", "content": "Give me three tips for sleeping well, as a numbered list."}]
 rows = []
-for label, kwargs in [("max_tokens=60", dict(max_tokens=60)),
-                      ("max_tokens=60, stop=['\\n\\n']", dict(max_tokens=60, stop=["\n\n"])),
-                      ("max_tokens=6", dict(max_tokens=6))]:
-    out = llm.create_completion("ROMEO:\n", temperature=0.0, **kwargs)
-    rows.append({"settings": label, "finish_reason": out["choices"][0]["finish_reason"],
-                 "tokens": out["usage"]["completion_tokens"], "text": out["choices"][0]["text"]})
-stops = pd.DataFrame(rows).set_index("settings")
-stops
+for label, chat, settings in [("fruits, max_tokens=60", FRUITS, dict(max_tokens=60)),
+                              ("tips, max_tokens=60", TIPS, dict(max_tokens=60)),
+                              ("tips, max_tokens=60, stop=['\\n2.']", TIPS, dict(max_tokens=60, stop=["\n2."])),
+                              ("tips, max_tokens=8", TIPS, dict(max_tokens=8))]:
+    out = llm.create_chat_completion(chat, temperature=0.0, **settings)
+    rows.append({"request": label, "finish_reason": out["choices"][0]["finish_reason"],
+                 "tokens": out["usage"]["completion_tokens"], "reply": out["choices"][0]["message"]["content"]})
+stops = pd.DataFrame(rows).set_index("request")
+stops[["finish_reason", "tokens"]]
 
 # %%
 for label, row in stops.iterrows():
-    print(f"--- {label} ({row.finish_reason}) ---\nROMEO:\n{row.text}\n")
+    print(f"--- {label} ({row.finish_reason}, {row.tokens} tokens) ---\n{row.reply}\n")
 
 # %% [markdown]
-# The stop string itself is not returned. `max_tokens` cuts wherever it falls, mid-word if need be:
-# a safety limit, not a way to end nicely. Chat completions add the template's end-of-sequence
-# token as a stop automatically; good stop strings for your own formats are the start of the next
-# turn (`"\nUSER:"`, `"\n\n"`).
+# The fruit list ends on its own: the model wrote `<|im_end|>`, which chat completion passes as a
+# stop automatically, and it is not part of the text. The tips run into `max_tokens` mid-sentence.
+# The stop string `"\n2."` cuts the reply after the first tip: the stop string itself is not
+# returned, and `finish_reason` is `"stop"` again — it does not say *which* stop ended the reply,
+# so check the text or the token count if it matters. `max_tokens` cuts wherever it falls, mid-word
+# if need be: a safety limit, not a way to end nicely. Good stop strings are the start of what you
+# do not want (the next item, the next turn).
 #
-# ## 4. JSON every time: grammars
+# ## 5. JSON: how often, without and with a grammar
 #
-# Asking for JSON in words works only when the model has learned to comply. Without it, here is
-# what a chat completion returns when we ask for JSON at temperature 1 (seeded):
+# A fixed set again: 24 one-line product reviews (`data/prompting/json_reviews.json`, written for
+# the course), each stating a rating. The model is asked for `{"product": ..., "stars": ...}` with
+# stars from 1 to 5; every reply is checked three ways: it **parses** (strict `json.loads` on the
+# whole reply), it is **valid** against the schema, and it is **right** (the stars equal the
+# rating the review states, by this rule):
 
 # %%
+from helpers.llm.prompt_sets import review_schema, review_set
+
+reviews = review_set()
+print(reviews.rating_rule)
+print("system prompt:", reviews.instruction)
+print("schema:", json.dumps(review_schema("minimum/maximum")))
+pd.DataFrame(reviews.items[:5], columns=["review", "stars"]).set_index("review")
+
+# %% [markdown]
+# Three requests, the same messages, temperature 0: asked in words only; with
+# `response_format={"type": "json_object", "schema": schema}`, which llama-cpp-python turns into a
+# **grammar** (at every step llama.cpp masks out each token that could not continue a string the
+# grammar accepts); and the same with the range written as an `enum`.
+# `benchmarks/results/prompting_real_model.md` has a fourth request (one worked example, no grammar).
+
+# %%
+from helpers.llm.prompt_eval import json_counts, review_json_rows
+
+REQUESTS = {"asked in words, no grammar": None, "response_format, stars by minimum/maximum": "minimum/maximum",
+            "response_format, stars by enum": "enum"}
+json_rows = {name: review_json_rows(llm, reviews, constraint) for name, constraint in REQUESTS.items()}
+pd.DataFrame({name: json_counts(rows) for name, rows in json_rows.items()}).T
+
+# %% [markdown]
+# Asked in words, the 135 M model writes prose, apologises or copies the review back: none of its
+# replies parses. With a grammar every reply parses. Four of the replies without a grammar, then
+# every reply with a grammar that is not both valid and right:
+
+# %%
+pd.DataFrame(json_rows["asked in words, no grammar"][:4])[["review", "output", "finish"]].set_index("review")
+
+# %%
+misses = [{"request": name, "review": r["review"], "stars (review)": r["stars"], "output": r["output"],
+           "valid": r["valid"], "right": r["right"]}
+          for name, rows in json_rows.items() if name != "asked in words, no grammar"
+          for r in rows if not (r["valid"] and r["right"])]
+pd.DataFrame(misses).set_index(["request", "review"])
+
+# %% [markdown]
+# Two lessons in that table. **The grammar made from `minimum`/`maximum` does not stop 10, 9, 8 or
+# 0**: five replies parse but are not valid — every review scored out of ten, and the "zero stars"
+# one. **The enum grammar allows only 1 to 5, and for all four reviews scored out of ten the model
+# writes 1**: valid, and wrong in the other direction (for "10", `1` is the start of what it
+# wanted to write). A grammar guarantees the shape, never the meaning: validate, and check the
+# values that matter.
+#
+# **Which converter enforces what.** `response_format` and `LlamaGrammar.from_json_schema` use
+# llama-cpp-python's own Python converter, `llama_cpp.llama_grammar.json_schema_to_gbnf` (a port of
+# an early version of llama.cpp's converter). Its grammar for the review schema:
+
+# %%
+import llama_cpp
+from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+print("llama-cpp-python", llama_cpp.__version__)
+print(json_schema_to_gbnf(json.dumps(review_schema("minimum/maximum"))))
+
+# %% [markdown]
+# Read two rules. `stars-kv` uses the plain `integer` rule: `minimum` and `maximum` are dropped.
+# And `char ::= [^"\\] | ...` accepts any character but a quote or a backslash, **raw control
+# characters such as a newline included**, which strict JSON refuses inside a string (`json.loads`
+# fails with "Invalid control character"). llama.cpp's own C++ converter
+# (`common/json-schema-to-grammar.cpp`, used by `llama-server` for `json_schema` and
+# `response_format`, and by `llama-cli --json-schema`) does both right: its `char` rule is
+# `[^"\\\x7F\x00-\x1F] | ...`, and it turns integer `minimum`, `maximum`, `exclusiveMinimum` and
+# `exclusiveMaximum` into digit rules (llama.cpp pull request 7797, June 2024); bounds on
+# non-integer `number` values are not enforced there either. That is read from llama.cpp's source
+# (ggml-org/llama.cpp, commit 011c6c3), not run here: this notebook has llama-cpp-python only.
+# Portable fixes work with both converters: an
+# `enum` for a small range, a `pattern` for strings (`schema_for_fields` below writes one), and
+# validation after generation.
+#
+# ## 6. The grammar, not the model: the tiny Shakespeare model writes JSON
+#
+# Is it SmolLM2 that knows JSON, or the grammar that forces it? The course's tiny Llama (notebook
+# 18) answers that better than any real model: it was trained only on Shakespeare's plays and has
+# never seen a brace. `object_gbnf` writes a GBNF grammar for one flat object — literals
+# (`"..."`), character classes (`[A-Za-z]`), repetition (`{0,11}`) and alternatives (`|`), no free
+# whitespace, every string and number bounded, so the output has a maximum length. Beside it, the
+# JSON Schema its outputs satisfy (`schema_for_fields`: the strings by `pattern`):
+
+# %%
+from helpers.course.paths import REPO_ROOT
 from helpers.llm.prompting import json_trials, max_json_chars, object_gbnf, schema_for_fields
 
+tiny = load_model(REPO_ROOT / TINY_MODEL_PATH, n_ctx=256, n_threads=N_THREADS, seed=SEED)
 FIELDS = {"speaker": "string", "mood": ["merry", "sad", "angry"], "lines": "integer"}
-SCHEMA = schema_for_fields(FIELDS, max_string_chars=12)
-ask = [{"role": "system", "content": "Answer only with JSON: speaker, mood, lines."},
-       {"role": "user", "content": "Who speaks next, in what mood, and how many lines?"}]
-seeds = range(N_SEEDS)
-free = pd.DataFrame(json_trials(llm, seeds, SCHEMA, messages=ask, max_tokens=40)).set_index("seed")
-free[["output", "parses", "valid"]]
-
-# %% [markdown]
-# A **grammar** removes the choice. At every step llama.cpp masks out each token that could not
-# continue a string the grammar accepts, then samples among the rest. llama.cpp's grammar format
-# is **GBNF**: rules of literals (`"..."`), character classes (`[A-Za-z]`), repetition (`{0,11}`,
-# `*`, `?`) and alternatives (`|`). `object_gbnf` writes one for a flat object. It allows no free
-# whitespace and bounds every string and number, so the output also has a maximum length and always
-# finishes within `max_tokens`:
-
-# %%
-import json
-
 GBNF = object_gbnf(FIELDS, max_string_chars=12)
+SCHEMA = schema_for_fields(FIELDS, max_string_chars=12)
 print(GBNF)
 print("longest possible output:", max_json_chars(FIELDS, 12), "characters")
 print("schema the outputs must satisfy:", json.dumps(SCHEMA))
 
 # %% [markdown]
 # Sampling at temperature 1 with a different seed each time, plain completion after `ROMEO:\n`
-# (`llama_cpp.LlamaGrammar.from_string(GBNF)` passed as `grammar=`). Every output goes through
-# `json.loads` and the schema check:
+# (`llama_cpp.LlamaGrammar.from_string(GBNF)` passed as `grammar=`), each output checked with
+# `json.loads` and the schema:
 
 # %%
-constrained = pd.DataFrame(json_trials(llm, seeds, SCHEMA, prompt="ROMEO:\n", grammar_text=GBNF,
+constrained = pd.DataFrame(json_trials(tiny, range(N_SEEDS), SCHEMA, prompt="ROMEO:\n", grammar_text=GBNF,
                                        max_tokens=max_json_chars(FIELDS, 12))).set_index("seed")
 print(f"{constrained.parses.sum()} of {len(constrained)} parse, {constrained.valid.sum()} of "
       f"{len(constrained)} valid, finish reasons: {sorted(set(constrained.finish))}")
 constrained[["output", "parses", "valid"]]
 
 # %% [markdown]
-# The words inside are still this model's — invented names, random numbers — but the *shape* is
-# guaranteed. A grammar cannot make a model know things; it can make it say them in your format.
-#
-# **From a JSON Schema.** llama-cpp-python converts a JSON Schema to GBNF for you:
-# `LlamaGrammar.from_json_schema(json.dumps(schema))`, or in a chat completion
-# `response_format={"type": "json_object", "schema": schema}`. The conversion enforces structure,
-# types, `enum`, `required`, `pattern` and string lengths — but not everything. A plain schema,
-# tried over the same seeds:
-
-# %%
-PLAIN_SCHEMA = {"type": "object", "required": ["speaker", "mood", "lines"], "additionalProperties": False,
-                "properties": {"speaker": {"type": "string", "maxLength": 12},
-                               "mood": {"type": "string", "enum": ["merry", "sad", "angry"]},
-                               "lines": {"type": "integer", "minimum": 0, "maximum": 99}}}
-plain = pd.DataFrame(json_trials(llm, range(2 * N_SEEDS), PLAIN_SCHEMA, messages=ask, use_response_format=True,
-                                 max_tokens=120)).set_index("seed")
-print(f"{plain.parses.sum()} of {len(plain)} parse, {plain.valid.sum()} of {len(plain)} valid")
-plain[~plain.valid][["output", "problem"]]
-
-# %% [markdown]
-# The converter's string rule allows raw control characters, so a newline slips into `"speaker"`
-# (this model loves `NAME:` + newline) — and strict JSON (`json.loads`) refuses an unescaped newline
-# inside a string. The fix goes in the schema: a `pattern` for the string, which the converter turns
-# into a character class. `schema_for_fields` wrote such a schema above (`SCHEMA`); through
-# `response_format`:
-
-# %%
-patterned = pd.DataFrame(json_trials(llm, range(2 * N_SEEDS), SCHEMA, messages=ask, use_response_format=True,
-                                     max_tokens=120)).set_index("seed")
-print(f"{patterned.parses.sum()} of {len(patterned)} parse, {patterned.valid.sum()} of {len(patterned)} valid")
-patterned[~patterned.valid][["output", "problem"]]
-
-# %% [markdown]
-# All parse now, but the converter ignores `minimum` and `maximum`: the grammar lets any integer
-# through, and only the validation catches the out-of-range ones above. A bound the grammar *can* enforce is an `enum` of the allowed values:
-
-# %%
-STRICT_SCHEMA = json.loads(json.dumps(SCHEMA))
-STRICT_SCHEMA["properties"]["lines"] = {"type": "integer", "enum": list(range(1, 21))}
-print(json.dumps(STRICT_SCHEMA["properties"]))
-strict = pd.DataFrame(json_trials(llm, range(2 * N_SEEDS), STRICT_SCHEMA, messages=ask, use_response_format=True,
-                                  max_tokens=120)).set_index("seed")
-print(f"{strict.parses.sum()} of {len(strict)} parse, {strict.valid.sum()} of {len(strict)} valid, "
-      f"finish reasons: {sorted(set(strict.finish))}")
-strict[["output", "valid"]]
-
-# %% [markdown]
-# Every output parses and validates. The rule that carries over to any model and any runtime
-# (llama-server's `json_schema`, Ollama's `format` and LM Studio's structured output also turn a
-# schema into constrained decoding): **constrain with a grammar, then still validate** — a grammar guarantees
-# only what it encodes.
+# Invented names and random numbers — but every object has the shape. A grammar cannot make a
+# model know things; it makes it say them in your format. The rule that carries over to any model
+# and runtime (llama-server's `json_schema`, Ollama's `format`, LM Studio's structured output all
+# turn a schema into constrained decoding): **constrain with a grammar, then still validate**.
 #
 # ## Summary
 #
-# - The model reads one string: the chat template's rendering of your messages (roles, separators,
-#   `<s>`), in tokens. Check it with `render_chat_for`; it is what `create_chat_completion` sends.
-# - Measure prompts by the log-probability (nats) of the answer you want: a sum over its tokens
-#   from the logits; e^(gain) is the factor on its probability.
-# - System prompts and few-shot examples work only as far as a model has learned to use them: the
-#   tiny Llama gains at most about 1.2 nats; instruction-tuned models gain many.
-# - `finish_reason` says why a reply ended: a stop string (`"stop"`) or `max_tokens` (`"length"`).
-# - A GBNF grammar (own, or converted from a JSON Schema by `response_format`) makes every output
-#   match the format, even from a tiny model; validate anyway, because the grammar enforces only
-#   what it encodes.
+# - The model reads one string: the chat template's rendering of your messages, in tokens.
+#   SmolLM2's template adds a default system prompt when you give none; check with `render_chat_for`.
+# - System prompts shift probabilities; greedy decoding turns small shifts into different replies.
+#   Measure with the log-probability of the reply you want (nats) and with the replies themselves.
+# - Few-shot, measured on 24 items per task by label log-probability: examples teach the format
+#   (`p(a label)` from 0.033 to 0.949 for sentiment with 3 examples) and can raise accuracy
+#   (animals from 10 to 21 of 24), but a fourth example cut both tasks' accuracy; the sentiment
+#   answers followed the sequence of example labels, not the reviews. Prefix reuse makes such a
+#   measurement cost seconds.
+# - `finish_reason` says why a reply ended: end-of-turn or a stop string (`"stop"`), or
+#   `max_tokens` (`"length"`).
+# - Asked in words, no reply of the 135 M model parsed as JSON; with a grammar every one did. A
+#   grammar guarantees only what it encodes: llama-cpp-python's converter drops `minimum`/`maximum`
+#   and allows raw control characters in strings; llama.cpp's own C++ converter (its source) excludes
+#   control characters and enforces integer bounds. Validate either way.
 #
 # ## Exercises
 
 # %% [markdown]
-# **1.** Write the exact text the tiny Llama's chat template makes of
-# `[{"role": "system", "content": "Speak in verse."}, {"role": "user", "content": "Good morrow!"}]`
-# (with the generation prompt), as a Python string.
+# **1.** Write the exact text SmolLM2-135M-Instruct's chat template makes of
+# `[{"role": "user", "content": "Good morrow!"}]` (with the generation prompt), as a Python string.
 
 # %%
 from helpers.exercises.prompting import check_mood_schema, check_probability_factor, check_rendered_prompt

@@ -3,32 +3,40 @@ import math
 
 from helpers.exercises import NOT_ANSWERED, Feedback, check_number
 from helpers.llm.prompting import render_chat, validate
-from helpers.training.export import CHAT_TEMPLATE
 
-EXERCISE_MESSAGES = [{"role": "system", "content": "Speak in verse."},
-                     {"role": "user", "content": "Good morrow!"}]
+EXERCISE_MESSAGES = [{"role": "user", "content": "Good morrow!"}]
+GENERATION_PROMPT = "<|im_start|>assistant\n"
 
 
-def check_rendered_prompt(answer, messages=EXERCISE_MESSAGES, template: str = CHAT_TEMPLATE):
-    """04 ex. 1: the exact text the tiny Llama's chat template makes of ``messages``."""
+def chat_model_template() -> str:
+    """The chat template stored in the real chat model's GGUF (read from its header, no weights loaded)."""
+    from helpers.gguf.header import read_header
+    from helpers.llm.chat_model import chat_model_path
+
+    return read_header(chat_model_path()).chat_template
+
+
+def check_rendered_prompt(answer, messages=EXERCISE_MESSAGES, template: str = None):
+    """04 ex. 1: the exact text SmolLM2-135M-Instruct's chat template makes of ``messages``."""
     if answer is None:
         return NOT_ANSWERED
     if not isinstance(answer, str):
         return Feedback(False, f"expected a string, got {type(answer).__name__}.")
-    right = render_chat(template, messages)
+    right = render_chat(template or chat_model_template(), messages)
     if answer == right:
-        return Feedback(True, "that is exactly what the model reads.")
-    if answer == right.removeprefix("<s>"):
-        return Feedback(False, "The template starts with {{ bos_token }}: the text begins with <s>.")
-    if answer == right.removesuffix("ASSISTANT:\n"):
-        return Feedback(False, "add_generation_prompt is on: the text ends with 'ASSISTANT:' and a newline, "
-                               "so the model writes the assistant's turn next.")
-    if answer.upper() == right.upper():
-        return Feedback(False, "Roles go through the `upper` filter: SYSTEM:, USER:, ASSISTANT:.")
-    if answer.replace("\n\n", "\n") == right.replace("\n\n", "\n"):
-        return Feedback(False, "Each message ends with a blank line: content, then two newlines.")
-    return Feedback(False, "Not the same text. Render it step by step: <s>, then for each message ROLE:, "
-                           "newline, content, blank line; then ASSISTANT: and a newline.")
+        return Feedback(True, "that is exactly what the model reads, default system prompt included.")
+    system_end = right.index("<|im_end|>") + len("<|im_end|>\n")
+    if answer in (right[system_end:], right[system_end:].removesuffix(GENERATION_PROMPT)):
+        return Feedback(False, "With no system message, the template writes its own default system turn first "
+                               "(look at `loop.first and messages[0]['role'] != 'system'`).")
+    if answer == right.removesuffix(GENERATION_PROMPT):
+        return Feedback(False, "add_generation_prompt is on: the text ends with '<|im_start|>assistant' and a "
+                               "newline, so the model writes the assistant's turn next.")
+    if answer.replace("<|im_end|>\n", "<|im_end|>") == right.replace("<|im_end|>\n", "<|im_end|>"):
+        return Feedback(False, "Every turn ends with <|im_end|> and a newline.")
+    return Feedback(False, "Not the same text. Render it step by step: the default system turn "
+                           "(<|im_start|>system, newline, its text, <|im_end|>, newline), then the user turn the "
+                           "same way, then <|im_start|>assistant and a newline.")
 
 
 def check_probability_factor(answer, logprob_before: float, logprob_after: float):

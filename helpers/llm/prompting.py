@@ -4,7 +4,9 @@ continuation, and output forced into a JSON shape by a grammar.
 * A chat is turned into **one string** by the chat template stored in the GGUF (Jinja), rendered
   here exactly as llama-cpp-python's ``create_chat_completion`` renders it, then into token ids.
 * The **log-probability** of a continuation is the sum over its tokens of ln p(token | everything
-  before), in nats (natural log), computed from llama.cpp's logits.
+  before), in nats (natural log), computed from llama.cpp's logits. Prompts that start like the
+  previous one reuse llama.cpp's KV cache for the shared start (**prefix reuse**), so scoring
+  many continuations of one prompt costs little more than the prompt.
 * A **GBNF grammar** restricts which tokens llama.cpp may sample, so the output always matches it.
   ``validate`` checks a parsed value against the small JSON Schema subset the course uses.
 """
@@ -85,32 +87,64 @@ def few_shot_prompt(examples, query: str, instruction: str = "", separator: str 
     return separator.join(parts)
 
 
-def continuation_logprob(llm, prompt: str, continuation: str, add_bos: bool = True) -> dict:
+def eval_reusing_prefix(llm, ids) -> int:
+    """Make ``llm`` hold token ``ids``, computing only what its KV cache does not hold yet.
+
+    llama.cpp keeps the KV cache of the tokens it evaluated last; when ``ids`` start with the same
+    tokens (a shared system prompt, the same few-shot examples), only the rest is computed, as
+    llama-cpp-python's own ``generate`` does. Afterwards ``llm.scores[i]`` (with ``logits_all=True``)
+    holds the logits after ``ids[:i + 1]`` for every position: a position's logits depend only on
+    the tokens up to it, so those of a reused prefix stay right. Returns the number of tokens
+    evaluated (0 when all were held).
+    """
+    ids = list(ids)
+    if not ids:
+        raise ValueError("ids must hold at least one token")
+    if len(ids) > llm.n_ctx():
+        raise ValueError(f"{len(ids)} tokens do not fit in n_ctx={llm.n_ctx()}")
+    common = 0
+    for held, wanted in zip(llm.input_ids[:llm.n_tokens].tolist(), ids):
+        if held != wanted:
+            break
+        common += 1
+    llm.n_tokens = common  # llm.eval drops the KV cache from here on
+    if common < len(ids):
+        llm.eval(ids[common:])
+    return len(ids) - common
+
+
+def continuation_logprob(llm, prompt: str, continuation: str, add_bos: bool = True, special: bool = False) -> dict:
     """ln p(continuation | prompt) under a ``llama_cpp.Llama`` made with ``logits_all=True`` (nats).
 
     Tokenizes prompt + continuation together (so the pieces are the ones the model would see) and
-    sums the log-softmax of llama.cpp's logits at each continuation token. Returns the total, the
-    per-token values, the pieces and the probability exp(total). ValueError when the prompt's own
+    sums the log-softmax of llama.cpp's logits at each continuation token. ``special=True`` reads
+    special tokens written as text in the prompt (a rendered chat template's ``<|im_start|>``).
+    The prompt's KV cache is reused from the previous call when it is the same (see
+    :func:`eval_reusing_prefix`). Returns the total, the per-token values, the pieces, the
+    probability exp(total) and the number of tokens evaluated. ValueError when the prompt's own
     tokens are not a prefix of the joint tokenization (end the prompt at a newline or a space).
     """
     if not continuation:
         raise ValueError("continuation must be a non-empty string")
-    prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=False)
-    ids = llm.tokenize((prompt + continuation).encode("utf-8"), add_bos=add_bos, special=False)
+    if getattr(llm, "_logits_all", True) is False:
+        raise ValueError("continuation_logprob needs the logits of every position: load the model with logits_all=True")
+    prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=special)
+    ids = llm.tokenize((prompt + continuation).encode("utf-8"), add_bos=add_bos, special=special)
     if ids[:len(prompt_ids)] != prompt_ids or len(ids) == len(prompt_ids):
         raise ValueError(f"prompt ending {prompt[-10:]!r} and continuation {continuation[:10]!r} merge into "
                          "one token at the boundary: end the prompt at a newline, or move its trailing space to the "
                          "start of the continuation (SentencePiece puts a space in front of the next word)")
     if len(ids) > llm.n_ctx():
         raise ValueError(f"prompt + continuation is {len(ids)} tokens, more than n_ctx={llm.n_ctx()}")
-    llm.reset()
-    llm.eval(ids)
     start = len(prompt_ids)
+    if start == 0:
+        raise ValueError("the prompt must hold at least one token: the first token has no logits before it")
+    evaluated = eval_reusing_prefix(llm, ids[:-1])  # the logits after the last token are not needed
     logp = log_softmax(np.array(llm.scores[start - 1:len(ids) - 1]))
     per_token = [float(logp[j, ids[start + j]]) for j in range(len(ids) - start)]
     total = float(sum(per_token))
     return {"logprob": total, "per_token": per_token, "pieces": token_pieces(llm, ids[start:]),
-            "probability": float(np.exp(total))}
+            "probability": float(np.exp(total)), "evaluated_tokens": evaluated}
 
 
 # --- grammars and JSON ----------------------------------------------------------------------------
@@ -275,41 +309,49 @@ def few_shot_messages(examples, query: str, system: str = "") -> list:
     return check_messages(messages + [{"role": "user", "content": query}])
 
 
-def next_token_table(llm, prompt: str, n: int = 5, add_bos: bool = True) -> list:
-    """The ``n`` most likely next tokens after ``prompt``: [(piece, probability), ...], most likely first."""
-    ids = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=False)
-    llm.reset()
-    llm.eval(ids)
+def next_token_table(llm, prompt: str, n: int = 5, add_bos: bool = True, special: bool = False) -> list:
+    """The ``n`` most likely next tokens after ``prompt``: [(piece, probability), ...], most likely first.
+
+    Needs ``logits_all=True``; ``special=True`` reads special tokens written as text (a rendered chat).
+    """
+    ids = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=special)
+    eval_reusing_prefix(llm, ids)
     logp = log_softmax(np.array(llm.scores[len(ids) - 1:len(ids)]))[0]
     top = np.argsort(-logp, kind="stable")[:n]
     return [(token_pieces(llm, [int(i)])[0], float(np.exp(logp[i]))) for i in top]
 
 
-def json_trials(llm, seeds, schema: dict, *, prompt: str = None, messages=None, grammar_text: str = None,
-                use_response_format: bool = False, temperature: float = 1.0, max_tokens: int = 128) -> list:
-    """Generate once per seed and check each output with ``json.loads`` and :func:`validate`.
+def json_reply(llm, schema: dict, *, prompt: str = None, messages=None, grammar_text: str = None,
+               use_response_format: bool = False, temperature: float = 0.0, seed: int = 0,
+               max_tokens: int = 128) -> dict:
+    """Generate once and check the output with ``json.loads`` and :func:`validate` against ``schema``.
 
     Plain completion of ``prompt`` (optionally constrained by GBNF ``grammar_text``), or a chat
     completion of ``messages`` (optionally with ``response_format={"type": "json_object", "schema":
-    schema}``). Returns one dict per seed: seed, output, finish reason, parses, valid, first problem.
+    schema}``, which llama-cpp-python turns into a grammar). Returns output, finish reason, tokens
+    generated, parses, valid, the parsed value (None when it does not parse) and the first problem.
     """
     import llama_cpp
 
     if (prompt is None) == (messages is None):
         raise ValueError("give exactly one of prompt (plain completion) or messages (chat completion)")
-    rows = []
-    for seed in seeds:
-        if messages is not None:
-            extra = {"response_format": {"type": "json_object", "schema": schema}} if use_response_format else {}
-            out = llm.create_chat_completion(messages, temperature=temperature, seed=seed, max_tokens=max_tokens,
-                                             **extra)
-            text, finish = out["choices"][0]["message"]["content"], out["choices"][0]["finish_reason"]
-        else:
-            grammar = llama_cpp.LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
-            out = llm.create_completion(prompt, temperature=temperature, seed=seed, max_tokens=max_tokens,
-                                        grammar=grammar)
-            text, finish = out["choices"][0]["text"], out["choices"][0]["finish_reason"]
-        check = parse_and_validate(text, schema)
-        rows.append({"seed": seed, "output": text, "finish": finish, "parses": check["parses"],
-                     "valid": check["valid"], "problem": check["problems"][0] if check["problems"] else ""})
-    return rows
+    if messages is not None:
+        extra = {"response_format": {"type": "json_object", "schema": schema}} if use_response_format else {}
+        out = llm.create_chat_completion(check_messages(messages), temperature=temperature, seed=seed,
+                                         max_tokens=max_tokens, **extra)
+        text = out["choices"][0]["message"]["content"]
+    else:
+        grammar = llama_cpp.LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
+        out = llm.create_completion(prompt, temperature=temperature, seed=seed, max_tokens=max_tokens,
+                                    grammar=grammar)
+        text = out["choices"][0]["text"]
+    check = parse_and_validate(text, schema)
+    return {"output": text, "finish": out["choices"][0]["finish_reason"],
+            "tokens": out["usage"]["completion_tokens"], "parses": check["parses"], "valid": check["valid"],
+            "value": check["value"], "problem": check["problems"][0] if check["problems"] else ""}
+
+
+def json_trials(llm, seeds, schema: dict, temperature: float = 1.0, **request) -> list:
+    """:func:`json_reply` once per seed (sampling at ``temperature``): one row per seed, seed first."""
+    return [{"seed": seed, **json_reply(llm, schema, temperature=temperature, seed=seed, **request)}
+            for seed in seeds]

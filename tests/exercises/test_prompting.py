@@ -1,18 +1,32 @@
 """Exercise checks of notebook 04: right answers pass, typical mistakes get their hint."""
 import math
 
-from helpers.exercises.prompting import check_mood_schema, check_probability_factor, check_rendered_prompt
+from helpers.exercises.prompting import (
+    chat_model_template,
+    check_mood_schema,
+    check_probability_factor,
+    check_rendered_prompt,
+)
 
-RIGHT = "<s>SYSTEM:\nSpeak in verse.\n\nUSER:\nGood morrow!\n\nASSISTANT:\n"
+SYSTEM = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+USER = "<|im_start|>user\nGood morrow!<|im_end|>\n"
+RIGHT = SYSTEM + USER + "<|im_start|>assistant\n"
 
 
 def test_rendered_prompt_check():
     assert check_rendered_prompt(RIGHT)
-    assert "<s>" in check_rendered_prompt(RIGHT[3:]).message
-    assert "add_generation_prompt" in check_rendered_prompt(RIGHT.removesuffix("ASSISTANT:\n")).message
-    assert "upper" in check_rendered_prompt(RIGHT.replace("SYSTEM", "system").replace("USER", "user")).message
-    assert "blank line" in check_rendered_prompt(RIGHT.replace("\n\n", "\n")).message
+    assert "default system turn" in check_rendered_prompt(USER + "<|im_start|>assistant\n").message
+    assert "default system turn" in check_rendered_prompt(USER).message
+    assert "add_generation_prompt" in check_rendered_prompt(SYSTEM + USER).message
+    assert "<|im_end|> and a newline" in check_rendered_prompt(RIGHT.replace("<|im_end|>\n", "<|im_end|>")).message
+    assert "step by step" in check_rendered_prompt("USER: Good morrow!").message
     assert not check_rendered_prompt(None) and not check_rendered_prompt(3)
+
+
+def test_rendered_prompt_check_reads_the_model_template():
+    assert chat_model_template().startswith("{% for message in messages %}")
+    own = "{% for m in messages %}[{{ m['content'] }}]{% endfor %}"
+    assert check_rendered_prompt("[Good morrow!]", template=own)
 
 
 def test_probability_factor_check():

@@ -1,4 +1,5 @@
-"""Prompt helpers: template rendering, few-shot prompts, continuation log-probabilities, grammars, JSON checks."""
+"""Prompt helpers: template rendering, few-shot prompts, prefix reuse, continuation log-probabilities, grammars,
+JSON checks."""
 import json
 import math
 
@@ -129,13 +130,62 @@ def test_grammar_output_always_parses_and_validates(llm):
 
 
 @pytest.mark.slow
-def test_widget_redraws_when_controls_change(llm):
-    from helpers.widgets.prompting import playground_html, prompt_playground
+def test_prefix_reuse_computes_only_the_new_tokens_and_keeps_the_logits(llm):
+    ids = llm.tokenize(b"ROMEO:\nI will not go.", add_bos=True)
+    llm.reset()
+    assert prompting.eval_reusing_prefix(llm, ids[:4]) == 4
+    assert prompting.eval_reusing_prefix(llm, ids) == len(ids) - 4, "the first 4 tokens are reused"
+    reused = np.array(llm.scores[:len(ids)])
+    assert prompting.eval_reusing_prefix(llm, ids) == 0, "everything held: nothing to compute"
+    assert prompting.eval_reusing_prefix(llm, ids[:3] + ids[5:]) == len(ids) - 5
+    llm.reset()
+    llm.eval(ids)
+    assert np.allclose(reused, np.array(llm.scores[:len(ids)]), atol=1e-3), "same logits as a fresh evaluation"
+    with pytest.raises(ValueError, match="at least one token"):
+        prompting.eval_reusing_prefix(llm, [])
+    with pytest.raises(ValueError, match="n_ctx"):
+        prompting.eval_reusing_prefix(llm, ids * 100)
 
-    examples = [("What news?", "The king is dead.")]
-    app = prompt_playground(llm, {"none": "", "herald": "You are a herald."}, examples, "Who comes?")
-    view = app.children[1]
-    before = view.value
-    app.children[0].children[0].value = "You are a herald."
-    assert view.value != before and "SYSTEM:" in view.value
-    assert "USER:\nWhat news?" in playground_html(llm, "", examples, "Who comes?", shots=1, temperature=0.0)
+
+@pytest.mark.slow
+def test_continuation_logprob_reads_special_tokens_and_reuses_the_prompt(llm):
+    plain = prompting.continuation_logprob(llm, "ROMEO:\n", "I will")
+    llm.reset()
+    written = prompting.continuation_logprob(llm, "<s>ROMEO:\n", "I will", add_bos=False, special=True)
+    assert written["logprob"] == pytest.approx(plain["logprob"], abs=1e-3), "<s> as text = the BOS token"
+    assert written["evaluated_tokens"] > 0
+    again = prompting.continuation_logprob(llm, "<s>ROMEO:\n", "I shall", add_bos=False, special=True)
+    assert again["evaluated_tokens"] < written["evaluated_tokens"], "the prompt's cache is reused"
+    with pytest.raises(ValueError, match="at least one token"):
+        prompting.continuation_logprob(llm, "", "ROMEO", add_bos=False)
+
+
+def test_continuation_logprob_refuses_a_model_without_all_logits():
+    from helpers.llm.load import load_model
+
+    last_only = load_model(MODEL, n_ctx=64, n_threads=1)
+    with pytest.raises(ValueError, match="logits_all=True"):
+        prompting.continuation_logprob(last_only, "ROMEO:\n", "I")
+
+
+@pytest.mark.slow
+def test_json_trials_rows_carry_seed_and_checks(llm):
+    gbnf = prompting.object_gbnf({"mood": ["merry", "sad"]})
+    schema = prompting.schema_for_fields({"mood": ["merry", "sad"]})
+    rows = prompting.json_trials(llm, [3, 4], schema, prompt="ROMEO:\n", grammar_text=gbnf, max_tokens=20)
+    assert [r["seed"] for r in rows] == [3, 4]
+    for r in rows:
+        assert r["value"] == json.loads(r["output"]) and r["value"]["mood"] in ("merry", "sad")
+        assert r["tokens"] >= 1 and r["problem"] == ""
+
+
+def test_llama_cpp_python_converter_gaps_the_lesson_describes():
+    """Notebook 04 says llama-cpp-python's own JSON-Schema converter drops minimum/maximum and lets raw
+    control characters into strings; if a new version fixes either, this fails and the lesson needs updating."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    bounded = json_schema_to_gbnf(json.dumps({"type": "integer", "minimum": 1, "maximum": 5}))
+    assert bounded == json_schema_to_gbnf(json.dumps({"type": "integer"}))
+    char_rule = next(line for line in json_schema_to_gbnf(json.dumps({"type": "string"})).splitlines()
+                     if line.startswith("char ::="))
+    assert char_rule.startswith('char ::= [^"\\\\] |') and "x00" not in char_rule and "x1F" not in char_rule
