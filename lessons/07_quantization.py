@@ -17,15 +17,18 @@
 # those letters mean, byte by byte, and proves each step: it quantizes real weight matrices with
 # readable numpy versions of llama.cpp's formats (`helpers/quantization/block_formats.py`), checks that they write the
 # *same bytes* as llama.cpp itself, and measures what each format costs in error, in a layer's
-# output and in file size. At the end you can explain Q4_K_M to a colleague, and choose a quant for
-# a given GPU.
+# output and in file size. Then it opens a real chat model's Q4_1 file block by block and measures
+# what quantizing it *again* costs. At the end you can explain Q4_K_M to a colleague, choose a quant
+# for a given GPU, and say why you quantize from the original weights.
 #
 # **Learning goals**
-# - Explain why small blocks with their own scale beat one scale per tensor, and what the scales cost in bits.
-# - Read GGUF block layouts (Q8_0, Q4_0, Q4_1, Q5_x, Q2_K...Q6_K) and derive bits per weight from bytes per block.
+# - Explain why small blocks with their own scale beat one scale per tensor; read GGUF block layouts
+#   (Q8_0, Q4_0, Q4_1, Q5_x, Q2_K...Q6_K), a real model's blocks included, and derive bits per weight.
 # - Describe a K-quant super-block: 256 weights, 8 sub-blocks with 6-bit scales and mins, two f16 super-scales.
 # - Say what an importance matrix changes, and measure error versus bits per weight on real matrices.
 # - Pick a quant for a VRAM budget and know what quality it costs.
+# - Say why llama.cpp refuses to requantize, and measure what requantizing a real model costs
+#   (size, perplexity, KL divergence, speed).
 #
 # **Time:** 45 minutes · **Needs:** CPU only
 
@@ -33,6 +36,7 @@
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
 MODEL_PATH = None  # a .safetensors or .gguf file (e.g. the tiny Llama in data/tiny_llama/); None: a digits MLP
+N_THREADS = 1  # llama.cpp threads in section 7 (1 stays steady when other jobs share a 2-core CPU)
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -127,6 +131,43 @@ pd.DataFrame({"original": w[0, :6], "q": q[:6], "d * q": np.float32(d) * q[:6].a
 # Q4_0 is the same idea with 4-bit quants (two per byte) and `d = max / -8`, where `max` keeps its
 # sign, so that the largest weight lands exactly on a level. Q4_1 and Q5_1 add a minimum `m`
 # (`x = d×q + m`), which fits blocks that are not centred on zero better, for 2 more bytes.
+
+# %% [markdown]
+# ### A real model's blocks
+#
+# The course's chat model, SmolLM2-135M-Instruct, ships as a **Q4_1** file: its matrices are stored
+# exactly this way. Read one tensor as it lies in the file (through the course's one GGUF reader,
+# `helpers.gguf.header.open_checked`) and decode its first blocks: 2 bytes of f16 scale `d`, 2 bytes
+# of f16 minimum `m`, then 16 bytes holding 32 four-bit levels `q` in 0..15; each weight is `d × q + m`.
+
+# %%
+from helpers.llm.chat_model import chat_model_path
+from helpers.quantization.llamacpp_match import dequantizes_like_gguf, read_tensor
+
+CHAT_MODEL = chat_model_path()
+TENSOR = "blk.0.attn_q.weight"
+kind, stored = read_tensor(CHAT_MODEL, TENSOR)
+d, m, levels = quants.q4_1_fields(stored)
+print(f"{CHAT_MODEL.name}: {TENSOR} is {kind}, {stored.shape[0]} rows of {stored.shape[1]} bytes "
+      f"= {stored.shape[1] // 20} blocks of 32 weights per row, {len(d):,} blocks in all")
+first_blocks = pd.DataFrame({"d (scale)": d[:4, 0], "m (minimum)": m[:4, 0],
+                             "levels q of its 32 weights": [" ".join(map(str, row)) for row in levels[:4]],
+                             "smallest weight (q=0): m": m[:4, 0], "largest (q=15): 15d + m": 15 * d[:4, 0] + m[:4, 0]})
+first_blocks.index.name = "block of row 0"
+first_blocks
+
+# %%
+values = quants.dequantize_q4_1(stored)
+distinct = 1 + (np.diff(np.sort(values.reshape(-1, 32), axis=1), axis=1) != 0).sum(axis=1)
+print(f"row 0, weight 0: d x q + m = {d[0, 0]:.6g} x {levels[0, 0]} + ({m[0, 0]:.6g}) = {values[0, 0]:.6g}")
+print(f"the course's dequantize_q4_1 equals gguf.quants.dequantize on all {values.size:,} weights, bit for bit: "
+      f"{dequantizes_like_gguf(stored, kind)}")
+print(f"distinct values per block of 32 weights: at most {distinct.max()}, median {np.median(distinct):g}")
+
+# %% [markdown]
+# At most 16 different numbers per 32 weights: that is all this file still knows about the model's
+# original weights (published in bf16, 16 bits each). Whatever is made from it later (another quant
+# type, even a "bigger" Q8_0) starts from these rounded values; section 7 measures what that costs.
 
 # %% [markdown]
 # ## 3. K-quants: a super-block of 256 weights
@@ -403,6 +444,184 @@ pd.DataFrame(decision).set_index("model")
 # shorter context, or offloading only some layers to the GPU (notebook 09).
 
 # %% [markdown]
+# ## 7. Requantizing: why llama.cpp asks first
+#
+# The chat model exists here only as Q4_1. Suppose you want it as Q4_K_M, or smaller, as Q2_K.
+# llama.cpp's quantizer (the same `llama_model_quantize` that `llama-quantize` calls) refuses:
+
+# %%
+import tempfile
+from pathlib import Path
+
+from helpers.gguf.quantize import quantize
+
+workdir = tempfile.TemporaryDirectory()
+try:
+    quantize(CHAT_MODEL, Path(workdir.name) / "Q4_K_M.gguf", "Q4_K_M")
+except ValueError as refusal:
+    print(refusal)
+
+# %% [markdown]
+# Why? Quantizing rounds every weight onto a grid and throws the rest away. Quantizing a quantized
+# file rounds the *already rounded* values onto a second grid: the second error lands on top of the
+# first, and nothing brings back what the first rounding lost. llama.cpp will do it
+# (`llama-quantize --allow-requantize`, here `quantize(..., allow_requantize=True)`), but only when
+# asked, because the right way is to quantize from the original F16/BF16 weights.
+#
+# The digits MLP has its original weights, so there we can see the stacking directly: quantize each
+# matrix to a target format straight from the original, and again via Q4_1 first, and measure the
+# relative error of the layer's output against the *original* weights (section 5's measure):
+
+# %%
+from helpers.quantization.requantize import stacked_error_table
+
+stacked = pd.DataFrame(stacked_error_table(matrices, "Q4_1", ["Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q4_K", "Q4_1",
+                                                               "Q3_K", "Q2_K"], seed=SEED)).set_index("target")
+stacked.insert(0, "bits per weight", [quants.LAYOUTS[f].bits_per_weight for f in stacked.index])
+stacked.round(4)
+
+# %% [markdown]
+# Read the `from Q4_1` column against `Q4_1 alone` (0.0743): no target gets below it. Q8_0 made from
+# the original is about 15 times more accurate (0.0050); made from Q4_1 it is Q4_1 in a bigger file
+# (0.0746): its 8 bits store Q4_1's mistakes faithfully. Every other target adds its own rounding:
+# Q4_K from the original (0.0691) beats Q4_1, from Q4_1 it is worse than both (0.0768). Q5_1 stacks
+# most of the 5- and 6-bit targets (0.0865, against 0.0355 from the original): its 31 steps span exactly
+# the range of Q4_1's 15 steps (both run from the block's minimum to its maximum), so old level `q` lands at
+# 31q/15 new steps and rounds the same way in every block (down below the middle, up above it): a
+# small systematic stretch, not noise that averages out. Re-rounding onto the *same* grid (Q4_1 again)
+# is free; for a much coarser target (Q2_K: 0.2848 direct, 0.2974 via Q4_1) its own error dominates.
+
+# %% [markdown]
+# ### The real model, requantized and measured
+#
+# For the real model the original weights are not here (only the Q4_1 file is), so the reference is
+# the Q4_1 file itself: every measurement below is what requantizing *adds* on top of the Q4_1
+# error the file already has. llama.cpp's own quantizer makes the five usual mixes from it:
+
+# %%
+from helpers.quantization.requantize import file_size
+
+REQUANT_TARGETS = ["Q8_0", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]
+files = {"Q4_1": CHAT_MODEL}
+for target in REQUANT_TARGETS:
+    files[target] = quantize(CHAT_MODEL, Path(workdir.name) / f"{target}.gguf", target, threads=2,
+                             allow_requantize=True)
+file_bytes = {name: path.stat().st_size for name, path in files.items()}
+print("file bytes:", ", ".join(f"{name} {n:,} ({n / file_bytes['Q4_1'] - 1:+.0%})" for name, n in file_bytes.items()))
+print("a row of 576 weights asked for", {f: qe.storage_type(f, 576) for f in ["Q6_K", "Q5_K", "Q4_K", "Q3_K", "Q2_K"]})
+for name in ["Q4_1", "Q5_K_M", "Q4_K_M"]:
+    print(f"{name} tensors by type:", ", ".join(f"{n} {t}" for t, n in file_size(files[name]).tensor_types.items()))
+
+# %% [markdown]
+# Two surprises before any quality is measured. Requantizing to Q4_K_M or Q5_K_M makes the file
+# *bigger* than the Q4_1 it came from (+7% and +14%), and Q2_K saves only 10%. SmolLM2 is 576 wide,
+# and 576 is not a multiple of 256, so most of its matrices cannot hold K-quant super-blocks: llama.cpp
+# falls back to a legacy type (second line: Q4_K becomes Q5_0 at 5.5 bits, Q5_K becomes Q5_1 at 6.0,
+# Q3_K and Q2_K become Q4_0 at 4.5), and the files say so: 166 Q5_0 matrices in Q4_K_M, 166 Q5_1 in
+# Q5_K_M. Only `ffn_down`, whose rows are 1,536 = 6 × 256 weights, gets real K-quants. The one Q8_0
+# tensor of the Q4_1 file is the token embedding (49,152 × 576 weights, shared with the output layer),
+# which is why the file's bits per weight (below) come out above the format's 5.0.
+
+# %% [markdown]
+# Now quality, on a fixed text the course has offline: the start of the held-out Shakespeare plays in
+# `data/shakespeare/heldout.txt` (*Twelfth Night* first; held out from the course's own tiny model;
+# SmolLM2's web-scale training text may well contain Shakespeare, which does not matter here: every file
+# reads the same tokens). Each file reads the same windows of 256 tokens; per token we record the
+# perplexity contribution, the KL divergence of its next-token distribution from Q4_1's, and whether
+# its most likely next token is Q4_1's:
+
+# %%
+from helpers.course.paths import DATA_DIR
+from helpers.llm.load import load_model
+from helpers.quantization.requantize import compare_models, llama_bits_per_weight
+
+WINDOW = 256
+heldout_text = (DATA_DIR / "shakespeare" / "heldout.txt").read_text(encoding="utf-8")[:40_000]
+models = {name: load_model(path, n_ctx=WINDOW, n_threads=N_THREADS, seed=SEED, logits_all=True)
+          for name, path in files.items()}
+heldout_ids = models["Q4_1"].tokenize(heldout_text.encode("utf-8"), add_bos=False)
+quality = compare_models(models, "Q4_1", heldout_ids, WINDOW, max_windows=1 if QUICK else 8)
+requant = pd.DataFrame([(name, file_bytes[name], llama_bits_per_weight(models[name]), q.perplexity, q.mean_kl,
+                         100 * q.same_top_share) for name, q in quality.items()],
+                       columns=["file", "file bytes", "bits per weight", "perplexity", "mean KL from Q4_1 (nats)",
+                                "same top token as Q4_1 (%)"]).set_index("file")
+n_windows = len(quality["Q4_1"].nll) // (WINDOW - 1)
+print(f"{len(quality['Q4_1'].nll)} tokens scored per file, in {n_windows} window(s) of {WINDOW} tokens")
+requant.round({"bits per weight": 3, "perplexity": 2, "mean KL from Q4_1 (nats)": 4, "same top token as Q4_1 (%)": 1})
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.4))
+ax.plot(requant["bits per weight"], requant["mean KL from Q4_1 (nats)"], "o", color="#e6550d")
+for name, r in requant.iterrows():
+    ax.annotate(name, (r["bits per weight"], r["mean KL from Q4_1 (nats)"]), fontsize=8, xytext=(4, 3),
+                textcoords="offset points")
+ax.set_xlabel("bits per weight (tensor bytes x 8 / weights)")
+ax.set_ylabel("mean KL divergence from Q4_1 (nats)")
+ax.set_title("SmolLM2-135M requantized from Q4_1: size against drift")
+plt.show()
+
+# %% [markdown]
+# And speed: generation tokens/s of each file on this machine (32 greedy tokens after a 16-token
+# prompt, `N_THREADS` threads, one run each; `benchmarks/requantization.py` repeats it and takes medians):
+
+# %% tags=["nbval-ignore-output"]
+from helpers.hardware.measured_speed import measure_speed
+
+speed = pd.DataFrame([(name, measure_speed(files[name], 16, 32, threads=N_THREADS, llm=llm).generation_tokens_per_second)
+                      for name, llm in models.items()], columns=["file", "generation tokens/s"]).set_index("file")
+for llm in models.values():
+    llm.close()
+workdir.cleanup()
+speed.round(1)
+
+# %% [markdown]
+# What requantizing cost, measured on 255 tokens of *Twelfth Night* (quick mode; the benchmark
+# `benchmarks/requantization.py` scores 16 windows of 512 tokens, see `benchmarks/results/requantization.md`):
+#
+# - **Q8_0**: 47% more bytes for a copy that is still not Q4_1 (mean KL 0.0128 nats, the same top
+#   token 92.5% of the time). It cannot be better than the file it came from; at best it stores
+#   Q4_1's errors faithfully. Its perplexity, 45.02 against 45.68, is lower by chance, not by skill:
+#   the KL column shows the two models disagree, and 255 tokens are few.
+# - **Q4_K_M**: 7% *bigger* than the Q4_1 it came from, and drifted (KL 0.1339, perplexity 55.87).
+# - **Q5_K_M**: more bits still, yet the worst of the three larger mixes (KL 0.2487, perplexity 67.09):
+#   its 576-wide matrices became Q5_1, the target that stacked most of the 5- and 6-bit ones in the
+#   MLP table above.
+# - **Q3_K_M** and **Q2_K**: 5% and 10% smaller, for KL 0.3290 and 0.7740; Q2_K picks Q4_1's top
+#   token only 54.9% of the time.
+#
+# Perplexity ranks the files differently from KL here (Q3_K_M's 53.18 is below Q4_K_M's 55.87 though
+# it drifted further): on a few hundred tokens it is a noisy, blunt measure, while KL compares the
+# two distributions token by token against the reference. That is why `llama-perplexity` has a
+# `--kl-divergence` mode, and why it is the column to read.
+#
+# The benchmark's longer run, when its results are there (not compared in tests: a rerun changes them):
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import Markdown
+
+bench_md = REPO_ROOT / "benchmarks" / "results" / "requantization.md"
+if bench_md.is_file():
+    bench_text = bench_md.read_text(encoding="utf-8")
+    display(Markdown(bench_text[bench_text.index("## Size and drift"):]))
+else:
+    print("no", relative_to_repo(bench_md), "yet: run python benchmarks/requantization.py")
+
+# %% [markdown]
+# Over 32 times more tokens it ranks the mixes by mean KL in the same order as the quick run above:
+# Q8_0, Q4_K_M, Q5_K_M, Q3_K_M, Q2_K. Speed moves too: in its medians the mixes whose 576-wide
+# matrices fell back to Q4_0 (Q3_K_M, Q2_K) generate fastest, and Q8_0 is faster than the smaller
+# Q4_1. For a model this small, which kernel a type gets matters as much as how many bytes a token
+# reads (notebook 10 measures that balance). Speed is no reason to requantize, though: it follows
+# the tensor types, so the same mix made from the original weights runs as fast, without the
+# stacked error.
+#
+# So: keep the original F16/BF16 weights (download the F16/BF16 GGUF, or convert the safetensors with
+# llama.cpp's `convert_hf_to_gguf.py`) and make every quant from them, as the MLP table shows: Q4_K
+# from the original beats Q4_K from Q4_1. If a quantized file is all you can get, take the quant you
+# need as published rather than making it from another quant. `llama-quantize --allow-requantize`
+# exists for the rare case where there is no other way, and you now know what it costs.
+
+# %% [markdown]
 # ## Summary
 #
 # - Quantization stores `scale × small integer`; blocks of 32 weights each with their own scale
@@ -413,14 +632,19 @@ pd.DataFrame(decision).set_index("model")
 #   super-scales, fitted by weighted least squares, lower error at the same size.
 # - Q4_K_M is a *mix*: Q4_K for most tensors, Q6_K where errors hurt most.
 # - An importance matrix weights the error by how much each input channel is used.
-# - `helpers.quantization.block_formats` reproduces llama.cpp's bytes exactly, so every number here describes real files.
+# - `helpers.quantization.block_formats` reproduces llama.cpp's bytes exactly, so every number here describes real
+#   files; it decodes the real chat model's Q4_1 blocks bit for bit as `gguf` does.
+# - Requantizing rounds already-rounded weights again: the errors stack and nothing comes back. Measured on
+#   SmolLM2's Q4_1 file, every requantized mix drifted from it, and mixes whose K-quants do not fit 576-wide
+#   rows came out *bigger*. Quantize from the original F16/BF16 weights; `llama-quantize` makes you type
+#   `--allow-requantize` for a reason.
 #
 # ## Exercises
 #
 # **1.** From the Q6_K block layout (section 2), how many **bits per weight** does Q6_K use?
 
 # %%
-from helpers.exercises.quantization import check_best_format, check_bits_per_weight, check_file_gb
+from helpers.exercises.quantization import check_best_format, check_bits_per_weight, check_file_gb, check_least_drift
 
 answer = None
 check_bits_per_weight(answer, "Q6_K")
@@ -441,3 +665,13 @@ check_file_gb(answer, 8e9, "Q4_K")
 candidates = ["Q4_0", "Q4_1", "Q4_K"]
 answer = None
 check_best_format(answer, errors.loc[candidates, "relative output error"].idxmin(), candidates)
+
+# %% [markdown]
+# **4.** In the measured table of section 7, which of the requantized mixes `"Q5_K_M"`, `"Q4_K_M"`,
+# `"Q3_K_M"` drifted least from the Q4_1 file it was made from (smallest mean KL divergence)?
+
+# %%
+candidates = ["Q5_K_M", "Q4_K_M", "Q3_K_M"]
+answer = None
+check_least_drift(answer, requant.loc[candidates, "mean KL from Q4_1 (nats)"].to_dict(),
+                  requant.loc[candidates, "bits per weight"].to_dict())

@@ -31,3 +31,20 @@ def check_best_format(answer, best: str, allowed):
     return check_choice(answer, best, allowed=allowed, hints={
         name: f"{name} is not the smallest in the table; compare the RMSE column again." for name in allowed if name != best
     })
+
+
+def check_least_drift(answer, kl: dict, bits: dict):
+    """07 ex. 4: the requantized mix with the smallest mean KL divergence from Q4_1.
+
+    ``kl``: {mix: mean KL from Q4_1, nats}; ``bits``: {mix: bits per weight}, for the same mixes.
+    """
+    if set(kl) != set(bits):
+        raise ValueError(f"kl and bits must name the same mixes, got {sorted(kl)} and {sorted(bits)}")
+    best = min(kl, key=kl.get)
+    hints = {}
+    for name in kl:
+        drift = f"{name} drifted further (mean KL {kl[name]:.3g} against {kl[best]:.3g} nats)"
+        hints[name] = (f"{drift}, although it has more bits per weight ({bits[name]:.3g} against {bits[best]:.3g}): "
+                       "rounding onto a grid that does not line up with Q4_1's adds error whatever the bits."
+                       if bits[name] > bits[best] else f"{drift}; compare the KL column, not perplexity or size.")
+    return check_choice(answer, best, allowed=tuple(kl), hints=hints)

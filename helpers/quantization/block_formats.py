@@ -249,13 +249,16 @@ def quantize_q4_1(x) -> np.ndarray:
     return out.reshape(_out_shape(np.shape(x), LAYOUTS["Q4_1"], to_bytes=True))
 
 
+def q4_1_fields(data):
+    """Q4_1 bytes -> the fields of every block: ``d`` (n, 1), ``m`` (n, 1) float32 and levels ``q`` (n, 32) uint8."""
+    b = _as_byte_blocks(data, LAYOUTS["Q4_1"])
+    return _f16_values(b[:, 0:2]), _f16_values(b[:, 2:4]), _unpack_nibbles(b[:, 4:20])
+
+
 def dequantize_q4_1(data) -> np.ndarray:
     """Q4_1 bytes -> float32: ``x = d * q + m``."""
-    layout = LAYOUTS["Q4_1"]
-    b = _as_byte_blocks(data, layout)
-    d, m = _f16_values(b[:, 0:2]), _f16_values(b[:, 2:4])
-    q = _unpack_nibbles(b[:, 4:20]).astype(np.float32)
-    return (d * q + m).reshape(_out_shape(np.shape(data), layout, to_bytes=False))
+    d, m, q = q4_1_fields(data)
+    return (d * q.astype(np.float32) + m).reshape(_out_shape(np.shape(data), LAYOUTS["Q4_1"], to_bytes=False))
 
 
 # ----------------------------------------------------------------------------- Q5_0, Q5_1

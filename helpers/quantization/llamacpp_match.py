@@ -4,7 +4,9 @@ Write a tiny llama GGUF whose F32 weights are chosen to hit the awkward cases (z
 constant blocks, all-negative rows, outliers, values so small their scale underflows f16), let
 llama.cpp's own ``llama_model_quantize`` convert it to one quantization type for every matrix
 (``pure``), read its bytes back with ``gguf.GGUFReader``, and compare them block by block with
-:func:`helpers.quantization.block_formats.quantize` on the same floats. Sizes in bytes; nothing is downloaded.
+:func:`helpers.quantization.block_formats.quantize` on the same floats. :func:`read_tensor` and
+:func:`dequantizes_like_gguf` do the reverse check on any real file: its stored bytes, decoded by the
+course's dequantizers, against ``gguf.quants.dequantize``. Sizes in bytes; nothing is downloaded.
 """
 from pathlib import Path
 
@@ -78,6 +80,25 @@ def read_quantized(path) -> dict:
     return {t.name: (t.tensor_type.name, np.array(t.data)) for t in reader.tensors}
 
 
+def read_tensor(path, name: str) -> tuple:
+    """``(type name, uint8 bytes of shape (rows, bytes per row))`` of one tensor of a GGUF, as stored."""
+    tensors = {t.name: t for t in open_checked(path).tensors}
+    if name not in tensors:
+        raise ValueError(f"{Path(path).name} has no tensor {name!r}; it has e.g. {sorted(tensors)[:5]}")
+    return tensors[name].tensor_type.name, np.array(tensors[name].data)
+
+
+def dequantizes_like_gguf(data, fmt: str) -> bool:
+    """Whether :func:`helpers.quantization.block_formats.dequantize` gives ``gguf.quants.dequantize``'s
+    float32 values for ``fmt`` bytes ``data``, bit for bit."""
+    import gguf
+
+    from helpers.quantization.block_formats import dequantize
+
+    theirs = np.asarray(gguf.quants.dequantize(data, getattr(gguf.GGMLQuantizationType, fmt)), np.float32)
+    return bool(np.array_equal(dequantize(data, fmt).view(np.uint32), theirs.view(np.uint32)))
+
+
 def compare_with_llama_cpp(fmt: str, workdir, seed: int = 0) -> list:
     """Per matrix: blocks compared, blocks whose bytes differ, and whether both dequantize alike.
 
@@ -85,9 +106,7 @@ def compare_with_llama_cpp(fmt: str, workdir, seed: int = 0) -> list:
     ``blocks that differ`` and ``dequantized equal`` (ours vs ``gguf.quants.dequantize`` of
     llama.cpp's bytes, bit for bit).
     """
-    import gguf
-
-    from helpers.quantization.block_formats import LAYOUTS, dequantize, quantize
+    from helpers.quantization.block_formats import LAYOUTS, quantize
 
     layout = check_format(fmt)
     workdir = Path(workdir)
@@ -102,11 +121,8 @@ def compare_with_llama_cpp(fmt: str, workdir, seed: int = 0) -> list:
         theirs = theirs.reshape(ours.shape)
         size = LAYOUTS[fmt].bytes_per_block
         differ = (ours.reshape(-1, size) != theirs.reshape(-1, size)).any(axis=-1)
-        their_values = gguf.quants.dequantize(theirs, getattr(gguf.GGMLQuantizationType, fmt))
-        rows.append({"tensor": name, "type": kind, "blocks": differ.size,
-                     "blocks that differ": int(differ.sum()),
-                     "dequantized equal": bool(np.array_equal(dequantize(theirs, fmt).view(np.uint32),
-                                                              their_values.view(np.uint32)))})
+        rows.append({"tensor": name, "type": kind, "blocks": differ.size, "blocks that differ": int(differ.sum()),
+                     "dequantized equal": dequantizes_like_gguf(theirs, fmt)})
     if any(r["type"] != layout.name for r in rows):
         raise RuntimeError(f"llama.cpp did not write {fmt} for every matrix: {[r['type'] for r in rows]}")
     return rows

@@ -19,3 +19,19 @@ def test_file_size():
 def test_best_format():
     assert check_best_format("Q4_K", "Q4_K", ("Q4_0", "Q4_1", "Q4_K"))
     assert "RMSE" in check_best_format("Q4_0", "Q4_K", ("Q4_0", "Q4_1", "Q4_K")).message
+
+
+def test_least_drift():
+    import pytest
+
+    from helpers.exercises.quantization import check_least_drift
+
+    kl = {"Q5_K_M": 0.25, "Q4_K_M": 0.13, "Q3_K_M": 0.33}
+    bits = {"Q5_K_M": 6.56, "Q4_K_M": 6.17, "Q3_K_M": 5.46}
+    assert check_least_drift("Q4_K_M", kl, bits)
+    assert "more bits per weight" in check_least_drift("Q5_K_M", kl, bits).message
+    assert "compare the KL column" in check_least_drift("Q3_K_M", kl, bits).message
+    assert "not one of" in check_least_drift("Q8_0", kl, bits).message
+    assert not check_least_drift(None, kl, bits)
+    with pytest.raises(ValueError, match="same mixes"):
+        check_least_drift("Q4_K_M", kl, {"Q4_K_M": 6.17})

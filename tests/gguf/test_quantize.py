@@ -2,7 +2,7 @@
 import pytest
 
 from helpers.gguf.header import read_header
-from helpers.gguf.quantize import QUANT_NAMES, ftype, quantize
+from helpers.gguf.quantize import QUANT_NAMES, ftype, quantize, quantized_types
 from helpers.gguf.random_weights import write_random_llama_gguf
 from helpers.memory.architecture import Architecture
 
@@ -32,3 +32,22 @@ def test_pure_gives_every_matrix_the_same_type(tmp_path):
     assert types(pure) == {"Q4_K"} and len(types(mixed)) > 1
     assert read_header(pure).file_type == read_header(mixed).file_type == "Q4_K_M"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f32.gguf", "mixed.gguf", "pure.gguf"]
+
+
+@pytest.mark.slow
+def test_requantizing_is_refused_unless_allowed(tmp_path):
+    import inspect
+
+    arch = Architecture(name="t", n_layers=1, hidden=256, ffn=512, n_heads=4, n_kv_heads=4, head_dim=64,
+                        vocab=320, max_context=64, tokenizer="spm")
+    src = write_random_llama_gguf(tmp_path / "f32.gguf", arch)
+    assert quantized_types(src) == set()
+    q4_1 = quantize(src, tmp_path / "q4_1.gguf", "Q4_1", threads=1, pure=True)
+    assert quantized_types(q4_1) == {"Q4_1"}
+    assert inspect.signature(quantize).parameters["allow_requantize"].default is False
+    with pytest.raises(ValueError, match=r"already-quantized tensors \(Q4_1\).*allow_requantize=True"):
+        quantize(q4_1, tmp_path / "q8.gguf", "Q8_0", threads=1)
+    assert not (tmp_path / "q8.gguf").exists()  # nothing half-written left behind
+    q8 = quantize(q4_1, tmp_path / "q8.gguf", "Q8_0", threads=1, allow_requantize=True)
+    assert quantized_types(q8) == {"Q8_0"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f32.gguf", "q4_1.gguf", "q8.gguf"]
