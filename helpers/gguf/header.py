@@ -6,6 +6,7 @@ offset) followed by the tensor data. :func:`read_header` memory-maps the file wi
 table points past the end of the file (an interrupted download), with a ValueError naming the file,
 before llama.cpp ever opens it. Sizes are in bytes.
 """
+import functools
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,13 @@ def describe_counts(path) -> str:
     return f"its header (GGUF version {version}) lists {tensors:,} tensors and {keys:,} metadata keys"
 
 
+@functools.lru_cache(maxsize=8)
+def _reader(path: str, size: int, mtime_ns: int) -> gguf.GGUFReader:
+    """One memory-mapped reader per file version (size and modification time are part of the key):
+    parsing a 49k-token vocabulary takes seconds, and notebooks check the same file many times."""
+    return gguf.GGUFReader(path, "r")
+
+
 def open_checked(path) -> gguf.GGUFReader:
     """A ``gguf.GGUFReader`` for ``path`` once the file is known to be a whole GGUF file.
 
@@ -115,7 +123,7 @@ def open_checked(path) -> gguf.GGUFReader:
         raise ValueError(f"{path.name}: truncated: {size} bytes, a GGUF header alone needs more than "
                          f"{HEADER_START_BYTES}; download or copy the file again")
     try:
-        reader = gguf.GGUFReader(path, "r")
+        reader = _reader(str(path.resolve()), size, path.stat().st_mtime_ns)
     except Exception as err:  # the reader raises many types (numpy, struct, unicode) on damaged files
         raise ValueError(f"{path.name}: truncated or corrupt: {describe_counts(path)}, but its {size:,} bytes "
                          "do not hold what the header describes (an interrupted download or copy?); "
