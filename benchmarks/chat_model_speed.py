@@ -15,7 +15,6 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.gguf.header import read_header  # noqa: E402
 from helpers.hardware.machine import bandwidth_buffer_bytes, measure_copy_bandwidth  # noqa: E402
-from helpers.hardware.measured_speed import load_llama, measure_speed  # noqa: E402
+from helpers.hardware.measured_speed import interleaved_speeds, median_and_range  # noqa: E402
 from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second  # noqa: E402
 from helpers.llm.chat_model import chat_model_path  # noqa: E402
 
@@ -40,23 +39,17 @@ def main(argv=None) -> None:
 
     path = chat_model_path()
     header = read_header(path)
-    models = {t: load_llama(path, t, PROMPT + GENERATED + 8) for t in (1, 2)}
-    for t, llm in models.items():  # warm-up: pages the weights in
-        measure_speed(path, PROMPT, GENERATED, threads=t, llm=llm)
-    runs = {1: [], 2: []}
-    for _ in range(args.reps):
-        for t, llm in models.items():
-            runs[t].append(measure_speed(path, PROMPT, GENERATED, threads=t, llm=llm))
+    runs = interleaved_speeds(path, (1, 2), args.reps, PROMPT, GENERATED)
     buffer = bandwidth_buffer_bytes(psutil.virtual_memory().available)
     rows = []
     for t in (1, 2):
         bandwidth = measure_copy_bandwidth(buffer, threads=t, repeats=5)
         roofline = estimated_tokens_per_second(header.tensor_bytes, bandwidth, BANDWIDTH_EFFICIENCY["cpu"])
-        pp = [r.prompt_tokens_per_second for r in runs[t]]
-        tg = [r.generation_tokens_per_second for r in runs[t]]
-        rows.append(f"| {t} | {statistics.median(pp):.0f} ({min(pp):.0f}-{max(pp):.0f}) | "
-                    f"{statistics.median(tg):.1f} ({min(tg):.1f}-{max(tg):.1f}) | {bandwidth:.1f} | {roofline:.0f} | "
-                    f"{statistics.median(tg) / roofline:.2f} |")
+        s = median_and_range(runs[t])
+        tg = s["generation tokens/s (median)"]
+        rows.append(f"| {t} | {s['prompt tokens/s (median)']:.0f} ({s['prompt tokens/s (lowest)']:.0f}-"
+                    f"{s['prompt tokens/s (highest)']:.0f}) | {tg:.1f} ({s['generation tokens/s (lowest)']:.1f}-"
+                    f"{s['generation tokens/s (highest)']:.1f}) | {bandwidth:.1f} | {roofline:.0f} | {tg / roofline:.2f} |")
         print(rows[-1], flush=True)
     command = ".venv/bin/python benchmarks/chat_model_speed.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     text = "\n".join([
@@ -70,7 +63,8 @@ def main(argv=None) -> None:
         "| threads | prompt tokens/s | generation tokens/s | copy bandwidth (GB/s) | roofline tokens/s "
         f"(efficiency {BANDWIDTH_EFFICIENCY['cpu']}) | measured / roofline |",
         "|---:|---:|---:|---:|---:|---:|", *rows, "",
-        "Where measured / roofline is well under 1, reading the weights is not the whole cost of a token: "
+        "A range reaching far below its median marks runs disturbed by other work on the machine; read the "
+        "medians. Where measured / roofline is well under 1, reading the weights is not the whole cost of a token: "
         "a 98 MB model has 30 layers of small operations, thread synchronisation and Python-side sampling per "
         "token, a fixed cost that notebook 10 fits per layer.", ""])
     write_text_atomic(ROOT / "benchmarks" / "results" / "chat_model_speed.md", text)

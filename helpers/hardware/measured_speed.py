@@ -86,3 +86,36 @@ def best_of(results) -> SpeedResult:
     if not results:
         raise ValueError("best_of needs at least one SpeedResult")
     return max(results, key=lambda r: r.generation_tokens_per_second)
+
+
+def interleaved_speeds(path, thread_counts=(1, 2), repeats: int = 5, prompt_tokens: int = 64,
+                       generated_tokens: int = 32) -> dict:
+    """``{threads: [SpeedResult, ...]}``: every thread count measured ``repeats`` times, in turn.
+
+    One model is loaded per thread count and warmed up once (the first run pages the weights in).
+    Taking turns (1, 2, 1, 2, ...) spreads a busy moment of the machine over every thread count
+    alike, so their medians stay comparable on a shared machine.
+    """
+    _check_count("repeats", repeats, high=1000)
+    models = {t: load_llama(path, _check_count("threads", t, high=1024), prompt_tokens + generated_tokens + 8)
+              for t in thread_counts}
+    runs = {t: [] for t in thread_counts}
+    for t, llm in models.items():
+        measure_speed(path, prompt_tokens, generated_tokens, t, llm=llm)
+    for i in range(repeats):
+        for t, llm in models.items():
+            runs[t].append(measure_speed(path, prompt_tokens, generated_tokens, t, llm=llm, seed=i))
+    return runs
+
+
+def median_and_range(results) -> dict:
+    """Median, lowest and highest prompt and generation tokens/s of repeated measurements."""
+    results = list(results)
+    if not results:
+        raise ValueError("median_and_range needs at least one SpeedResult")
+    out = {}
+    for phase in ("prompt", "generation"):
+        values = [getattr(r, f"{phase}_tokens_per_second") for r in results]
+        out.update({f"{phase} tokens/s (median)": float(np.median(values)),
+                    f"{phase} tokens/s (lowest)": min(values), f"{phase} tokens/s (highest)": max(values)})
+    return out

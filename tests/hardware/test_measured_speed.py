@@ -2,7 +2,7 @@
 import pytest
 
 from helpers.gguf.random_weights import write_random_gguf
-from helpers.hardware.measured_speed import SpeedResult, best_of, measure_speed
+from helpers.hardware.measured_speed import SpeedResult, best_of, interleaved_speeds, measure_speed, median_and_range
 from helpers.memory.architecture import Architecture
 
 TINY = Architecture("tiny", n_layers=2, hidden=64, ffn=128, n_heads=4, n_kv_heads=2, head_dim=16, vocab=320,
@@ -38,3 +38,25 @@ def test_refuses_bad_inputs(tiny_model, tmp_path):
         measure_speed(tiny_model, prompt_tokens=0)
     with pytest.raises(ValueError, match="threads"):
         measure_speed(tiny_model, threads=0)
+
+
+def test_interleaved_speeds_measure_every_thread_count_in_turn(tiny_model):
+    runs = interleaved_speeds(tiny_model, thread_counts=(1, 2), repeats=3, prompt_tokens=8, generated_tokens=4)
+    assert sorted(runs) == [1, 2]
+    assert [len(v) for v in runs.values()] == [3, 3]
+    assert {r.threads for r in runs[2]} == {2} and all(r.generation_seconds > 0 for r in runs[1])
+    with pytest.raises(ValueError, match="repeats"):
+        interleaved_speeds(tiny_model, repeats=0)
+
+
+def test_median_and_range():
+    def result(gen_seconds):
+        return SpeedResult("m", 1, 10, 1.0, 10, gen_seconds)
+
+    summary = median_and_range([result(1.0), result(2.0), result(0.5)])
+    assert summary["generation tokens/s (median)"] == 10.0
+    assert (summary["generation tokens/s (lowest)"], summary["generation tokens/s (highest)"]) == (5.0, 20.0)
+    assert summary["prompt tokens/s (median)"] == 10.0
+    with pytest.raises(ValueError, match="at least one"):
+        median_and_range([])
+
