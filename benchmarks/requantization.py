@@ -30,7 +30,7 @@ from helpers.gguf.quantize import quantize  # noqa: E402
 from helpers.hardware.measured_speed import measure_speed  # noqa: E402
 from helpers.llm.chat_model import chat_model_path  # noqa: E402
 from helpers.llm.load import load_model  # noqa: E402
-from helpers.quantization.requantize import compare_models, file_size  # noqa: E402
+from helpers.quantization import requantize as rq  # noqa: E402
 
 TARGETS = ("Q8_0", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 QUALITY_THREADS = 1  # for quantizing and scoring: 1 thread stays steady on a shared machine
@@ -70,13 +70,21 @@ def make_files(out_dir: Path) -> tuple:
 
 
 def measure_quality(files: dict, n_windows: int, window: int) -> tuple:
-    models = {name: load_model(path, n_ctx=window, n_threads=QUALITY_THREADS, seed=0, logits_all=True)
-              for name, path in files.items()}
+    """``({name: TokenQuality against Q4_1}, tokens in the text)``; one model loaded at a time."""
     text = (DATA_DIR / "shakespeare" / "heldout.txt").read_text(encoding="utf-8")
-    ids = models["Q4_1"].tokenize(text.encode("utf-8"), add_bos=False)
-    quality = compare_models(models, "Q4_1", ids, window, n_windows)
-    for llm in models.values():
+    quality = {}
+    for name, path in files.items():
+        llm = load_model(path, n_ctx=window, n_threads=QUALITY_THREADS, seed=0, logits_all=True)
+        if name == "Q4_1":
+            ids = llm.tokenize(text.encode("utf-8"), add_bos=False)
+            chunks = rq.windows(ids, window, n_windows)
+            reference = [rq.next_token_log_probs(llm, chunk) for chunk in chunks]
+            quality[name] = rq.reference_quality(chunks, reference)
+        else:
+            quality[name] = rq.quality_against(llm, chunks, reference)
         llm.close()
+        print(name, f"scored: perplexity {quality[name].perplexity:.2f}, mean KL {quality[name].mean_kl:.4f}",
+              flush=True)
     return quality, len(ids)
 
 
@@ -108,7 +116,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     files, seconds = make_files(BUILD_DIR / "requantization")
-    sizes = {name: file_size(path) for name, path in files.items()}
+    sizes = {name: rq.file_size(path) for name, path in files.items()}
     quality, text_tokens = measure_quality(files, args.windows, args.window)
     rates = {threads: measure_speeds(files, args.reps, args.gen_tokens, threads) for threads in SPEED_THREADS}
     scored = len(quality["Q4_1"].nll)

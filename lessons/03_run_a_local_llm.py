@@ -481,7 +481,8 @@ from helpers.memory.willitrun import machine_card_gpu
 machine = machine_card_gpu(load_machine_card() or describe_machine(repeats=2))
 pd.Series({name: assess(get_model(name).architecture, "Q4_K_M", 4096, gpu=machine).tokens_per_second
            for name in bigger}, name=f"roofline tokens/s on {machine.name}").round(1).to_frame()
-#
+
+# %% [markdown]
 # ## Summary
 #
 # - Read the header first: architecture, trained context, sizes and the chat template cost nothing to read.

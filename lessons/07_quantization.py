@@ -532,21 +532,29 @@ for name in ["Q4_1", "Q5_K_M", "Q4_K_M"]:
 
 # %%
 from helpers.course.paths import DATA_DIR
+from helpers.hardware.measured_speed import measure_speed
 from helpers.llm.load import load_model
-from helpers.quantization.requantize import compare_models, llama_bits_per_weight
+from helpers.quantization import requantize as rq
 
 WINDOW = 256
 heldout_text = (DATA_DIR / "shakespeare" / "heldout.txt").read_text(encoding="utf-8")[:40_000]
-models = {name: load_model(path, n_ctx=WINDOW, n_threads=N_THREADS, seed=SEED, logits_all=True)
-          for name, path in files.items()}
-heldout_ids = models["Q4_1"].tokenize(heldout_text.encode("utf-8"), add_bos=False)
-quality = compare_models(models, "Q4_1", heldout_ids, WINDOW, max_windows=1 if QUICK else 8)
-requant = pd.DataFrame([(name, file_bytes[name], llama_bits_per_weight(models[name]), q.perplexity, q.mean_kl,
-                         100 * q.same_top_share) for name, q in quality.items()],
+quality, bits, speeds = {}, {}, {}
+for name, path in files.items():  # one model in memory at a time
+    llm = load_model(path, n_ctx=WINDOW, n_threads=N_THREADS, seed=SEED, logits_all=True)
+    if name == "Q4_1":
+        chunks = rq.windows(llm.tokenize(heldout_text.encode("utf-8"), add_bos=False), WINDOW, 1 if QUICK else 8)
+        reference = [rq.next_token_log_probs(llm, chunk) for chunk in chunks]
+        quality[name] = rq.reference_quality(chunks, reference)
+    else:
+        quality[name] = rq.quality_against(llm, chunks, reference)
+    bits[name] = rq.llama_bits_per_weight(llm)
+    speeds[name] = measure_speed(path, 16, 32, threads=N_THREADS, llm=llm)  # shown below, apart: it varies
+    llm.close()
+requant = pd.DataFrame([(name, file_bytes[name], bits[name], q.perplexity, q.mean_kl, 100 * q.same_top_share)
+                        for name, q in quality.items()],
                        columns=["file", "file bytes", "bits per weight", "perplexity", "mean KL from Q4_1 (nats)",
                                 "same top token as Q4_1 (%)"]).set_index("file")
-n_windows = len(quality["Q4_1"].nll) // (WINDOW - 1)
-print(f"{len(quality['Q4_1'].nll)} tokens scored per file, in {n_windows} window(s) of {WINDOW} tokens")
+print(f"{len(quality['Q4_1'].nll)} tokens scored per file, in {len(chunks)} window(s) of {WINDOW} tokens")
 requant.round({"bits per weight": 3, "perplexity": 2, "mean KL from Q4_1 (nats)": 4, "same top token as Q4_1 (%)": 1})
 
 # %%
@@ -561,18 +569,13 @@ ax.set_title("SmolLM2-135M requantized from Q4_1: size against drift")
 plt.show()
 
 # %% [markdown]
-# And speed: generation tokens/s of each file on this machine (32 greedy tokens after a 16-token
-# prompt, `N_THREADS` threads, one run each; `benchmarks/requantization.py` repeats it and takes medians):
+# And speed, measured in the same loop while each file was loaded: generation tokens/s on this
+# machine (32 greedy tokens after a 16-token prompt, `N_THREADS` threads, one run each;
+# `benchmarks/requantization.py` repeats it and takes medians):
 
 # %% tags=["nbval-ignore-output"]
-from helpers.hardware.measured_speed import measure_speed
-
-speed = pd.DataFrame([(name, measure_speed(files[name], 16, 32, threads=N_THREADS, llm=llm).generation_tokens_per_second)
-                      for name, llm in models.items()], columns=["file", "generation tokens/s"]).set_index("file")
-for llm in models.values():
-    llm.close()
 workdir.cleanup()
-speed.round(1)
+pd.DataFrame({"generation tokens/s": {name: s.generation_tokens_per_second for name, s in speeds.items()}}).round(1)
 
 # %% [markdown]
 # What requantizing cost, measured on 255 tokens of *Twelfth Night* (quick mode; the benchmark

@@ -9,6 +9,9 @@ Quality is read from next-token distributions on the same tokens (natural logs, 
 
 Size: bits per weight = tensor bytes x 8 / weights, over every tensor (llama.cpp's "BPW"); the file
 adds its metadata (vocabulary, chat template) on top. Sizes in bytes.
+
+Where the original weights are at hand, :func:`stacked_error_table` shows the cause: each matrix
+quantized straight from them against quantized twice, both measured against the originals.
 """
 from collections import Counter
 from dataclasses import dataclass
@@ -117,22 +120,29 @@ class TokenQuality:
         return float(self.same_top.mean())
 
 
-def compare_models(models: dict, reference: str, ids, window: int, max_windows: int) -> dict:
-    """``{name: TokenQuality}`` for every loaded model in ``models`` against ``models[reference]``.
+def quality_against(llm, chunks, reference) -> TokenQuality:
+    """Score loaded model ``llm`` on token windows ``chunks`` against the reference's log-probabilities.
 
-    ``ids`` is cut by :func:`windows`; each window is evaluated from an empty cache by every model
-    (``logits_all=True``), and every token after the window's first is scored. One window's
-    log-probabilities are held at a time, so long texts need no more memory than short ones.
+    ``reference``: one array per window, from :func:`next_token_log_probs` of the reference model on
+    the same window. Each window is evaluated from an empty cache (``logits_all=True``) and every
+    token after its first is scored; one window of ``llm``'s log-probabilities is held at a time.
     """
-    if reference not in models:
-        raise ValueError(f"reference {reference!r} is not one of the models {list(models)}")
-    parts = {name: [] for name in models}
-    for chunk in windows(ids, window, max_windows):
-        ref = next_token_log_probs(models[reference], chunk)
-        for name, llm in models.items():
-            lp = ref if name == reference else next_token_log_probs(llm, chunk)
-            parts[name].append((token_nll(lp, chunk[1:]), kl_divergence(ref, lp), ref.argmax(1) == lp.argmax(1)))
-    return {name: TokenQuality(*(np.concatenate(column) for column in zip(*rows))) for name, rows in parts.items()}
+    if len(reference) != len(chunks):
+        raise ValueError(f"need one reference array per window: {len(reference)} for {len(chunks)} windows")
+    parts = []
+    for chunk, ref in zip(chunks, reference):
+        log_probs = next_token_log_probs(llm, chunk)
+        parts.append((token_nll(log_probs, chunk[1:]), kl_divergence(ref, log_probs),
+                      ref.argmax(axis=1) == log_probs.argmax(axis=1)))
+    return TokenQuality(*(np.concatenate(column) for column in zip(*parts)))
+
+
+def reference_quality(chunks, reference) -> TokenQuality:
+    """The reference model's own :class:`TokenQuality` (KL 0, same top token everywhere), without evaluating again."""
+    if len(reference) != len(chunks):
+        raise ValueError(f"need one reference array per window: {len(reference)} for {len(chunks)} windows")
+    nll = np.concatenate([token_nll(ref, chunk[1:]) for chunk, ref in zip(chunks, reference)])
+    return TokenQuality(nll, np.zeros_like(nll), np.ones(len(nll), dtype=bool))
 
 
 def relative_output_error(w, back, x) -> float:

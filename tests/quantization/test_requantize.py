@@ -98,19 +98,23 @@ def test_file_size(tiny_files):
 
 
 @pytest.mark.slow
-def test_compare_models_against_the_reference(tiny_files):
+def test_quality_against_the_reference(tiny_files):
     from helpers.llm.load import load_model, perplexity
 
     _, _, q4_1, q2_k = tiny_files
-    models = {name: load_model(p, n_ctx=32, n_threads=1, logits_all=True) for name, p in
-              {"Q4_1": q4_1, "Q2_K": q2_k}.items()}
+    ref_llm = load_model(q4_1, n_ctx=32, n_threads=1, logits_all=True)
     ids = np.random.default_rng(0).integers(3, 320, 100).tolist()
-    result = rq.compare_models(models, "Q4_1", ids, window=32, max_windows=2)
-    ref, other = result["Q4_1"], result["Q2_K"]
-    assert ref.nll.shape == ref.kl.shape == (2 * 31,)
+    chunks = rq.windows(ids, 32, 2)
+    reference = [rq.next_token_log_probs(ref_llm, chunk) for chunk in chunks]
+    ref = rq.reference_quality(chunks, reference)
+    assert ref.nll.shape == ref.kl.shape == ref.same_top.shape == (2 * 31,)
     assert ref.mean_kl == 0 and ref.same_top_share == 1
-    assert other.mean_kl > 0 and np.all(other.kl >= -1e-9)
-    assert ref.perplexity == pytest.approx(perplexity(models["Q4_1"], ids, 32, 2), rel=1e-5)
-    assert rq.llama_bits_per_weight(models["Q2_K"]) == rq.file_size(q2_k).bits_per_weight
-    with pytest.raises(ValueError, match="'F16' is not one of the models"):
-        rq.compare_models(models, "F16", ids, 32, 1)
+    assert ref.perplexity == pytest.approx(perplexity(ref_llm, ids, 32, 2), rel=1e-5)
+    itself = rq.quality_against(ref_llm, chunks, reference)  # evaluated again: the same numbers
+    assert np.allclose(itself.nll, ref.nll) and np.allclose(itself.kl, 0, atol=1e-6) and itself.same_top.all()
+    q2_llm = load_model(q2_k, n_ctx=32, n_threads=1, logits_all=True)
+    other = rq.quality_against(q2_llm, chunks, reference)
+    assert other.mean_kl > 0 and np.all(other.kl >= -1e-9) and other.same_top_share < 1
+    assert rq.llama_bits_per_weight(q2_llm) == rq.file_size(q2_k).bits_per_weight
+    with pytest.raises(ValueError, match="one reference array per window: 1 for 2 windows"):
+        rq.quality_against(q2_llm, chunks, reference[:1])
