@@ -26,6 +26,7 @@
 # - Read a quantization mix: why a "Q4_K_M" file averages more than 4.5 bits per weight.
 # - Compute the KV cache for any context, batch and cache type, and see when it overtakes the weights.
 # - Split memory between GPU and RAM for a given `n_gpu_layers`, as llama.cpp does.
+# - See where a generic formula fails: sliding-window and latent-attention caches, mixtures of experts, MXFP4.
 #
 # **Time:** 35 minutes · **Needs:** CPU only
 
@@ -252,7 +253,83 @@ split = pd.DataFrame([(n, memory_plan(arch, QUANT, CONTEXT, n).gpu_total / 2**30
 split.round(2)
 
 # %% [markdown]
-# ## 6. Rules of thumb, checked
+# ## 6. Newer architectures: sliding windows, latent attention, experts
+#
+# The KV formula of section 3 assumes every block attends over the whole context with its own K and
+# V heads, and the weights term assumes every weight is read for every token. Three designs in
+# today's popular models break those assumptions, and generic online calculators get them wrong:
+#
+# - **Sliding-window attention** (Gemma 3: five local blocks to one global; gpt-oss: local and global
+#   alternate). A local block only looks at the last `window` tokens, so llama.cpp gives it a cache
+#   of `window + n_ubatch` cells (rounded up to 256) instead of the whole context. llama.cpp's own
+#   tools (`llama-server`, `llama-cli`) do that by default; the library's defaults (so
+#   llama-cpp-python's) set `swa_full`, which gives those blocks the full size again.
+# - **Multi-head latent attention** (DeepSeek V3/R1). Keys and values are rebuilt from one
+#   compressed vector per token (`kv_lora_rank` = 512 numbers) plus a 64-number rotary key. The
+#   llama.cpp in this course caches only those 576 numbers per token and block (a K cache, no V
+#   cache), for files converted with separate `attn_k_b`/`attn_v_b` tensors; older DeepSeek GGUFs
+#   with a fused `attn_kv_b` run without it and cache every head's decompressed K and V, about 70
+#   times more.
+# - **Mixture of experts** (Qwen3 30B-A3B, gpt-oss, DeepSeek). Each block has many expert FFNs and a
+#   router picks a few per token. *Memory* needs all of them; *speed* depends only on the ones used
+#   (plus attention, shared experts and the output matrix). gpt-oss ships its experts in **MXFP4**:
+#   blocks of 32 four-bit E2M1 numbers with one shared power-of-two scale byte, 17 bytes per 32
+#   weights = 4.25 bits per weight.
+#
+# The catalog's newer families, at 8K and 32K tokens of f16 cache:
+
+# %%
+from helpers.memory.architecture import active_parameter_count
+from helpers.memory.vram import swa_savings
+
+NEW_FAMILIES = ["Gemma 3 4B", "Gemma 3 27B", "gpt-oss 20B", "gpt-oss 120B", "Qwen3 30B-A3B", "Qwen3 32B",
+                "Mistral Small 24B", "DeepSeek V3"]
+rows = []
+for name in NEW_FAMILIES:
+    a = get_model(name).architecture
+    mix = "MXFP4_MOE" if a.family == "gpt-oss" else "Q4_K_M"
+    for ctx in (8192, 32768):
+        kv = swa_savings(a, ctx)
+        rows.append({"model": name, "context": ctx, "file": mix,
+                     "weights (GB)": round(gguf_file_size(a, mix).total_gb, 1),
+                     "total (B params)": round(parameter_count(a) / 1e9, 1),
+                     "active (B params)": round(active_parameter_count(a) / 1e9, 1),
+                     "KV as llama.cpp allocates it (GiB)": round(kv["window only"] / 2**30, 2),
+                     "KV with swa_full (GiB)": round(kv["swa_full"] / 2**30, 2),
+                     "KV, generic formula (GiB)": round(kv["generic formula"] / 2**30, 2)})
+pd.DataFrame(rows).set_index(["model", "context"])
+
+# %% [markdown]
+# Read the three KV columns side by side. For Gemma 3 27B at 32K tokens llama.cpp's tools allocate
+# about a fifth of what the generic formula (and `swa_full`) says, because 52 of its 62 blocks keep
+# only 1,536 cells. gpt-oss's window is 128 tokens, so half its blocks cost almost nothing.
+# DeepSeek V3 goes the other way: a generic formula with 128 KV heads of 192 numbers claims
+# more than eighty times the latent cache llama.cpp allocates. The weights column is the whole
+# file; the active column is what a token reads, which is what sets the speed (notebook 09).
+#
+# ### Checked against llama.cpp itself
+#
+# A full-size DeepSeek or gpt-oss file cannot be downloaded here, but llama.cpp's memory layout
+# depends on the architecture's *shape*, not on its trained values. So the course writes
+# random-weight files of **reduced configurations** of each family (a few blocks, small widths, the
+# same tensor layout, layer pattern, window and cache design), quantizes them with llama.cpp's own
+# quantizer (gpt-oss to MXFP4 experts, as published), loads them with llama.cpp and reads back what
+# it allocates.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.memory.estimator_check import REDUCED, check_family
+
+with tempfile.TemporaryDirectory() as folder:
+    family_checks = [row for family in REDUCED for row in check_family(family, folder, context=4096)]
+pd.DataFrame(family_checks).set_index(["family", "what"]).drop(columns="quant")
+
+# %% [markdown]
+# File sizes and tensor types are predicted byte for byte, the KV caches exactly in both modes
+# (window only and `swa_full`), and the compute buffers within a few percent
+# (`benchmarks/results/new_architectures.md` keeps the table with the machine it ran on).
+
+# %% [markdown]
+# ## 7. Rules of thumb, checked
 #
 # Three claims you will meet on forums, set beside the estimator:
 
@@ -283,6 +360,9 @@ pd.DataFrame([
 #   q8_0 halves it, q4_0 nearly quarters it.
 # - Compute buffer and runtime overhead are smaller but real; a plan that fills VRAM to the last MiB fails.
 # - Partial offload splits weights and KV cache block by block between GPU and RAM.
+# - Sliding-window blocks cache only their window (unless `swa_full`), latent attention caches one
+#   compressed vector per token, and a mixture of experts needs memory for all experts but reads
+#   only the few it uses: check these against llama.cpp, not against a generic formula.
 #
 # ## Exercises
 #

@@ -61,6 +61,12 @@ def _bool(text: str) -> bool:
 
 # --- models ------------------------------------------------------------------------------------
 
+# The whole-number columns of data/models.csv: config.json figures (see ``Architecture``).
+MODEL_INT_COLUMNS = ("n_layers", "hidden", "ffn", "n_heads", "n_kv_heads", "head_dim", "vocab", "max_context",
+                     "n_experts", "n_experts_used", "expert_ffn", "n_shared_experts", "n_dense_layers",
+                     "sliding_window", "swa_period", "kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "v_head_dim")
+
+
 @dataclass(frozen=True)
 class CatalogModel:
     """A model of ``data/models.csv``: its architecture, published parameter count and source."""
@@ -79,8 +85,7 @@ def load_models() -> dict:
     """``data/models.csv`` as {name: CatalogModel}."""
     out = {}
     for row in _read_csv("models.csv"):
-        ints = {k: int(row[k]) for k in ("n_layers", "hidden", "ffn", "n_heads", "n_kv_heads", "head_dim",
-                                          "vocab", "max_context", "n_experts", "n_experts_used")}
+        ints = {k: int(row[k]) for k in MODEL_INT_COLUMNS}
         arch = Architecture(name=row["name"], family=row["family"], tied_embeddings=_bool(row["tied_embeddings"]),
                             tokenizer=row["tokenizer"], **ints)
         out[row["name"]] = CatalogModel(arch, _number(row, "params_published_b", 0.01, 2000, "models.csv"),

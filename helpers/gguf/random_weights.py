@@ -15,20 +15,27 @@ import numpy as np
 from helpers.course.atomic import atomic_path
 from helpers.gguf.quantize import quantize
 from helpers.memory.architecture import Architecture, model_tensors
+from helpers.memory.gguf_size import is_quantizable
 
-SUPPORTED_FAMILIES = ("llama", "qwen2")
+SUPPORTED_FAMILIES = ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "gpt-oss", "deepseek2")
+# Families written here with experts (llama's Mixtral layout is ``write_random_llama_gguf``'s). The
+# files carry the sliding window's size but not its layer pattern: llama.cpp's gemma3 and gpt-oss
+# loaders set that themselves (period 6 and 2, the catalog's ``swa_period``).
+MOE_FAMILIES = ("qwen3moe", "gpt-oss", "deepseek2")
 # The llama.cpp file types this module can produce, by the name llama-quantize uses.
-QUANT_FTYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+QUANT_FTYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "MXFP4_MOE")
 N_SPECIAL, N_BYTE_TOKENS = 3, 256  # <unk> <s> </s>, then <0x00>..<0xFF>
 WEIGHT_STD = 0.02
 
 
 def check_supported(arch: Architecture) -> None:
-    """Refuse what this writer cannot lay out (other families, mixtures of experts, tiny vocabularies)."""
+    """Refuse what this writer cannot lay out (other families, experts where the family has none or the
+    reverse, tiny vocabularies)."""
     if arch.family not in SUPPORTED_FAMILIES:
         raise ValueError(f"family must be one of {SUPPORTED_FAMILIES}, got {arch.family!r}")
-    if arch.is_moe:
-        raise ValueError(f"mixtures of experts are not supported, got n_experts={arch.n_experts}")
+    if arch.is_moe != (arch.family in MOE_FAMILIES):
+        raise ValueError(f"{arch.family} needs {'experts' if arch.family in MOE_FAMILIES else 'no experts'} "
+                         f"here, got n_experts={arch.n_experts}")
     if arch.vocab < N_SPECIAL + N_BYTE_TOKENS + 1:
         raise ValueError(f"vocab must be at least {N_SPECIAL + N_BYTE_TOKENS + 1} for a byte-fallback vocabulary, "
                          f"got {arch.vocab}")
@@ -58,12 +65,42 @@ def add_hyperparameters(writer, arch: Architecture, context: int = None) -> None
     writer.add_block_count(arch.n_layers)
     writer.add_feed_forward_length(arch.ffn)
     writer.add_head_count(arch.n_heads)
-    writer.add_head_count_kv(arch.n_kv_heads)
-    writer.add_key_length(arch.head_dim)
-    writer.add_value_length(arch.head_dim)
-    writer.add_rope_dimension_count(arch.head_dim)
+    if arch.is_mla:  # the converter's MLA layout: attention runs on the compressed vector (+ rope part)
+        writer.add_head_count_kv(1)  # as one shared "head"; the per-head sizes go under the *_mla keys
+        writer.add_key_length(arch.kv_lora_rank + arch.qk_rope_head_dim)
+        writer.add_value_length(arch.kv_lora_rank)
+        writer.add_key_length_mla(arch.head_dim)
+        writer.add_value_length_mla(arch.value_head_dim)
+        writer.add_rope_dimension_count(arch.qk_rope_head_dim)
+    else:
+        writer.add_head_count_kv(arch.n_kv_heads)
+        writer.add_key_length(arch.head_dim)
+        writer.add_value_length(arch.value_head_dim)
+        writer.add_rope_dimension_count(arch.head_dim)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_rope_freq_base(10000.0)
+    add_family_hyperparameters(writer, arch)
+
+
+def add_family_hyperparameters(writer, arch: Architecture) -> None:
+    """Experts, sliding window and latent attention keys, as llama.cpp's converter writes them."""
+    import gguf
+
+    if arch.is_moe:
+        writer.add_expert_count(arch.n_experts)
+        writer.add_expert_used_count(arch.n_experts_used)
+        writer.add_expert_feed_forward_length(arch.expert_width)
+    if arch.sliding_window:
+        writer.add_sliding_window(arch.sliding_window)
+    if arch.family == "deepseek2":
+        writer.add_leading_dense_block_count(arch.n_dense_layers)
+        writer.add_expert_shared_count(arch.n_shared_experts)
+        writer.add_expert_weights_scale(2.5)
+        writer.add_expert_weights_norm(True)
+        writer.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+        if arch.q_lora_rank:
+            writer.add_q_lora_rank(arch.q_lora_rank)
+        writer.add_kv_lora_rank(arch.kv_lora_rank)
 
 
 def add_byte_fallback_vocab(writer, n_vocab: int) -> None:
@@ -75,13 +112,16 @@ def add_byte_fallback_vocab(writer, n_vocab: int) -> None:
     writer.add_token_types(types)
 
 
-def random_tensor(shape, rng: np.random.Generator) -> np.ndarray:
-    """Values for a tensor of GGUF shape ``shape`` (row length first): norms are ones, matrices small noise (F16)."""
+def random_tensor(shape, rng: np.random.Generator, keep_f32: bool = False) -> np.ndarray:
+    """Values for a tensor of GGUF shape ``shape`` (row length first): norms are ones, matrices small noise.
+
+    Matrices are F16 unless ``keep_f32`` (2-D biases and the expert router, which llama.cpp never quantizes).
+    """
     if len(shape) == 1:
         return np.ones(shape, dtype=np.float32)
     array = rng.standard_normal(tuple(reversed(shape)), dtype=np.float32)
     array *= WEIGHT_STD
-    return array.astype(np.float16)
+    return array if keep_f32 else array.astype(np.float16)
 
 
 def write_random_gguf(arch: Architecture, path, seed: int = 0, context: int = None) -> Path:
@@ -104,7 +144,7 @@ def write_random_gguf(arch: Architecture, path, seed: int = 0, context: int = No
         writer.add_eos_token_id(2)
         writer.add_unk_token_id(0)
         for t in model_tensors(arch):
-            writer.add_tensor(t.name, random_tensor(t.shape, rng))
+            writer.add_tensor(t.name, random_tensor(t.shape, rng, keep_f32=not is_quantizable(t)))
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()

@@ -7,13 +7,18 @@ system-RAM bandwidth, one after the other, so the times add:
 
 Bandwidths in GB/s (10**9 bytes/s), sizes in bytes. The embedding matrix is a lookup of one row
 per token, so it is not counted as read unless it doubles as the output matrix (tied embeddings).
+
+A mixture of experts reads only the experts each token is routed to (``n_experts_used`` of
+``n_experts``), so its experts can live in system RAM (llama.cpp's ``--n-cpu-moe``) at a small cost:
+attention, shared experts and the router stay on the GPU and are read there in full, and the CPU
+reads only the used experts' share of the experts it holds (``expert_offload_curve``).
 """
 from dataclasses import dataclass
 
 from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
 from helpers.memory.architecture import Architecture
 from helpers.memory.gguf_size import predicted_tensors
-from helpers.memory.vram import kv_cache_bytes, memory_plan, weight_split
+from helpers.memory.vram import kv_cache_bytes, memory_plan, tensor_placement, weight_split
 
 
 def offload_seconds_per_token(gpu_bytes: float, cpu_bytes: float, gpu_bandwidth_gbps: float,
@@ -29,6 +34,16 @@ def offload_seconds_per_token(gpu_bytes: float, cpu_bytes: float, gpu_bandwidth_
         if not 0 < value <= 1:
             raise ValueError(f"{name} must be in (0, 1], got {value!r}")
     return gpu_bytes / (gpu_efficiency * gpu_bandwidth_gbps * 1e9) + cpu_bytes / (cpu_efficiency * cpu_bandwidth_gbps * 1e9)
+
+
+def unread_expert_bytes(arch: Architecture, mix: str, n_gpu_layers: int, n_cpu_moe: int = 0) -> tuple:
+    """Bytes of routed experts a token does not read, on the GPU and in RAM: (gpu, cpu); (0, 0) for a dense model."""
+    gpu = cpu = 0
+    for t, on_gpu in tensor_placement(arch, mix, n_gpu_layers, n_cpu_moe=n_cpu_moe):
+        if "_exps." in t.name:
+            unread = t.nbytes - t.nbytes * arch.n_experts_used // arch.n_experts
+            gpu, cpu = (gpu + unread, cpu) if on_gpu else (gpu, cpu + unread)
+    return gpu, cpu
 
 
 def embedding_lookup_bytes(arch: Architecture, mix: str) -> int:
@@ -54,7 +69,8 @@ def offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwidth_gbps
                   cpu_efficiency: float = BANDWIDTH_EFFICIENCY["cpu"]) -> list:
     """Estimated tokens/s for every ``n_gpu_layers`` from 0 to n_layers + 1 (output layer too).
 
-    The KV cache of the layers on each side is read there too (one sequence, f16 cache, ``context`` tokens).
+    The KV cache of the layers on each side is read there too (one sequence, f16 cache, ``context`` tokens);
+    a mixture of experts reads only its routed experts' share on either side.
     """
     skip = embedding_lookup_bytes(arch, mix)
     points = []
@@ -62,8 +78,9 @@ def offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwidth_gbps
         split = weight_split(arch, mix, n)
         kv_gpu = kv_cache_bytes(arch, context, n_layers=split.layers_on_gpu) if split.layers_on_gpu else 0
         kv_cpu = kv_cache_bytes(arch, context) - kv_gpu
-        gpu_read = split.gpu_bytes + kv_gpu
-        cpu_read = split.cpu_bytes - skip + kv_cpu
+        unread_gpu, unread_cpu = unread_expert_bytes(arch, mix, n)
+        gpu_read = split.gpu_bytes - unread_gpu + kv_gpu
+        cpu_read = split.cpu_bytes - unread_cpu - skip + kv_cpu
         seconds = offload_seconds_per_token(gpu_read, cpu_read, gpu_bandwidth_gbps, cpu_bandwidth_gbps,
                                             gpu_efficiency, cpu_efficiency)
         points.append(OffloadPoint(n, gpu_read, cpu_read, memory_plan(arch, mix, context, n).gpu_total, 1 / seconds))
@@ -106,3 +123,67 @@ def learners_per_server(server_bytes: int, per_learner_bytes: int, reserve_bytes
         raise ValueError(f"need per_learner_bytes > 0 and sizes >= 0, got {server_bytes}, {per_learner_bytes}, "
                          f"{reserve_bytes}")
     return max(0, (server_bytes - reserve_bytes) // per_learner_bytes)
+
+
+def bytes_read_split(arch: Architecture, mix: str, n_gpu_layers: int = -1, n_cpu_moe: int = 0) -> tuple:
+    """Weight bytes one generated token reads on the GPU and in system RAM: (gpu, cpu).
+
+    Every matrix is read once, routed experts only in the share ``n_experts_used / n_experts``
+    (an average over tokens: which experts run changes from token to token), token_embd not at all
+    unless tied to the output.
+    """
+    output_on_gpu = n_gpu_layers < 0 or n_gpu_layers > arch.n_layers
+    gpu = cpu = 0
+    for t, on_gpu in tensor_placement(arch, mix, n_gpu_layers, n_cpu_moe=n_cpu_moe):
+        if t.name == "token_embd.weight":
+            if not arch.tied_embeddings:
+                continue
+            on_gpu = output_on_gpu  # tied: the output layer reads the GPU's copy when it is offloaded
+        read = t.nbytes * arch.n_experts_used // arch.n_experts if "_exps." in t.name else t.nbytes
+        if on_gpu:
+            gpu += read
+        else:
+            cpu += read
+    return gpu, cpu
+
+
+@dataclass(frozen=True)
+class ExpertOffloadPoint:
+    """One ``--n-cpu-moe`` setting with every block on the GPU: bytes read per token, GPU memory, speed."""
+
+    n_cpu_moe: int
+    gpu_read_bytes: int
+    cpu_read_bytes: int
+    gpu_memory_bytes: int
+    cpu_memory_bytes: int
+    tokens_per_second: float
+
+
+def expert_offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwidth_gbps: float,
+                         cpu_bandwidth_gbps: float, gpu_efficiency: float = BANDWIDTH_EFFICIENCY["discrete"],
+                         cpu_efficiency: float = BANDWIDTH_EFFICIENCY["cpu"]) -> list:
+    """Estimated tokens/s for ``--n-cpu-moe`` 0 .. n_layers with ``--n-gpu-layers`` all (the usual MoE recipe).
+
+    The KV cache stays on the GPU (every block is offloaded) and is read there (window-only cache,
+    f16, ``context`` tokens).
+    """
+    if not arch.is_moe:
+        raise ValueError(f"expert offload needs a mixture of experts; {arch.name!r} has no experts")
+    kv = kv_cache_bytes(arch, context)
+    points = []
+    for n in range(arch.n_layers + 1):
+        gpu_read, cpu_read = bytes_read_split(arch, mix, -1, n)
+        seconds = offload_seconds_per_token(gpu_read + kv, cpu_read, gpu_bandwidth_gbps, cpu_bandwidth_gbps,
+                                            gpu_efficiency, cpu_efficiency)
+        plan = memory_plan(arch, mix, context, -1, n_cpu_moe=n)
+        points.append(ExpertOffloadPoint(n, gpu_read + kv, cpu_read, plan.gpu_total, plan.cpu_total, 1 / seconds))
+    return points
+
+
+def fewest_cpu_moe_that_fits(points, gpu_budget_bytes: int) -> ExpertOffloadPoint:
+    """The point of an ``expert_offload_curve`` with the fewest experts in RAM that fits ``gpu_budget_bytes``."""
+    for p in points:
+        if p.gpu_memory_bytes <= gpu_budget_bytes:
+            return p
+    raise ValueError(f"even with every expert in system RAM the GPU needs {points[-1].gpu_memory_bytes} bytes, "
+                     f"more than {gpu_budget_bytes}")

@@ -1,15 +1,41 @@
-"""Check the size estimator against llama.cpp itself: write a small random-weight llama GGUF,
-quantize it with llama.cpp's own quantizer, and compare tensor by tensor with the prediction.
+"""Check the size estimator against llama.cpp itself: write a small random-weight GGUF of a real
+architecture, quantize it with llama.cpp's own quantizer, load it, and compare the file tensor by
+tensor and the KV cache and compute buffer llama.cpp reports with the prediction.
 
-Sizes in bytes. Runs in about a second on a CPU; nothing is downloaded.
+``REDUCED`` holds small configurations of the newer families (sliding-window Gemma 3 and gpt-oss,
+the mixtures of experts Qwen3 MoE, gpt-oss and DeepSeek, DeepSeek's latent attention): each keeps its
+family's tensor layout, layer pattern and cache layout, with small widths so a file is a few MB.
+Sizes in bytes. A family runs in a second or two on a CPU; nothing is downloaded.
 """
 import contextlib
 import io
+import re
 from pathlib import Path
 
 from helpers.gguf.header import open_checked
 from helpers.memory.architecture import Architecture
 from helpers.memory.gguf_size import gguf_file_size, predicted_tensors
+from helpers.memory.vram import compute_buffer_bytes, kv_cache_bytes
+
+_SMALL = dict(vocab=1024, max_context=8192, tokenizer="spm")
+# Reduced configurations: the family's layout at small widths (rows stay multiples of 32 for MXFP4/Q8_0).
+REDUCED = {
+    "gemma3": Architecture("Gemma 3 (reduced)", n_layers=12, hidden=256, ffn=512, n_heads=4, n_kv_heads=2,
+                           head_dim=64, family="gemma3", tied_embeddings=True, sliding_window=512, swa_period=6,
+                           **_SMALL),
+    "qwen3moe": Architecture("Qwen3 MoE (reduced)", n_layers=4, hidden=256, ffn=768, n_heads=8, n_kv_heads=2,
+                             head_dim=64, family="qwen3moe", n_experts=16, n_experts_used=4, expert_ffn=128,
+                             **_SMALL),
+    "gpt-oss": Architecture("gpt-oss (reduced)", n_layers=4, hidden=256, ffn=256, n_heads=8, n_kv_heads=2,
+                            head_dim=64, family="gpt-oss", n_experts=8, n_experts_used=2, sliding_window=128,
+                            swa_period=2, **_SMALL),
+    "deepseek2": Architecture("DeepSeek V3 (reduced)", n_layers=4, hidden=256, ffn=512, n_heads=8, n_kv_heads=8,
+                              head_dim=96, family="deepseek2", n_experts=16, n_experts_used=4, expert_ffn=128,
+                              n_shared_experts=1, n_dense_layers=1, kv_lora_rank=128, q_lora_rank=192,
+                              qk_rope_head_dim=32, v_head_dim=64, **_SMALL),
+}
+# The quantization each family's published files use most (gpt-oss ships its experts in MXFP4).
+REDUCED_QUANT = {"gemma3": "Q4_K_M", "qwen3moe": "Q4_K_M", "gpt-oss": "MXFP4_MOE", "deepseek2": "Q4_K_M"}
 
 
 def compare_with_file(path, arch: Architecture, mix: str) -> dict:
@@ -29,20 +55,59 @@ def compare_with_file(path, arch: Architecture, mix: str) -> dict:
     }
 
 
-def llama_cpp_buffers(path, context: int, flash_attention: bool = False, ubatch: int = 512) -> dict:
-    """Load a GGUF on the CPU with llama.cpp and return the KV cache and compute buffer sizes it reports (bytes)."""
-    import re
+def llama_cpp_buffers(path, context: int, flash_attention: bool = False, ubatch: int = 512,
+                      swa_full: bool = True) -> dict:
+    """Load a GGUF on the CPU with llama.cpp and return the KV cache and compute buffer sizes it reports (bytes).
 
+    A model with sliding-window blocks gets two caches (full and window); their sizes are added.
+    ``swa_full``: llama.cpp's library default (on); its CLI and server turn it off.
+    """
     import llama_cpp
 
     log = io.StringIO()
     with contextlib.redirect_stderr(log):
         model = llama_cpp.Llama(str(path), n_ctx=context, n_batch=ubatch, n_ubatch=ubatch, n_threads=1,
-                                flash_attn=flash_attention, verbose=True)
+                                flash_attn=flash_attention, swa_full=swa_full, verbose=True)
         del model
     text = log.getvalue()
     kv = re.findall(r"KV buffer size =\s+([\d.]+) MiB", text)
     compute = re.findall(r"CPU compute buffer size =\s+([\d.]+) MiB", text)
     if not kv or not compute:
         raise RuntimeError("llama.cpp did not report its buffer sizes; is this llama-cpp-python build too old?")
-    return {"kv_cache_bytes": float(kv[-1]) * 2**20, "compute_buffer_bytes": float(compute[-1]) * 2**20}
+    return {"kv_cache_bytes": sum(float(v) for v in kv) * 2**20, "compute_buffer_bytes": float(compute[-1]) * 2**20}
+
+
+def reduced_model(family: str, folder, quant: str = None) -> Path:
+    """The random-weight GGUF of ``REDUCED[family]`` at ``quant`` (default ``REDUCED_QUANT``), cached in ``folder``."""
+    from helpers.gguf.random_weights import cached_random_gguf
+
+    if family not in REDUCED:
+        raise ValueError(f"family must be one of {sorted(REDUCED)}, got {family!r}")
+    return cached_random_gguf(REDUCED[family], quant or REDUCED_QUANT[family], folder)
+
+
+def check_family(family: str, folder, context: int = 4096, quant: str = None) -> list:
+    """Estimator vs llama.cpp for one reduced family: rows of (what, estimated, llama.cpp) in bytes.
+
+    The file: tensor types that differ, tensor data and total size (the header size taken from the
+    file, since the vocabulary is random). The KV cache with the window only and with ``swa_full``,
+    and the compute buffer, as llama.cpp reports them when it loads the file with ``context`` tokens.
+    """
+    arch, quant = REDUCED[family], quant or REDUCED_QUANT[family]
+    path = reduced_model(family, folder, quant)
+    reader = open_checked(path)
+    real_types = {t.name: t.tensor_type.name for t in reader.tensors}
+    predicted = {t.name: t.ggml_type for t in predicted_tensors(arch, quant)}
+    size = gguf_file_size(arch, quant, metadata_bytes=reader.data_offset)
+    rows = [("tensors of another type (count)", 0, sum(predicted.get(n) != k for n, k in real_types.items())
+             + len(set(predicted) ^ set(real_types))),
+            ("tensor data", size.tensor_data_bytes, Path(path).stat().st_size - reader.data_offset),
+            ("file", size.total_bytes, Path(path).stat().st_size)]
+    for swa_full in (False, True):
+        real = llama_cpp_buffers(path, context, swa_full=swa_full)
+        label = "swa_full" if swa_full else "window only"
+        rows += [(f"KV cache ({label})", kv_cache_bytes(arch, context, swa_full=swa_full), real["kv_cache_bytes"]),
+                 (f"compute buffer ({label})", compute_buffer_bytes(arch, context, swa_full=swa_full),
+                  real["compute_buffer_bytes"])]
+    return [{"family": family, "quant": quant, "what": what, "estimated (bytes)": est, "llama.cpp (bytes)": real,
+             "error (%)": round(100 * (est / real - 1), 2) if real else 0.0} for what, est, real in rows]

@@ -101,6 +101,7 @@ def _condition(cond: str, t: Tensor, arch: Architecture, current: str, default: 
         "imatrix": lambda: imatrix,
         "no_imatrix": lambda: not imatrix,
         "size_class_70b": lambda: arch.size_class_70b,
+        "expert_tensor": lambda: "_exps." in t.name,
         "ncols_not_multiple_of_default_block": lambda: t.shape[0] % load_quant_types()[default].block_size != 0,
     }
     if cond not in checks:

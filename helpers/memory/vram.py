@@ -3,21 +3,32 @@
 The model, term by term (all in bytes; GiB = 2**30 bytes, GB = 10**9 bytes):
 
 * **weights**: the GGUF tensor data, tensor by tensor (``helpers.memory.gguf_size``).
-* **KV cache**: 2 (K and V) x layers x KV heads x head dim x cells x sequences x bytes per element,
-  where llama.cpp rounds the context up to a multiple of 256 cells (``KV_CELL_PADDING``) (f16: 2; q8_0: 34/32;
-  q4_0: 18/32, from their ggml block layouts). Sliding-window layers
-  (Gemma 2) get a full-size cache too: llama-cpp-python's context defaults keep ``swa_full`` on
-  (checked: llama.cpp reports equal SWA and non-SWA caches); llama.cpp's own CLI, with it off,
-  caches only the window for those layers, so there this is an upper bound.
+* **KV cache**: per block, cells x bytes per cell, where llama.cpp rounds the context up to a
+  multiple of 256 cells (``KV_CELL_PADDING``) and a cell holds K and V: 2 x KV heads x head dim
+  numbers (f16: 2 bytes each; q8_0: 34/32; q4_0: 18/32, from their ggml block layouts).
+  *Sliding-window* blocks (Gemma 2/3, gpt-oss) keep only ``window + n_ubatch`` cells, padded to
+  256, at most the full context (llama.cpp's ``llama_kv_cache_iswa``); with ``swa_full`` they get the
+  full context like the others. llama.cpp's own tools (llama-cli, llama-server) leave ``swa_full``
+  off; the library's context defaults (so llama-cpp-python's) turn it on: checked, both, against
+  the sizes llama.cpp reports. *Latent attention* (DeepSeek's MLA, files converted with split
+  ``attn_k_b``/``attn_v_b``) caches only the compressed vector and the rotary key, ``kv_lora_rank +
+  qk_rope_head_dim`` numbers per cell, no separate V (llama.cpp's ``build_attn_inp_k``; older
+  files with a fused ``attn_kv_b`` run without MLA and cache every head's decompressed K and V).
 * **compute buffer**: the scratch memory llama.cpp's graph allocator reserves for one micro-batch of
   ``n_ubatch`` tokens (its log line "compute buffer size"). Buffers are reused between steps, so the
   peak is the largest of three phases, in bytes per micro-batch token:
   attention ``mask + 4 x heads x context + 22 x hidden`` (f32 scores; flash attention never stores them),
   feed-forward ``mask + 12 x FFN + 8 x hidden`` and logits ``4 x vocab + 8 x hidden``, where the
   attention mask is an input alive through every layer (4 bytes per context token, 2 with flash
-  attention). The coefficients were fitted to the sizes llama.cpp's CPU backend reports for small
-  models of varied shape (``helpers.memory.estimator_check.llama_cpp_buffers``; a test keeps them within 10%);
-  GPU backends reserve similar amounts.
+  attention; a model with sliding-window blocks has a second mask over their cells). For a mixture
+  of experts the feed-forward term is ``13 x n_experts_used x expert width`` (shared experts reuse
+  that memory; ``feed_forward_bytes_per_token``). Latent attention adds
+  ``10 x heads x (kv_lora_rank + qk_rope_head_dim)`` to the attention phase (absorbed queries and
+  per-head outputs in the compressed space, f32). The coefficients were fitted to the sizes
+  llama.cpp's CPU backend reports for small models of varied shape
+  (``helpers.memory.estimator_check.llama_cpp_buffers``; tests keep them within 10% for dense models
+  and 5% for the reduced sliding-window, MoE and MLA models of ``estimator_check.REDUCED``); GPU
+  backends reserve similar amounts.
 * **runtime overhead**: a CUDA/ROCm/Metal context, cuBLAS workspaces and the like, ~400 MiB on a
   GPU as nvidia-smi shows before any tensor is allocated (``RUNTIME_OVERHEAD_BYTES``).
 
@@ -34,9 +45,14 @@ from helpers.memory.gguf_size import predicted_tensors
 
 KV_CACHE_TYPES = ("f16", "q8_0", "q4_0", "f32")
 RUNTIME_OVERHEAD_BYTES = 400 * 2**20
-# Share of unified memory the GPU may use by default (Metal's recommendedMaxWorkingSetSize is
-# about two thirds to three quarters of RAM; 0.75 is used here).
-UNIFIED_GPU_FRACTION = 0.75
+# Share of unified memory the GPU may use by default: Metal's recommendedMaxWorkingSetSize as
+# llama.cpp logs it. Two thirds on Macs of up to 32 GiB (16 GiB: 10922.67 MB,
+# github.com/abetlen/llama-cpp-python/issues/687; 32 GiB: 21845.34 MB,
+# github.com/ggml-org/llama.cpp/pull/2011), three quarters above (64 GiB: 49152 MiB,
+# github.com/ggml-org/llama.cpp/issues/1870). ``sudo sysctl iogpu.wired_limit_mb=N`` raises it.
+UNIFIED_GPU_FRACTION_SMALL = 2 / 3
+UNIFIED_GPU_FRACTION = 0.75  # Macs with more than UNIFIED_SMALL_GIB
+UNIFIED_SMALL_GIB = 32
 DEFAULT_UBATCH = 512  # llama.cpp's default n_ubatch (tokens per compute step)
 KV_CELL_PADDING = 256  # llama.cpp allocates the KV cache in multiples of 256 cells
 MAX_CONTEXT = 10_000_000
@@ -63,30 +79,84 @@ def kv_cells(context: int) -> int:
     return -(-_positive_int("context", context) // KV_CELL_PADDING) * KV_CELL_PADDING
 
 
+def kv_layer_cells(arch: Architecture, layer: int, context: int, swa_full: bool = False,
+                   ubatch: int = DEFAULT_UBATCH) -> int:
+    """Cache cells llama.cpp allocates for block ``layer`` (per sequence).
+
+    Full-attention blocks: ``kv_cells(context)``. Sliding-window blocks, unless ``swa_full``:
+    ``window + ubatch`` rounded up to 256, at most the full size (llama-kv-cache-iswa.cpp).
+    """
+    full = kv_cells(context)
+    if swa_full or not arch.is_swa_layer(layer):
+        return full
+    ubatch = _positive_int("ubatch", ubatch, high=65536)
+    return min(full, -(-(arch.sliding_window + ubatch) // KV_CELL_PADDING) * KV_CELL_PADDING)
+
+
+def kv_numbers_per_cell(arch: Architecture) -> int:
+    """Numbers one cache cell holds in one block: K and V of every KV head, or MLA's compressed vector."""
+    if arch.is_mla:
+        return arch.kv_lora_rank + arch.qk_rope_head_dim
+    return arch.n_kv_heads * (arch.head_dim + arch.value_head_dim)
+
+
 def kv_cache_bytes(arch: Architecture, context: int, batch: int = 1, cache_type: str = "f16",
-                   n_layers=None) -> int:
-    """KV cache bytes: 2 x layers x kv_heads x head_dim x cells x batch x bytes per element.
+                   n_layers=None, swa_full: bool = False, ubatch: int = DEFAULT_UBATCH) -> int:
+    """KV cache bytes: the sum over blocks of cells x numbers per cell x batch x bytes per number.
 
-    cells = ``context`` rounded up to a multiple of ``KV_CELL_PADDING``, as llama.cpp allocates them.
+    Cells per block from :func:`kv_layer_cells` (the context rounded up to 256, or the sliding
+    window), numbers per cell from :func:`kv_numbers_per_cell`; for a dense model with full
+    attention this is 2 x layers x kv_heads x head_dim x cells x batch x bytes per element.
 
-    ``n_layers`` counts only some blocks (the ones offloaded to a GPU); default all.
+    ``n_layers`` counts only the last blocks (the ones offloaded to a GPU); default all.
     """
     context = _positive_int("context", context)
     batch = _positive_int("batch", batch, high=MAX_BATCH)
     layers = arch.n_layers if n_layers is None else _positive_int("n_layers", n_layers, low=0, high=arch.n_layers)
-    elements = 2 * layers * arch.n_kv_heads * arch.head_dim * kv_cells(context) * batch
-    return math.ceil(elements * kv_bytes_per_element(cache_type))
+    cells = sum(kv_layer_cells(arch, i, context, swa_full, ubatch) for i in range(arch.n_layers - layers, arch.n_layers))
+    return math.ceil(cells * kv_numbers_per_cell(arch) * batch * kv_bytes_per_element(cache_type))
+
+
+def swa_savings(arch: Architecture, context: int, cache_type: str = "f16") -> dict:
+    """KV cache bytes with the window only, with ``swa_full``, and as a generic all-layers formula would say.
+
+    The generic formula (2 x layers x kv_heads x head_dim x context, the one most online calculators
+    use) ignores both sliding windows and latent attention.
+    """
+    generic = Architecture(arch.name, arch.n_layers, arch.hidden, arch.ffn, arch.n_heads, arch.n_kv_heads,
+                           arch.head_dim, arch.vocab, arch.max_context)
+    return {"window only": kv_cache_bytes(arch, context, cache_type=cache_type),
+            "swa_full": kv_cache_bytes(arch, context, cache_type=cache_type, swa_full=True),
+            "generic formula": kv_cache_bytes(generic, context, cache_type=cache_type)}
+
+
+def feed_forward_bytes_per_token(arch: Architecture) -> int:
+    """Compute-buffer bytes per micro-batch token of the feed-forward phase (f32 activations).
+
+    Dense: ``12 x FFN``. Mixture of experts: ``13 x n_experts_used x expert width`` for the routed
+    experts (their outputs are kept per expert before the weighted sum), or the dense FFN's where a
+    model has dense blocks and that is larger; shared experts run after and reuse the same memory.
+    """
+    if not arch.is_moe:
+        return 12 * arch.ffn
+    routed = 13 * arch.n_experts_used * arch.expert_width
+    return max(routed, 12 * arch.ffn if arch.n_dense_layers else 0)
 
 
 def compute_buffer_bytes(arch: Architecture, context: int, ubatch: int = DEFAULT_UBATCH,
-                         flash_attention: bool = False) -> int:
+                         flash_attention: bool = False, swa_full: bool = False) -> int:
     """llama.cpp's compute buffer (bytes): the largest of the attention, feed-forward and logits phases."""
-    context = kv_cells(context)
-    ubatch = min(_positive_int("ubatch", ubatch, high=65536), context)
-    d, f = arch.hidden, arch.ffn
-    mask = 2 * context if flash_attention else 4 * context  # an input, alive through every layer
-    attention = (0 if flash_attention else 4 * arch.n_heads * context) + 22 * d
-    feed_forward = 12 * f + 8 * d
+    cells = kv_cells(context)
+    ubatch = min(_positive_int("ubatch", ubatch, high=65536), cells)
+    d = arch.hidden
+    mask_cells = cells
+    if arch.sliding_window:  # a second mask over the sliding-window cache
+        mask_cells += kv_layer_cells(arch, 0, context, swa_full, ubatch)
+    mask = (2 if flash_attention else 4) * mask_cells  # an input, alive through every layer
+    attention = (0 if flash_attention else 4 * arch.n_heads * cells) + 22 * d
+    if arch.is_mla:  # absorbed queries, per-head outputs in the compressed space (f32)
+        attention += 10 * arch.n_heads * (arch.kv_lora_rank + arch.qk_rope_head_dim)
+    feed_forward = feed_forward_bytes_per_token(arch) + 8 * d
     logits = 4 * arch.vocab + 8 * d
     return int(ubatch * max(mask + attention, mask + feed_forward, logits))
 
@@ -101,28 +171,57 @@ class WeightSplit:
     output_on_gpu: bool
 
 
-def weight_split(arch: Architecture, mix: str, n_gpu_layers: int, imatrix: bool = False) -> WeightSplit:
-    """Split weights between GPU and system RAM like llama.cpp's ``--n-gpu-layers``.
+def is_expert_tensor(name: str) -> bool:
+    """The routed experts' weights (``ffn_*_exps``), which ``--n-cpu-moe`` keeps in system RAM."""
+    return "_exps." in name
+
+
+def check_n_cpu_moe(arch: Architecture, n_cpu_moe) -> int:
+    n = _positive_int("n_cpu_moe", n_cpu_moe, low=0, high=arch.n_layers)
+    if n and not arch.is_moe:
+        raise ValueError(f"n_cpu_moe needs a mixture of experts; {arch.name!r} has no experts")
+    return n
+
+
+def tensor_placement(arch: Architecture, mix: str, n_gpu_layers: int, imatrix: bool = False,
+                     n_cpu_moe: int = 0) -> list:
+    """(predicted tensor, on the GPU?) for every tensor, like llama.cpp's ``--n-gpu-layers`` and ``--n-cpu-moe``.
 
     ``n_gpu_layers`` < 0 means all; the last ``n`` blocks go to the GPU, and ``n > n_layers`` also
-    the output layer (with tied embeddings the GPU then holds a copy of token_embd).
+    the output layer; the token embeddings stay in system RAM. ``n_cpu_moe``: the expert tensors of
+    blocks 0 .. n_cpu_moe - 1 stay in system RAM however many blocks are offloaded (llama.cpp's
+    ``--n-cpu-moe N``, the same as ``--override-tensor "blk\\.(0|1|...)\\.ffn_.*_exps\\.=CPU"``).
     """
+    n_cpu_moe = check_n_cpu_moe(arch, n_cpu_moe)
     n = arch.n_layers + 1 if n_gpu_layers < 0 else _positive_int("n_gpu_layers", n_gpu_layers, low=0, high=10**6)
     first_gpu_layer = max(arch.n_layers - n, 0)
-    output_on_gpu = n > arch.n_layers
-    gpu = cpu = 0
+    out = []
     for t in predicted_tensors(arch, mix, imatrix):
         layer = int(t.name.split(".")[1]) if t.name.startswith("blk.") else None
         if layer is not None:
-            on_gpu = layer >= first_gpu_layer
+            on_gpu = layer >= first_gpu_layer and not (layer < n_cpu_moe and is_expert_tensor(t.name))
         else:
-            on_gpu = output_on_gpu and t.name != "token_embd.weight"
+            on_gpu = n > arch.n_layers and t.name != "token_embd.weight"
+        out.append((t, on_gpu))
+    return out
+
+
+def weight_split(arch: Architecture, mix: str, n_gpu_layers: int, imatrix: bool = False,
+                 n_cpu_moe: int = 0) -> WeightSplit:
+    """Split weights between GPU and system RAM (bytes) as :func:`tensor_placement` places them.
+
+    With tied embeddings and the output layer on the GPU, the GPU also holds a copy of token_embd.
+    """
+    gpu = cpu = 0
+    for t, on_gpu in tensor_placement(arch, mix, n_gpu_layers, imatrix, n_cpu_moe):
         if on_gpu:
             gpu += t.nbytes
         else:
             cpu += t.nbytes
-        if t.name == "token_embd.weight" and arch.tied_embeddings and output_on_gpu:
-            gpu += t.nbytes
+    n = arch.n_layers + 1 if n_gpu_layers < 0 else n_gpu_layers
+    output_on_gpu = n > arch.n_layers
+    if arch.tied_embeddings and output_on_gpu:
+        gpu += next(t.nbytes for t in predicted_tensors(arch, mix, imatrix) if t.name == "token_embd.weight")
     return WeightSplit(gpu, cpu, min(n, arch.n_layers), output_on_gpu)
 
 
@@ -154,15 +253,19 @@ class MemoryPlan:
 
 
 def memory_plan(arch: Architecture, mix: str, context: int, n_gpu_layers: int = -1, batch: int = 1,
-                cache_type: str = "f16", flash_attention: bool = False, imatrix: bool = False) -> MemoryPlan:
+                cache_type: str = "f16", flash_attention: bool = False, imatrix: bool = False,
+                swa_full: bool = False, n_cpu_moe: int = 0) -> MemoryPlan:
     """All memory terms for running ``arch`` at ``mix`` with ``context`` tokens and ``n_gpu_layers``.
 
-    ``n_gpu_layers=0`` is a CPU-only run: no GPU context, everything in RAM.
+    ``n_gpu_layers=0`` is a CPU-only run: no GPU context, everything in RAM. ``swa_full``: keep a
+    full-size cache for sliding-window blocks. ``n_cpu_moe``: llama.cpp's ``--n-cpu-moe``, the expert
+    tensors of the first n blocks stay in system RAM (see :func:`weight_split`).
     """
-    split = weight_split(arch, mix, n_gpu_layers, imatrix)
-    kv_total = kv_cache_bytes(arch, context, batch, cache_type)
-    kv_gpu = kv_cache_bytes(arch, context, batch, cache_type, n_layers=split.layers_on_gpu) if split.layers_on_gpu else 0
-    compute = compute_buffer_bytes(arch, context, flash_attention=flash_attention)
+    split = weight_split(arch, mix, n_gpu_layers, imatrix, n_cpu_moe)
+    kv_total = kv_cache_bytes(arch, context, batch, cache_type, swa_full=swa_full)
+    kv_gpu = kv_cache_bytes(arch, context, batch, cache_type, n_layers=split.layers_on_gpu,
+                            swa_full=swa_full) if split.layers_on_gpu else 0
+    compute = compute_buffer_bytes(arch, context, flash_attention=flash_attention, swa_full=swa_full)
     on_gpu = split.layers_on_gpu > 0 or split.output_on_gpu
     return MemoryPlan(
         weights_gpu=split.gpu_bytes, weights_cpu=split.cpu_bytes,
@@ -173,10 +276,48 @@ def memory_plan(arch: Architecture, mix: str, context: int, n_gpu_layers: int = 
     )
 
 
+def file_memory_plan(header, arch: Architecture, context: int, n_gpu_layers: int = -1, batch: int = 1,
+                     cache_type: str = "f16", flash_attention: bool = False) -> MemoryPlan:
+    """:func:`memory_plan` for a real file: weights from its tensor table, not from a predicted mix.
+
+    ``header`` is a ``helpers.gguf.header.GGUFHeader`` (local or read remotely); ``arch`` its shape
+    (``helpers.llm.memory_check.architecture_of``) for the KV cache and compute buffer. Offload as in
+    :func:`weight_split`: the last n blocks, n > blocks adds the output layer (with a copy of the
+    token embeddings when the file ties them), token embeddings stay in RAM. Bytes.
+    """
+    blocks = len(header.layer_bytes)
+    n = blocks + 1 if n_gpu_layers < 0 else _positive_int("n_gpu_layers", n_gpu_layers, low=0, high=10**6)
+    layers_on_gpu = min(n, blocks)
+    output_on_gpu = n > blocks
+    weights_gpu = sum(header.layer_bytes[blocks - layers_on_gpu:])
+    weights_cpu = header.tensor_bytes - weights_gpu
+    if output_on_gpu:
+        weights_gpu += header.output_bytes
+        weights_cpu -= header.output_bytes
+        if not header.has_output_weight:
+            weights_gpu += header.embedding_bytes  # llama.cpp copies tied embeddings to the GPU
+    kv_total = kv_cache_bytes(arch, context, batch, cache_type)
+    kv_layers = min(layers_on_gpu, arch.n_layers)
+    kv_gpu = kv_cache_bytes(arch, context, batch, cache_type, n_layers=kv_layers) if kv_layers else 0
+    compute = compute_buffer_bytes(arch, context, flash_attention=flash_attention)
+    on_gpu = layers_on_gpu > 0 or output_on_gpu
+    return MemoryPlan(
+        weights_gpu=weights_gpu, weights_cpu=weights_cpu, kv_gpu=kv_gpu, kv_cpu=kv_total - kv_gpu,
+        compute_gpu=compute if on_gpu else 0, compute_cpu=0 if on_gpu else compute,
+        overhead_gpu=RUNTIME_OVERHEAD_BYTES if on_gpu else 0,
+        layers_on_gpu=layers_on_gpu, output_on_gpu=output_on_gpu,
+    )
+
+
+def unified_gpu_fraction(memory_bytes: int) -> float:
+    """Default share of unified memory (bytes) the Metal GPU may use: 2/3 up to 32 GiB, 3/4 above."""
+    return UNIFIED_GPU_FRACTION_SMALL if memory_bytes <= UNIFIED_SMALL_GIB * 2**30 else UNIFIED_GPU_FRACTION
+
+
 def usable_gpu_bytes(gpu: GPU) -> int:
-    """Bytes the GPU may use: all VRAM for a discrete card, ``UNIFIED_GPU_FRACTION`` of unified memory."""
+    """Bytes the GPU may use: all VRAM for a discrete card, :func:`unified_gpu_fraction` of unified memory."""
     if gpu.kind == "unified":
-        return int(gpu.memory_bytes * UNIFIED_GPU_FRACTION)
+        return int(gpu.memory_bytes * unified_gpu_fraction(gpu.memory_bytes))
     return gpu.memory_bytes if gpu.kind == "discrete" else 0
 
 

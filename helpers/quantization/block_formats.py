@@ -86,6 +86,8 @@ LAYOUTS = {
     "Q6_K": _layout("Q6_K", QK_K, ("ql", 128, "low 4 bits of the quants"), ("qh", 64, "high 2 bits of the quants"),
                     ("scales", 16, "int8 scale per 16 weights"),
                     ("d", 2, "f16 super-block scale; x = d*scale*(q-32)")),
+    "MXFP4": _layout("MXFP4", QK, ("e", 1, "E8M0 shared scale: a power of two, 2**(e-127)"),
+                     ("qs", 16, "4-bit E2M1 codes (sign, 2 exponent bits, 1 mantissa bit); nibbles as Q4_0")),
 }
 FORMATS = tuple(LAYOUTS)
 
@@ -737,14 +739,58 @@ def dequantize_q2_k(data) -> np.ndarray:
     return (scale * q - offset).reshape(_out_shape(np.shape(data), layout, to_bytes=False))
 
 
+# ----------------------------------------------------------------------------- MXFP4
+
+# The 16 E2M1 values (0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives) doubled to integers, by 4-bit
+# code; the block scale is stored halved to match (ggml's kvalues_mxfp4 and e8m0_to_fp32_half).
+E2M1_DOUBLED = np.array([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12], dtype=np.float32)
+
+
+def _e8m0_half(e) -> np.ndarray:
+    """Half the E8M0 scale ``2**(e - 127)``, i.e. ``2**(e - 128)``, as float32 (exact for every byte)."""
+    return np.ldexp(np.float32(1), e.astype(np.int32) - 128).astype(np.float32)
+
+
+def quantize_mxfp4(x) -> np.ndarray:
+    """MXFP4 (OCP microscaling), 17 bytes per 32 weights (4.25 bits/weight): gpt-oss's expert format.
+
+    Block: ``e`` one E8M0 byte (a power-of-two scale, no mantissa) at byte 0, ``qs`` uint8[16] at
+    bytes 1..16 holding 32 four-bit E2M1 codes, nibbles as in Q4_0. ``e = floor(log2(max|x|)) - 2 + 127``
+    puts the largest weight near the top E2M1 value 6 (x 2**(e-127)); each weight takes the nearest of
+    the 16 E2M1 values (the first on a tie, as ggml's reference).
+    """
+    blocks = _as_blocks(x, QK)
+    amax = np.abs(blocks).max(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        e = np.where(amax > 0, np.floor(np.log2(amax)) - 2 + 127, 0).astype(np.uint8)
+    levels = _e8m0_half(e)[..., None] * E2M1_DOUBLED  # (n, 1, 16)
+    q = np.argmin(np.abs(levels - blocks[..., None]), axis=-1).astype(np.uint8)
+    out = np.concatenate([e, _pack_nibbles(q[:, :16], q[:, 16:])], axis=-1)
+    return out.reshape(_out_shape(np.shape(x), LAYOUTS["MXFP4"], to_bytes=True))
+
+
+def dequantize_mxfp4(data) -> np.ndarray:
+    """MXFP4 bytes -> float32: ``x = 2**(e-128) x doubled E2M1 value of the code``.
+
+    The largest scales overflow float32 to +-inf, as in ggml and gguf (no trained weights use them).
+    """
+    layout = LAYOUTS["MXFP4"]
+    b = _as_byte_blocks(data, layout)
+    q = _unpack_nibbles(b[:, 1:17])
+    with np.errstate(over="ignore"):
+        x = _e8m0_half(b[:, 0:1]) * E2M1_DOUBLED[q]
+    return x.reshape(_out_shape(np.shape(data), layout, to_bytes=False))
+
+
 # ----------------------------------------------------------------------------- by name
 
 QUANTIZERS = {"Q8_0": quantize_q8_0, "Q4_0": quantize_q4_0, "Q4_1": quantize_q4_1, "Q5_0": quantize_q5_0,
               "Q5_1": quantize_q5_1, "Q2_K": quantize_q2_k, "Q3_K": quantize_q3_k, "Q4_K": quantize_q4_k,
-              "Q5_K": quantize_q5_k, "Q6_K": quantize_q6_k}
+              "Q5_K": quantize_q5_k, "Q6_K": quantize_q6_k, "MXFP4": quantize_mxfp4}
 DEQUANTIZERS = {"Q8_0": dequantize_q8_0, "Q4_0": dequantize_q4_0, "Q4_1": dequantize_q4_1,
                 "Q5_0": dequantize_q5_0, "Q5_1": dequantize_q5_1, "Q2_K": dequantize_q2_k,
-                "Q3_K": dequantize_q3_k, "Q4_K": dequantize_q4_k, "Q5_K": dequantize_q5_k, "Q6_K": dequantize_q6_k}
+                "Q3_K": dequantize_q3_k, "Q4_K": dequantize_q4_k, "Q5_K": dequantize_q5_k, "Q6_K": dequantize_q6_k,
+                "MXFP4": dequantize_mxfp4}
 
 
 def quantize(x, name: str) -> np.ndarray:

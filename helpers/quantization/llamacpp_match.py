@@ -21,7 +21,8 @@ from helpers.quantization.block_formats import check_format
 
 # The llama.cpp file type whose main tensor type is each format (with ``pure`` every matrix gets it).
 LLAMA_CPP_FTYPES = {"Q8_0": "Q8_0", "Q4_0": "Q4_0", "Q4_1": "Q4_1", "Q5_0": "Q5_0", "Q5_1": "Q5_1",
-                    "Q2_K": "Q2_K", "Q3_K": "Q3_K_S", "Q4_K": "Q4_K_S", "Q5_K": "Q5_K_S", "Q6_K": "Q6_K"}
+                    "Q2_K": "Q2_K", "Q3_K": "Q3_K_S", "Q4_K": "Q4_K_S", "Q5_K": "Q5_K_S", "Q6_K": "Q6_K",
+                    "MXFP4": "MXFP4_MOE"}
 
 # Rows of 256 and 512 weights: every K-quant super-block (256) and legacy block (32) fits.
 CHECK_ARCH = Architecture(name="quant check", n_layers=1, hidden=256, ffn=512, n_heads=4, n_kv_heads=4,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from helpers.course.paths import DATA_DIR
 from helpers.hardware.machine import MachineCard
 from helpers.memory.architecture import Architecture
-from helpers.memory.vram import UNIFIED_GPU_FRACTION, memory_plan
+from helpers.memory.vram import memory_plan, unified_gpu_fraction
 
 SEVERITIES = ("error", "warning", "info")
 RAM_WARNING_SHARE = 0.85  # above this share of available RAM the system starts to swap under other load
@@ -64,7 +64,7 @@ def _gpu_findings(card: MachineCard, plan, n_gpu_layers: int) -> list:
         out.append(Finding("info", "gpu_unused", f"{gpu.name} is available but n_gpu_layers=0",
                            "set n_gpu_layers=-1 (all layers) if the model fits"))
         return out
-    budget = int(gpu.memory_bytes * UNIFIED_GPU_FRACTION) if gpu.unified_memory else gpu.memory_bytes
+    budget = int(gpu.memory_bytes * unified_gpu_fraction(gpu.memory_bytes)) if gpu.unified_memory else gpu.memory_bytes
     if plan.gpu_total > budget:
         code = "metal_out_of_memory" if gpu.backend == "Metal" else "cuda_oom_llama_cpp"
         out.append(Finding("error", code, f"needs {_gib(plan.gpu_total)} on {gpu.name}, {_gib(budget)} usable: "

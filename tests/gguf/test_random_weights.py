@@ -76,3 +76,19 @@ def test_refuses_unsupported_inputs(tmp_path):
     with pytest.raises(FileNotFoundError):
         quantize(tmp_path / "missing.gguf", tmp_path / "y.gguf", "Q8_0")
     assert not (tmp_path / "p.gguf").exists()
+
+
+def test_new_families_are_written_with_their_keys_and_wrong_expert_settings_refused(tmp_path):
+    from helpers.gguf.header import open_checked
+    from helpers.gguf.random_weights import check_supported
+    from helpers.memory.estimator_check import REDUCED
+
+    path = write_random_gguf(REDUCED["deepseek2"], tmp_path / "ds.gguf")
+    fields = open_checked(path).fields
+    value = lambda key: fields[key].parts[fields[key].data[0]][0]  # noqa: E731
+    assert value("deepseek2.attention.kv_lora_rank") == 128 and value("deepseek2.leading_dense_block_count") == 1
+    assert value("deepseek2.attention.key_length") == 128 + 32  # the compressed vector + rotary key
+    with pytest.raises(ValueError, match="qwen3moe needs experts"):
+        check_supported(Architecture("x", 2, 64, 128, 4, 2, 16, 300, family="qwen3moe"))
+    with pytest.raises(ValueError, match="gemma3 needs no experts"):
+        check_supported(Architecture("x", 2, 64, 128, 4, 2, 16, 300, family="gemma3", n_experts=4, n_experts_used=2))

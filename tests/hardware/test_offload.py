@@ -71,3 +71,36 @@ def test_sequential_devices_add_and_learners_divide():
     assert learners_per_server(2**30, 3 * 2**30) == 0
     with pytest.raises(ValueError):
         learners_per_server(2**30, 0)
+
+
+def test_moe_reads_only_its_routed_experts_and_offloads_them_cheaply():
+    from helpers.hardware.offload import bytes_read_split, expert_offload_curve, fewest_cpu_moe_that_fits
+    from helpers.memory.gguf_size import bytes_read_per_token
+
+    qwen = get_model("Qwen3 30B-A3B").architecture
+    gpu_read, cpu_read = bytes_read_split(qwen, "Q4_K_M")
+    assert cpu_read == 0 and gpu_read == bytes_read_per_token(qwen, "Q4_K_M")
+    points = expert_offload_curve(qwen, "Q4_K_M", 8192, gpu_bandwidth_gbps=288, cpu_bandwidth_gbps=80)
+    assert [p.n_cpu_moe for p in points] == list(range(49))
+    assert all(a.gpu_memory_bytes > b.gpu_memory_bytes for a, b in zip(points, points[1:]))
+    assert all(a.tokens_per_second > b.tokens_per_second for a, b in zip(points, points[1:]))
+    # a 16 GiB card: some experts must go to RAM, and the speed stays far above a dense 30B on the CPU
+    fit = fewest_cpu_moe_that_fits(points, 16 * 2**30)
+    assert 0 < fit.n_cpu_moe < 48 and fit.gpu_memory_bytes <= 16 * 2**30
+    # the CPU side reads only 8 of 128 experts per token: its bytes are a sixteenth of what it holds
+    experts_in_ram = fit.cpu_memory_bytes
+    assert fit.cpu_read_bytes < experts_in_ram / 10
+    with pytest.raises(ValueError, match="needs a mixture of experts"):
+        expert_offload_curve(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, 288, 80)
+    with pytest.raises(ValueError, match="even with every expert in system RAM"):
+        fewest_cpu_moe_that_fits(points, 2**30)
+
+
+def test_layer_offload_of_a_moe_reads_only_the_routed_experts():
+    from helpers.memory.gguf_size import bytes_read_per_token
+    from helpers.memory.vram import kv_cache_bytes
+
+    qwen = get_model("Qwen3 30B-A3B").architecture
+    cpu_only = offload_curve(qwen, "Q4_K_M", 4096, 288, 80)[0]
+    assert cpu_only.gpu_read_bytes == 0
+    assert cpu_only.cpu_read_bytes == bytes_read_per_token(qwen, "Q4_K_M") + kv_cache_bytes(qwen, 4096)

@@ -137,15 +137,24 @@ LADDER = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q
 
 
 @settings(max_examples=30, deadline=None)
-@given(layers=st.integers(1, 48), hidden_blocks=st.integers(1, 16), ffn_blocks=st.integers(1, 48),
+@given(layers=st.integers(8, 48), hidden_blocks=st.integers(1, 16), ffn_blocks=st.integers(1, 48),
        kv_heads=st.sampled_from([1, 2, 4, 8]), vocab=st.integers(300, 160_000), tied=st.booleans())
 def test_more_bits_never_give_a_smaller_file(layers, hidden_blocks, ffn_blocks, kv_heads, vocab, tied):
-    """Along the mix ladder files only grow, for any architecture whose rows are whole 256-blocks."""
+    """Along the mix ladder files only grow, for any architecture of 8 or more layers whose rows are
+    whole 256-blocks (fewer layers: see the next test)."""
     arch = Architecture("random", n_layers=layers, hidden=256 * hidden_blocks, ffn=256 * ffn_blocks,
                         n_heads=8, n_kv_heads=kv_heads, head_dim=32 * hidden_blocks, vocab=vocab,
                         tied_embeddings=tied)
     sizes = [gguf_file_size(arch, m).total_bytes for m in LADDER]
     assert sizes == sorted(sizes)
+
+
+def test_few_layers_can_make_q4_k_s_larger_than_q4_k_m():
+    """llama.cpp gives Q4_K_S's first four attn_v tensors Q5_K, while Q4_K_M upgrades attn_v to Q6_K
+    only on the layers use_more_bits picks (one of three here): with wide attention and a narrow
+    feed-forward, the "small" mix is the larger file."""
+    arch = Architecture("random", n_layers=3, hidden=768, ffn=256, n_heads=8, n_kv_heads=8, head_dim=96, vocab=300)
+    assert gguf_file_size(arch, "Q4_K_S").total_bytes > gguf_file_size(arch, "Q4_K_M").total_bytes
 
 
 def test_fallbacks_can_break_the_ladder():

@@ -13,9 +13,11 @@ from helpers.memory.vram import (
     judge,
     kv_cache_bytes,
     kv_cells,
+    kv_layer_cells,
     largest_context_that_fits,
     memory_plan,
     most_gpu_layers_that_fit,
+    swa_savings,
     usable_gpu_bytes,
     weight_split,
 )
@@ -130,3 +132,56 @@ def test_kv_cache_and_compute_buffer_against_llama_cpp(tmp_path, change):
         assert kv_cache_bytes(arch, context) == pytest.approx(real["kv_cache_bytes"], abs=0.006 * 2**20)  # log: 0.01 MiB
         estimate = compute_buffer_bytes(arch, context, flash_attention=flash)
         assert estimate == pytest.approx(real["compute_buffer_bytes"], rel=0.1), (context, flash)
+
+
+def test_sliding_window_blocks_cache_the_window_plus_a_micro_batch():
+    gemma = get_model("Gemma 3 27B").architecture  # window 1024, 5 local : 1 global, 62 blocks
+    assert kv_layer_cells(gemma, 0, 32768) == 1024 + 512 == 1536  # already a multiple of 256
+    assert kv_layer_cells(gemma, 5, 32768) == 32768 and kv_layer_cells(gemma, 0, 32768, swa_full=True) == 32768
+    assert kv_layer_cells(gemma, 0, 1000) == 1024  # never more than the full cache
+    assert kv_layer_cells(get_model("gpt-oss 20B").architecture, 0, 8192) == 768  # 128 + 512 -> 768
+    n_global = sum(not gemma.is_swa_layer(i) for i in range(62))
+    per_cell = 2 * 16 * 128 * 2
+    assert n_global == 10
+    assert kv_cache_bytes(gemma, 32768) == (10 * 32768 + 52 * 1536) * per_cell
+    assert kv_cache_bytes(gemma, 32768, swa_full=True) == 62 * 32768 * per_cell
+
+
+def test_latent_attention_caches_the_compressed_vector_only():
+    deepseek = get_model("DeepSeek V3").architecture
+    assert kv_cache_bytes(deepseek, 8192) == 61 * (512 + 64) * 8192 * 2
+    generic = swa_savings(deepseek, 8192)["generic formula"]  # every head's K and V
+    assert generic == 2 * 61 * 128 * 192 * 8192 * 2 and generic / kv_cache_bytes(deepseek, 8192) > 80
+
+
+def test_swa_savings_against_the_generic_formula():
+    savings = swa_savings(get_model("Gemma 3 12B").architecture, 32768)
+    assert savings["swa_full"] == savings["generic formula"]
+    assert savings["generic formula"] / savings["window only"] > 4
+    llama = swa_savings(LLAMA8, 8192)
+    assert llama["window only"] == llama["swa_full"] == llama["generic formula"] == 2**30
+
+
+def test_experts_kept_in_ram_with_n_cpu_moe():
+    qwen = get_model("Qwen3 30B-A3B").architecture
+    everything = weight_split(qwen, "Q4_K_M", -1)
+    some = weight_split(qwen, "Q4_K_M", -1, n_cpu_moe=10)
+    assert some.gpu_bytes + some.cpu_bytes == everything.gpu_bytes + everything.cpu_bytes
+    token_embd = everything.cpu_bytes
+    experts_of_ten_blocks = some.cpu_bytes - token_embd
+    assert 0.19 < experts_of_ten_blocks / (everything.gpu_bytes + token_embd) < 0.21  # 10 of 48 blocks, ~all weights
+    plan = memory_plan(qwen, "Q4_K_M", 8192, n_cpu_moe=10)
+    assert plan.weights_gpu == some.gpu_bytes and plan.layers_on_gpu == 48
+    with pytest.raises(ValueError, match="n_cpu_moe needs a mixture of experts"):
+        weight_split(LLAMA8, "Q4_K_M", -1, n_cpu_moe=1)
+    with pytest.raises(ValueError, match=r"n_cpu_moe must be a whole number in \[0, 48\]"):
+        weight_split(qwen, "Q4_K_M", -1, n_cpu_moe=49)
+
+
+def test_unified_memory_share_follows_metals_working_set():
+    from helpers.memory.vram import unified_gpu_fraction
+
+    assert unified_gpu_fraction(16 * 2**30) * 16384 == pytest.approx(10922.67, abs=0.01)  # MB in llama.cpp's log
+    assert unified_gpu_fraction(32 * 2**30) * 32768 == pytest.approx(21845.33, abs=0.01)
+    assert unified_gpu_fraction(64 * 2**30) * 65536 == 49152
+    assert usable_gpu_bytes(get_gpu("Apple M1 16GB")) < 0.7 * get_gpu("Apple M1 16GB").memory_bytes

@@ -151,3 +151,13 @@ def test_bytes_identical_to_llama_cpp_for_any_seed(name, seed):
     with tempfile.TemporaryDirectory() as workdir:
         rows = compare_with_llama_cpp(name, workdir, seed=seed)
     assert sum(r["blocks that differ"] for r in rows) == 0, (name, seed, rows)
+
+
+def test_mxfp4_is_4_25_bits_from_its_block_layout():
+    from helpers.course.catalog import load_quant_types
+
+    assert quants.LAYOUTS["MXFP4"].bytes_per_block == 17 and quants.LAYOUTS["MXFP4"].bits_per_weight == 4.25
+    assert load_quant_types()["MXFP4"].bits_per_weight == 4.25
+    x = np.array([[6.0, -6.0, 0.5, 1.5, 3.0, -0.25] + [0.0] * 26], np.float32)
+    assert np.array_equal(quants.round_trip(x, "MXFP4")[0, :5], [6.0, -6.0, 0.5, 1.5, 3.0])  # exact E2M1 values
+    assert np.array_equal(quants.quantize(x, "MXFP4"), gguf.quants.quantize(x, T.MXFP4))
