@@ -43,8 +43,8 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # ## 1. One configuration, one verdict
 #
 # `assess` plans memory (weights, KV cache, compute buffer, runtime) for the configuration, compares
-# the GPU share with what the device can use (all of a discrete card's VRAM; about three quarters of
-# an Apple chip's unified memory) and, when everything sits in one kind of memory, estimates the
+# the GPU share with what the device can use (all of a discrete card's VRAM; of an Apple chip's
+# unified memory, what Metal allows by default: two thirds up to 32 GB, three quarters above) and, when everything sits in one kind of memory, estimates the
 # generation speed from bandwidth.
 
 # %%
@@ -85,7 +85,8 @@ best_settings_table(best)
 # %%
 import pandas as pd
 
-models = ["Llama 3.2 3B", "Llama 3.1 8B", "Gemma 2 9B", "Qwen2.5 14B", "Gemma 2 27B", "Qwen2.5 32B", "Llama 3.1 70B"]
+models = ["Llama 3.2 3B", "Llama 3.1 8B", "Gemma 2 9B", "Qwen2.5 14B", "Gemma 2 27B", "Qwen2.5 32B", "Llama 3.1 70B",
+          "Gemma 3 27B", "gpt-oss 20B", "Qwen3 30B-A3B"]
 gpus = ["RTX 3060 12GB", "RTX 4060 Ti 16GB", "RTX 3090", "RTX 5090", "Apple M4 Pro 64GB", "A100 80GB"]
 pd.DataFrame([["yes" if assess(get_model(m).architecture, "Q4_K_M", 8192, gpu=get_gpu(g)).verdict.fits else "-"
                for g in gpus] for m in models], index=pd.Index(models, name="Q4_K_M, 8K context"), columns=gpus)
@@ -107,6 +108,50 @@ for name in ("RTX 4060 Ti 16GB", "RTX 3090", "RTX 4090", "Apple M2 Max 96GB", "C
     rows.append((name, get_gpu(name).bandwidth_gbps, BANDWIDTH_EFFICIENCY[get_gpu(name).kind],
                  None if r.tokens_per_second is None else round(r.tokens_per_second, 1)))
 pd.DataFrame(rows, columns=["device", "bandwidth (GB/s)", "efficiency", f"{MODEL} {QUANT} (tokens/s)"]).set_index("device")
+
+# %% [markdown]
+# ### Why does a 30B mixture of experts run fast on a 16 GB card?
+#
+# Qwen3 30B-A3B has 30.5 billion weights but routes each token through 8 of the 128 experts in each
+# block: about 3.3 billion weights per token. Memory must hold all of them; speed depends on the
+# ones a token reads. That makes a split unusual: llama.cpp's `--n-cpu-moe N` (or `--override-tensor
+# "blk\.(0|1|...)\.ffn_.*_exps\.=CPU"`) keeps the experts of the first N blocks in system RAM and
+# everything else (attention, router, shared experts, output, KV cache) on the GPU. The CPU then
+# reads only a sixteenth of the expert bytes it holds per token. A dense model split with
+# `n_gpu_layers` has to read every byte it left in RAM. Below, the fewest experts in RAM that fit
+# (MoE) against the best `n_gpu_layers` that fits (dense), 8K context, dual-channel DDR5 system RAM:
+
+# %%
+from helpers.hardware.offload import best_fitting_point, expert_offload_curve, fewest_cpu_moe_that_fits, offload_curve
+from helpers.memory.gguf_size import gguf_file_size
+from helpers.memory.vram import usable_gpu_bytes
+
+ram = get_gpu("CPU desktop DDR5-5600 dual-channel")
+cases = [("Qwen3 32B", "Q4_K_M", "RTX 4060 Ti 16GB"), ("Qwen3 30B-A3B", "Q4_K_M", "RTX 4060 Ti 16GB"),
+         ("gpt-oss 20B", "MXFP4_MOE", "RTX 4060 Ti 16GB"), ("Llama 3.3 70B", "Q4_K_M", "RTX 3090"),
+         ("gpt-oss 120B", "MXFP4_MOE", "RTX 3090")]
+rows = []
+for name, mix, gpu_name in cases:
+    a, g = get_model(name).architecture, get_gpu(gpu_name)
+    if a.is_moe:
+        p = fewest_cpu_moe_that_fits(expert_offload_curve(a, mix, 8192, g.bandwidth_gbps, ram.bandwidth_gbps),
+                                     usable_gpu_bytes(g))
+        setting = f"all layers, --n-cpu-moe {p.n_cpu_moe}"
+    else:
+        p = best_fitting_point(offload_curve(a, mix, 8192, g.bandwidth_gbps, ram.bandwidth_gbps), usable_gpu_bytes(g))
+        setting = f"--n-gpu-layers {p.n_gpu_layers} of {a.n_layers + 1}"
+    rows.append((name, mix, gpu_name, round(gguf_file_size(a, mix).total_gb, 1), setting,
+                 round(p.gpu_read_bytes / 1e9, 2), round(p.cpu_read_bytes / 1e9, 2), round(p.tokens_per_second, 1)))
+pd.DataFrame(rows, columns=["model", "file", "GPU", "file (GB)", "setting that fits", "read on GPU per token (GB)",
+                            "read in RAM per token (GB)", "estimate (tokens/s)"]).set_index("model")
+
+# %% [markdown]
+# The 30B MoE keeps most of its speed with a sixth of its blocks' experts in RAM, while the dense 32B
+# on the same card is an order of magnitude slower: every token has to stream the gigabytes left in
+# RAM, at a third (RTX 4060 Ti) to a tenth (RTX 3090) of the GPU's bandwidth. The same trick runs the 117-billion-weight gpt-oss-120b on
+# one 24 GB card at a usable speed, faster than a 70B dense model split over the same hardware.
+# These are estimates (bandwidth ceilings times a typical efficiency): llama.cpp's CPU side also has
+# to compute on what it reads, so measure before you buy.
 
 # %% [markdown]
 # ## 5. Forum claims, side by side with the estimator
@@ -169,6 +214,41 @@ exit_code = main(["--layers", "40", "--hidden", "5120", "--ffn", "13824", "--hea
                   "--head-dim", "128", "--vocab", "32000", "--vram-gb", "12", "--n-gpu-layers", "auto"])
 
 # %% [markdown]
+# ## 9. A real file, before you download it
+#
+# Everything above plans a model's *shape* at a predicted quantization mix. A real GGUF file carries
+# the exact answer in its header: the type and size of every tensor, in its first few megabytes.
+# `assess_file` plans memory from that tensor table (weights exact, KV cache and compute buffer from
+# the shape). Here the real chat model the course installed, SmolLM2-135M-Instruct at Q4_1:
+
+# %%
+from helpers.gguf.header import read_header
+from helpers.llm.chat_model import chat_model_path
+from helpers.memory.willitrun import assess_file
+
+print(format_text(assess_file(read_header(chat_model_path()), 4096, gpu=get_gpu("RTX 3060 12GB"))))
+
+# %% [markdown]
+# A file on Hugging Face gets the same plan without the download: the header is read with HTTP
+# *range requests* (`Range: bytes=0-1048575`, answered `206 Partial Content`), so only it travels
+# (a few MB of a multi-GB file; the command reports the bytes). When you decide to fetch it,
+# `helpers.hub.download` pins the revision, checks free disk space, resumes an interrupted download,
+# and checks the SHA-256 the hub publishes before the file appears under its name:
+#
+#     python -m helpers.memory.willitrun --hf bartowski/Qwen2.5-7B-Instruct-GGUF:Qwen2.5-7B-Instruct-Q4_K_M.gguf@f4b6063c19a94c15fe9031d8afbbb9df7ec8b93f --gpu "RTX 3060 12GB"
+#     python -m helpers.hub.download bartowski/Qwen2.5-7B-Instruct-GGUF:Qwen2.5-7B-Instruct-Q4_K_M.gguf@f4b6063c19a94c15fe9031d8afbbb9df7ec8b93f --dest models/
+#
+# (This notebook stays offline; the course's tests run both against a small hub they start on
+# 127.0.0.1.) A short list of real models to start with, sizes as the hub lists them (sources in
+# `data/curated_models.json`), each judged by the estimator at 4,096 tokens (images: 512x512):
+
+# %%
+from helpers.hub.curated import curated_table
+
+machines = ("RTX 3070", "CPU desktop DDR4-3200 dual-channel")
+pd.DataFrame(curated_table(machines=machines))[["model", "listed GB", *machines]].set_index("model")
+
+# %% [markdown]
 # ## Summary
 #
 # - A verdict compares the GPU share of the plan with what the device can use; offload moves whole
@@ -177,6 +257,8 @@ exit_code = main(["--layers", "40", "--hidden", "5120", "--ffn", "13824", "--hea
 # - Speed is bounded by bandwidth / bytes per token; the estimate applies a measured efficiency and
 #   holds only when the model sits in one kind of memory.
 # - The `willitrun` command line answers the same question for any architecture, with `--json` for scripts.
+# - A real file's header gives the exact plan, and a file on a hub can be judged from its header alone
+#   (`--hf`), then fetched verified (`python -m helpers.hub.download`).
 #
 # ## Exercises
 #

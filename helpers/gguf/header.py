@@ -95,10 +95,11 @@ def describe_counts(path) -> str:
     return f"its header (GGUF version {version}) lists {tensors:,} tensors and {keys:,} metadata keys"
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)
 def _reader(path: str, size: int, mtime_ns: int) -> gguf.GGUFReader:
-    """One memory-mapped reader per file version (size and modification time are part of the key):
-    parsing a 49k-token vocabulary takes seconds, and notebooks check the same file many times."""
+    """A memory-mapped reader per file version (size and modification time are part of the key).
+    Only the last two are kept: a reader holds its parsed vocabulary (about 150 MB for 49k tokens)
+    and keeps its file mapped; :func:`read_header` caches the small parsed header instead."""
     return gguf.GGUFReader(path, "r")
 
 
@@ -135,6 +136,16 @@ def open_checked(path) -> gguf.GGUFReader:
     return reader
 
 
+def tensor_data_offset(path) -> int:
+    """Byte offset where the tensor data starts: the header's length, alignment padding included (bytes).
+
+    A file whose first ``n`` bytes are real and the rest zeros (a sparse copy of a remote file's start)
+    is parsed exactly when this offset is at most ``n``: the parse reads the file in order, so a header
+    that goes on past ``n`` makes it read beyond ``n``. ``helpers.hub.remote_gguf`` relies on this.
+    """
+    return int(open_checked(path).data_offset)
+
+
 def read_header(path) -> GGUFHeader:
     """Read a GGUF's metadata and tensor table (memory-mapped; no weights are loaded).
 
@@ -142,6 +153,16 @@ def read_header(path) -> GGUFHeader:
     separate question (``helpers.llm.load.check_file_fits``, ``helpers.llm.memory_check.check_fits``).
     """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    stat = path.stat()
+    return _parsed_header(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_header(name: str, size: int, mtime_ns: int) -> GGUFHeader:
+    """:func:`read_header`'s work, once per file version: parsing a 49k-token vocabulary takes seconds."""
+    path = Path(name)
     reader = open_checked(path)
     arch = str(_value(reader, "general.architecture") or "unknown")
     layer_bytes, output_bytes, embedding_bytes = {}, 0, 0
@@ -168,7 +189,7 @@ def read_header(path) -> GGUFHeader:
     return GGUFHeader(
         file_name=path.name, version=int(_value(reader, "GGUF.version", 0)),
         name=str(_value(reader, "general.name") or path.stem), architecture=arch,
-        file_type=_file_type_name(_value(reader, "general.file_type")), file_bytes=path.stat().st_size,
+        file_type=_file_type_name(_value(reader, "general.file_type")), file_bytes=size,
         tensor_count=len(reader.tensors), tensor_bytes=sum(int(t.n_bytes) for t in reader.tensors),
         layer_bytes=tuple(layer_bytes[i] for i in sorted(layer_bytes)), output_bytes=output_bytes,
         embedding_bytes=embedding_bytes,

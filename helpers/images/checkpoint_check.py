@@ -10,33 +10,30 @@ Refused, with a clear :class:`CheckpointError` (a ``ValueError``) and nothing lo
 * checkpoints whose tensors need more bytes than the memory available now.
 
 A safetensors file is 8 bytes (little-endian header length), a JSON header (name -> dtype, shape,
-byte offsets) and the raw tensor bytes. The header is read and checked here without loading any
-tensor data; :func:`safetensors.safe_open` then lists the tensors. Sizes are in bytes.
+byte offsets) and the raw tensor bytes. The header is read and checked without loading any tensor
+data (``helpers.hub.safetensors_header``, the parser a remote file's header goes through too);
+:func:`safetensors.safe_open` then lists the tensors. Sizes are in bytes.
 """
 import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.course.units import format_gib
+from helpers.hub.safetensors_header import (
+    LENGTH_BYTES,
+    SafetensorsHeaderError,
+    TensorInfo,
+    header_length,
+    parse_header,
+)
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
-MAX_HEADER_BYTES = 100_000_000  # the safetensors format's own limit on the JSON header
 PICKLE_MAGIC = (b"\x80",)       # pickle protocol 2+ starts with the PROTO opcode
 ZIP_MAGIC = b"PK\x03\x04"       # torch.save's zip container (holds a pickle)
 
 
 class CheckpointError(ValueError):
     """A checkpoint that this course refuses to load, with the reason and what to do instead."""
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One tensor as the header describes it: name, dtype (``F32``, ``F16``...), shape, bytes."""
-    name: str
-    dtype: str
-    shape: tuple
-    nbytes: int
 
 
 @dataclass(frozen=True)
@@ -81,8 +78,9 @@ def _looks_like_pickle(head: bytes) -> bool:
 def read_safetensors_header(path) -> tuple:
     """(header dict, data start offset in bytes) of a safetensors file, checked against its size.
 
-    Raises CheckpointError for files that are too short, truncated, not JSON, or whose tensor
-    byte ranges do not fit the file. Reads only the header, never the tensor data.
+    Raises CheckpointError for pickle bytes under a safetensors name, and for files that are too
+    short, truncated, not JSON, or whose tensor byte ranges do not fit the file
+    (``helpers.hub.safetensors_header``). Reads only the header, never the tensor data.
     """
     path = Path(path)
     size = path.stat().st_size
@@ -90,43 +88,12 @@ def read_safetensors_header(path) -> tuple:
         head = f.read(9)
         if head[8:9] != b"{" and _looks_like_pickle(head):  # a safetensors header is JSON: "{" at byte 8
             _refuse_pickle(path)
-        head = head[:8]
-        f.seek(8)
-        if len(head) < 8:
-            raise CheckpointError(f"{path.name} has {size} bytes: too short for a safetensors file "
-                                  "(the header length alone takes 8 bytes). Is the download complete?")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER_BYTES or 8 + n > size:
-            raise CheckpointError(
-                f"{path.name} is truncated or not a safetensors file: its first 8 bytes announce a "
-                f"{n}-byte header but the file has {size} bytes. Download it again.")
-        raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path.name} is corrupt: its safetensors header is not valid JSON ({e}).") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path.name} is corrupt: its safetensors header is not a JSON object.")
-    data_bytes = size - 8 - n
-    end = 0
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
         try:
-            begin, stop = (int(v) for v in entry["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{path.name} is corrupt: tensor {name!r} has no valid data_offsets.") from None
-        if not 0 <= begin <= stop:
-            raise CheckpointError(f"{path.name} is corrupt: tensor {name!r} has offsets {begin}..{stop}.")
-        end = max(end, stop)
-    if end > data_bytes:
-        raise CheckpointError(
-            f"{path.name} is truncated: its tensors need {end} bytes of data but only {data_bytes} "
-            "follow the header. Download it again.")
-    if end < data_bytes:
-        raise CheckpointError(
-            f"{path.name} is corrupt: {data_bytes - end} bytes follow the last tensor. Download it again.")
-    return header, 8 + n
+            f.seek(0)
+            head = f.read(LENGTH_BYTES + header_length(head, size, path.name))
+            return parse_header(head, size, path.name)
+        except SafetensorsHeaderError as e:
+            raise CheckpointError(str(e)) from None
 
 
 def inspect_safetensors(path) -> tuple:

@@ -1,17 +1,13 @@
 """Load a GGUF model the safe way: check the file first, then hand it to llama.cpp; stream, score.
 
 :func:`check_file_fits` refuses non-GGUF, truncated, corrupt or too-large files with a ValueError
-naming the file before llama.cpp ever opens it, so a bad file cannot take the kernel down.
+naming the file before llama.cpp ever opens it, so a bad file cannot take the kernel down. Files come
+from the course, or from a hub through ``helpers.hub.download`` (verified, resumable).
 """
-import hashlib
-import os
-import urllib.request
 from pathlib import Path
 
 import psutil
 
-from helpers.course.atomic import atomic_path
-from helpers.course.offline import network_allowed
 from helpers.gguf.header import open_checked
 from helpers.hardware.machine import gpu_memory_bytes
 
@@ -56,25 +52,6 @@ def stream_tokens(llm, prompt: str, max_tokens: int = 64, temperature: float = 0
     for chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature,
                                        stream=True, **kwargs):
         yield chunk["choices"][0]["text"]
-
-
-def download_gguf(url: str, sha256: str, dest) -> Path:
-    """Download a GGUF to ``dest``, verify its sha256 (hex), write it atomically.
-
-    The course runs offline: this lifts the course's network guard explicitly
-    (``helpers.course.offline.network_allowed``) for this one download. Tests never call it.
-    """
-    dest = Path(dest)
-    digest = hashlib.sha256()
-    with atomic_path(dest) as tmp, network_allowed():
-        with urllib.request.urlopen(url) as response, tmp.open("wb") as out:  # noqa: S310
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != sha256.lower():
-            raise ValueError(f"{dest.name}: sha256 {digest.hexdigest()} differs from expected {sha256}")
-        os.chmod(tmp, 0o644)
-    return dest
 
 
 def log_softmax(logits):

@@ -3,6 +3,12 @@
     python -m helpers.memory.willitrun --model "Llama 3.1 8B" --quant Q4_K_M --ctx 8192 --gpu "RTX 3090"
     python -m helpers.memory.willitrun --layers 32 --hidden 4096 --ffn 14336 --heads 32 --kv-heads 8 \\
         --head-dim 128 --vocab 128256 --vram-gb 8 --n-gpu-layers auto --json
+    python -m helpers.memory.willitrun --gguf model.gguf --gpu "RTX 3060 12GB"
+    python -m helpers.memory.willitrun --hf Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf --gpu "RTX 3060 12GB"
+
+A file (``--gguf`` on disk, ``--hf owner/repo:file.gguf[@revision]`` or ``--url`` on a hub, read by
+range requests: only its header travels, and the bytes transferred are reported) is planned from its
+own tensor table, the same plan for a local or remote copy.
 
 Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gb`` is in GiB too,
 the unit nvidia-smi and vendors' "24 GB" cards use. Speed is a roofline estimate
@@ -15,11 +21,16 @@ import sys
 from dataclasses import dataclass
 
 from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus
+from helpers.gguf.header import read_header
 from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second
+from helpers.hub.ranges import HubError, parse_hub_spec
+from helpers.hub.remote_gguf import read_hub_header, read_remote_header
+from helpers.llm.memory_check import architecture_of
 from helpers.memory.architecture import LIMITS, Architecture, parameter_count
 from helpers.memory.gguf_size import bytes_read_per_token, check_mix, gguf_file_size, mix_names
 from helpers.memory.vram import (
     KV_CACHE_TYPES,
+    file_memory_plan,
     judge,
     kv_cache_bytes,
     largest_context_that_fits,
@@ -83,11 +94,42 @@ def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_bu
     ram_budget = gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0
     verdict = judge(plan, budget, ram_budget)
     return Assessment(arch.name, quant, context, cache_type, arch.n_layers, gguf_file_size(arch, quant).total_bytes,
-                      verdict, _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps)
-                      if verdict.fits else None)  # no speed for a plan that cannot load
+                      verdict, _speed(arch, bytes_read_per_token(arch, quant), context, cache_type, batch, plan, gpu,
+                                      bandwidth_gbps) if verdict.fits else None)  # no speed for a plan that cannot load
 
 
-def _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps):
+def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_gpu_layers=-1,
+                cache_type: str = "f16", batch: int = 1, flash_attention: bool = False,
+                bandwidth_gbps=None) -> Assessment:
+    """:func:`assess` for a real GGUF file, from its header (``helpers.gguf.header.read_header``, or
+    ``helpers.hub.remote_gguf`` for a file on a hub): weights exact from its tensor table
+    (``helpers.memory.vram.file_memory_plan``), the rest from its shape. Same arguments as :func:`assess`.
+    """
+    arch = architecture_of(header)
+    if context > arch.max_context:
+        raise ValueError(f"context {context} exceeds {header.file_name}'s trained maximum of {arch.max_context} tokens")
+    if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):
+        raise ValueError(f"give a catalog gpu or gpu_budget_bytes in [0, {MAX_VRAM_GIB:g} GiB], got {gpu_budget_bytes!r}")
+    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes)
+    if gpu is not None and gpu.kind == "cpu" or budget == 0:
+        n_gpu_layers = 0
+    options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
+    if n_gpu_layers == "auto":
+        n_gpu_layers = 0
+        for n in range(1, len(header.layer_bytes) + 2):
+            if file_memory_plan(header, arch, context, n, **options).gpu_total > budget:
+                break
+            n_gpu_layers = n
+    plan = file_memory_plan(header, arch, context, n_gpu_layers, **options)
+    verdict = judge(plan, budget, gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0)
+    # one token reads every weight once, except the token-embedding lookup (one row) unless tied to the output
+    per_token = header.tensor_bytes - (header.embedding_bytes if header.has_output_weight else 0)
+    speed = _speed(arch, per_token, context, cache_type, batch, plan, gpu, bandwidth_gbps) if verdict.fits else None
+    return Assessment(header.name, header.file_type, context, cache_type, arch.n_layers, header.file_bytes,
+                      verdict, speed)
+
+
+def _speed(arch, weight_bytes_per_token, context, cache_type, batch, plan, gpu, bandwidth_gbps):
     all_gpu = plan.output_on_gpu
     all_cpu = plan.layers_on_gpu == 0 and not plan.output_on_gpu
     if not (all_gpu or all_cpu):
@@ -97,7 +139,7 @@ def _speed(arch, quant, context, cache_type, batch, plan, gpu, bandwidth_gbps):
             return None
         bandwidth_gbps = gpu.bandwidth_gbps
     kind = "cpu" if all_cpu and (gpu is None or gpu.kind != "unified") else (gpu.kind if gpu else "discrete")
-    per_token = bytes_read_per_token(arch, quant) + kv_cache_bytes(arch, context, batch, cache_type)
+    per_token = weight_bytes_per_token + kv_cache_bytes(arch, context, batch, cache_type)
     return estimated_tokens_per_second(per_token, bandwidth_gbps, BANDWIDTH_EFFICIENCY[kind])
 
 
@@ -164,7 +206,11 @@ ARCH_FLAGS = {"layers": "n_layers", "hidden": "hidden", "ffn": "ffn", "heads": "
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m helpers.memory.willitrun", description=__doc__.split("\n")[0])
-    p.add_argument("--model", help="a model of data/models.csv (or give the architecture flags)")
+    p.add_argument("--model", help="a model of data/models.csv (or give the architecture flags or a file)")
+    p.add_argument("--gguf", help="a GGUF file on disk: planned from its own tensor table")
+    p.add_argument("--hf", help="a GGUF on a hub, owner/repo:file.gguf[@revision]: only its header is read")
+    p.add_argument("--url", help="a GGUF at a plain URL: only its header is read (range requests)")
+    p.add_argument("--endpoint", help="hub base URL for --hf (default $HF_ENDPOINT or https://huggingface.co)")
     for flag, field in ARCH_FLAGS.items():
         low, high = LIMITS[field]
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=_bounded(int, low, high, "--" + flag),
@@ -173,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="published parameter count in billions (checked against the architecture)")
     p.add_argument("--max-context", type=_bounded(int, 16, 10_000_000, "--max-context"), default=131072)
     p.add_argument("--tied", action="store_true", help="architecture: output shares the token embeddings")
-    p.add_argument("--quant", default="Q4_K_M", help=f"one of {', '.join(mix_names())}")
+    p.add_argument("--quant", default="Q4_K_M",
+                   help=f"one of {', '.join(mix_names())} (a file has its own; ignored with --gguf/--hf/--url)")
     p.add_argument("--ctx", type=_bounded(int, 1, 10_000_000, "--ctx"), default=4096, help="context in tokens")
     p.add_argument("--batch", type=_bounded(int, 1, 4096, "--batch"), default=1, help="parallel sequences")
     p.add_argument("--kv-cache-type", choices=KV_CACHE_TYPES, default="f16")
@@ -232,10 +279,29 @@ def format_text(a: Assessment) -> str:
     return "\n".join(lines)
 
 
+def _file_header(args, parser):
+    """(GGUFHeader, remote read or None) for --gguf / --hf / --url, or (None, None) when none is given."""
+    given = [flag for flag in ("gguf", "hf", "url") if getattr(args, flag)]
+    if not given:
+        return None, None
+    if len(given) > 1 or args.model or any(getattr(args, f) is not None for f in ARCH_FLAGS):
+        parser.error("give one of --gguf, --hf, --url, --model or the architecture flags")
+    try:
+        if args.gguf:
+            return read_header(args.gguf), None
+        remote = read_hub_header(parse_hub_spec(args.hf), args.endpoint) if args.hf else read_remote_header(args.url)
+    except HubError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+    return remote.header, remote
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    arch = _architecture(args, parser)
+    header, remote = _file_header(args, parser)
+    arch = None if header else _architecture(args, parser)
     if args.gpu and args.vram_gb is not None:
         parser.error("give --gpu or --vram-gb, not both")
     gpu = None
@@ -246,14 +312,19 @@ def main(argv=None) -> int:
             parser.error(str(err))
     if gpu is None and args.vram_gb is None:
         parser.error(f"give --gpu NAME (e.g. {next(iter(load_gpus()))!r}) or --vram-gb")
+    options = dict(gpu=gpu, gpu_budget_bytes=None if gpu else int(args.vram_gb * 2**30),
+                   n_gpu_layers=args.n_gpu_layers, cache_type=args.kv_cache_type, batch=args.batch,
+                   flash_attention=args.flash_attn, bandwidth_gbps=args.bandwidth_gbps)
     try:
-        result = assess(arch, args.quant, args.ctx, gpu=gpu,
-                        gpu_budget_bytes=None if gpu else int(args.vram_gb * 2**30),
-                        n_gpu_layers=args.n_gpu_layers, cache_type=args.kv_cache_type, batch=args.batch,
-                        flash_attention=args.flash_attn, bandwidth_gbps=args.bandwidth_gbps)
+        result = assess_file(header, args.ctx, **options) if header else assess(arch, args.quant, args.ctx, **options)
     except ValueError as err:
         parser.error(str(err))
-    print(json.dumps(result.as_dict(), indent=2) if args.json else format_text(result))
+    out = result.as_dict()
+    if remote is not None:
+        out.update(url=remote.url, bytes_transferred=remote.bytes_received, requests=remote.requests)
+    print(json.dumps(out, indent=2) if args.json else format_text(result) + (
+        "" if remote is None else f"\n  header read      {remote.bytes_received:,} bytes in {remote.requests} range requests "
+                                  f"({100 * remote.share_transferred:.3f}% of the file)"))
     return 0 if result.verdict.fits else 1
 
 

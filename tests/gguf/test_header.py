@@ -97,3 +97,23 @@ def test_truncated_files_get_the_courses_message(tmp_path, keep):
     if keep != 20:
         assert "lists 39 tensors and 23 metadata keys" in str(err.value)
 
+
+
+def test_tensor_data_offset_is_where_a_zero_padded_prefix_suffices(tmp_path):
+    """A copy holding only the first ``tensor_data_offset`` bytes (the rest zeros) reads the same header;
+    one byte fewer does not parse as the same header."""
+    from helpers.gguf.header import tensor_data_offset
+
+    data = MODEL.read_bytes()
+    offset = tensor_data_offset(MODEL)
+    assert 0 < offset < len(data) and offset % 32 == 0
+    sparse = tmp_path / MODEL.name
+    sparse.write_bytes(data[:offset] + bytes(len(data) - offset))
+    assert read_header(sparse) == read_header(MODEL)
+    short = tmp_path / "short" / MODEL.name
+    short.parent.mkdir()
+    short.write_bytes(data[:offset - 64] + bytes(len(data) - offset + 64))
+    try:
+        assert tensor_data_offset(short) > offset - 64 or read_header(short) != read_header(MODEL)
+    except ValueError:
+        pass  # refused outright: also "needs more bytes"

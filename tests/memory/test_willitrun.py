@@ -87,3 +87,23 @@ def test_a_plan_that_does_not_fit_gets_no_speed_estimate():
     fits = assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, gpu=gpu)
     assert not too_big.verdict.fits and too_big.tokens_per_second is None
     assert fits.verdict.fits and fits.tokens_per_second > 0
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_a_files_plan_equals_the_shapes_plan_when_the_file_is_what_the_shape_predicts(tmp_path, tied):
+    """``assess_file`` reads weights from the file's tensor table; for a random-weight F16 file of a known
+    shape, the terms equal ``assess``'s predicted ones, offloaded or not."""
+    from helpers.gguf.header import read_header
+    from helpers.gguf.random_weights import write_random_gguf
+    from helpers.memory.architecture import Architecture
+    from helpers.memory.willitrun import assess_file
+
+    arch = Architecture("tiny", 4, 64, 128, 4, 2, 16, 512, max_context=2048, tied_embeddings=tied)
+    header = read_header(write_random_gguf(arch, tmp_path / "tiny.gguf"))
+    for layers in (-1, 0, 2, 4):
+        from_file = assess_file(header, 1024, gpu_budget_bytes=2**30, n_gpu_layers=layers).verdict.plan
+        from_shape = assess(arch, "F16", 1024, gpu_budget_bytes=2**30, n_gpu_layers=layers).verdict.plan
+        assert from_file == from_shape, layers
+    assert assess_file(header, 1024, gpu_budget_bytes=2**30).file_bytes == (tmp_path / "tiny.gguf").stat().st_size
+    with pytest.raises(ValueError, match="trained maximum"):
+        assess_file(header, 4096, gpu_budget_bytes=2**30)
