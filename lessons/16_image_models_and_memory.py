@@ -28,13 +28,18 @@
 # - Predict what attention slicing, VAE tiling/slicing and model/sequential CPU offload save, and cost.
 # - Map these pieces onto ComfyUI nodes and AUTOMATIC1111 flags.
 #
-# **Time:** 40 minutes · **Needs:** CPU only
+# **Time:** 50 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
 MODEL = "sdxl"  # "sd15" or "sdxl"
 VRAM_GIB = 8.0  # the card you have in mind, GiB (2**30 bytes)
+SD_FOLDER = None  # a Stable Diffusion folder you downloaded (model_index.json + safetensors); None: the tiny one
+SD_PROMPT = "a red apple on a wooden table"
+SD_SIZE = 64  # pixels per side (a multiple of 8); 512 for SD 1.5 and SD-Turbo
+SD_STEPS = 2  # denoising steps; SD-Turbo: 1
+SD_GUIDANCE = 7.5  # classifier-free guidance scale; SD-Turbo: 0.0 (no guidance)
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -337,6 +342,99 @@ memory_planner(MODEL, 1024, "fp16", VRAM_GIB)
 # any code its author put inside. A `.safetensors` file is a JSON header plus raw tensor bytes, and
 # loading it runs nothing. Prefer `.safetensors`; this course loads nothing else.
 #
+# ## 9. The real pipeline
+#
+# Everything so far was counted and estimated. Here diffusers' own text-to-image pipeline runs:
+# `StableDiffusionPipeline` with a CLIP tokenizer and text encoder (transformers), a
+# `UNet2DConditionModel`, an `AutoencoderKL` and a DDIM scheduler, the code that runs SD 1.5 and
+# SD-Turbo. The course builds a **tiny** one from configs alone, with random weights (about 1.1 M
+# parameters; its tokenizer's vocabulary is the 256 byte symbols of CLIP's byte-level BPE, no merges):
+# nothing is downloaded, it saves as safetensors (written to a temporary folder, then renamed into
+# place) and loads back with `from_pretrained(..., local_files_only=True)`. Its pictures are noise:
+# what is real is the code path and its memory.
+#
+# The parameter counts come from the safetensors **headers** of the saved files (no tensor read), and
+# the estimator of section 3 takes them as they are: its weight bytes equal the counted bytes exactly
+# (when the weights load in the files' own dtype; an fp32 download loaded in fp16 takes half).
+
+# %%
+from helpers.course.paths import relative_to_repo
+from helpers.images import sd_pipeline as sdp
+
+folder = sdp.pipeline_folder(SD_FOLDER)
+device = sdp.accelerator()  # "cuda" with a GPU, else "cpu"
+dtype = "fp16" if device == "cuda" else "fp32"
+counts = sdp.component_counts(folder)
+print(f"pipeline folder: {relative_to_repo(folder)}")
+pd.DataFrame([{"component": c.component, "kind": c.kind, "file": ", ".join(c.files), "dtypes": ", ".join(c.dtypes),
+               "parameters": c.params, "bytes": c.tensor_bytes} for c in counts.values()]).set_index("component")
+
+# %%
+sd_estimate = sdp.estimate_folder(folder, SD_SIZE, 1, dtype, cfg=SD_GUIDANCE > 1)
+estimated_weights = sd_estimate.phase_parts["denoising"]["weights on GPU"]
+counted_bytes = sum(c.tensor_bytes for c in counts.values())
+print(f"weights in {dtype}: estimator {estimated_weights:,} bytes; in the files: {counted_bytes:,} bytes "
+      f"({', '.join(sorted({d for c in counts.values() for d in c.dtypes}))}); equal: {estimated_weights == counted_bytes}")
+
+# %% [markdown]
+# One generation, measured phase by phase: the allocator trace of section 6 (`torch.profiler`) over
+# the whole call, split by named blocks around `encode_prompt` (text encoding) and `vae.decode` (VAE
+# decode); denoising is what lies between (on a GPU, the same with CUDA's allocator events). On a
+# CPU the weights sit in RAM from the start, so each phase's peak is the weights plus what that phase
+# allocates; the estimate is shown without the 400 MiB GPU runtime overhead, which a CPU does not
+# have. The image and the timings depend on the machine, so these cells' outputs are not compared
+# when the notebook is tested.
+
+# %% tags=["nbval-ignore-output"]
+pipe = sdp.load_pipeline(folder, dtype=dtype, device=device)
+generation = sdp.generate(SD_PROMPT, pipe=pipe, height=SD_SIZE, width=SD_SIZE, steps=SD_STEPS,
+                          guidance_scale=SD_GUIDANCE, seed=SEED, device=device, threads=1 if SD_FOLDER is None else None)
+fig, ax = plt.subplots(figsize=(2.5, 2.5))
+ax.imshow(generation.images[0])
+ax.set_title(f"{SD_SIZE}x{SD_SIZE} px, {generation.seconds:.1f} s")
+ax.axis("off")
+plt.show()
+pd.DataFrame(sdp.comparison_rows(generation, sd_estimate)).set_index("phase")
+
+# %% [markdown]
+# The memory savers of section 4, switched on one at a time on a fresh tiny pipeline (a batch of two
+# images, so that VAE slicing has something to slice; a warm-up run first). "measured MiB" is each
+# phase's peak above the weights, "estimated MiB" the estimator's activations for the same setup.
+
+# %% tags=["nbval-ignore-output"]
+savers = pd.DataFrame(sdp.measure_savers(resolution=64, batch=2, steps=2, device=device))
+columns = pd.MultiIndex.from_product([["measured MiB", "estimated MiB"], sdp.PHASES])
+savers.pivot(index="savers", columns="phase", values=["measured MiB", "estimated MiB"]).reindex(
+    index=savers["savers"].unique(), columns=columns)
+
+# %% [markdown]
+# What to read in it (and in `benchmarks/results/sd_pipeline_memory.md`, the same at 64 and 256 px):
+#
+# - **VAE tiling** and **VAE slicing** lower the decode peak, as the estimator says: the tiny VAE's
+#   tile is 32 px, so even a 64 px image is decoded in tiles (its pixels change a little where tiles
+#   are blended); slicing decodes the two images one after the other.
+# - **Attention slicing** saves nothing here, and at 256 px it *costs* memory: diffusers swaps
+#   PyTorch's SDPA attention (which never stores the score matrix) for plain attention computed a
+#   few heads at a time. It helps only where attention was plain to begin with.
+# - **Model CPU offload** needs a second device to offload to. On a CPU-only machine the hooks run
+#   with the CPU as "the accelerator" and save nothing; measured, each phase even holds about one
+#   more copy of the weights of the components run so far (text encoder, then + UNet, then + VAE).
+#   **Sequential CPU offload** is refused without a GPU.
+#
+# **Your own model.** Download a Stable Diffusion folder (for example SD-Turbo, a few GB; it must hold
+# `model_index.json` and `.safetensors` weights), then set `SD_FOLDER`, `SD_SIZE`, `SD_STEPS` and
+# `SD_GUIDANCE` at the top and run this section again, or call the functions directly:
+#
+# ```python
+# pipe = sdp.load_pipeline("models/sd-turbo", dtype="fp16", device="cuda")  # dtype="fp32" on a CPU
+# sdp.generate("a red apple on a wooden table", pipe=pipe, height=512, width=512, steps=1,
+#              guidance_scale=0.0, savers=("vae_tiling",))
+# sdp.estimate_folder("models/sd-turbo", 512, dtype="fp16", cfg=False)  # the plan, from the headers
+# ```
+#
+# The folder is checked first (safetensors only, fits in RAM), nothing is fetched
+# (`local_files_only=True`), and the estimate uses the exact counts from its headers.
+#
 # ## Summary
 #
 # - SD 1.5 = CLIP ViT-L/14 text encoder (123 M) + UNet (860 M) + VAE (84 M); SDXL adds OpenCLIP
@@ -348,6 +446,8 @@ memory_planner(MODEL, 1024, "fp16", VRAM_GIB)
 # - Savers trade speed for memory: slicing and tiling cost little, model offload a bit, sequential
 #   offload a lot (weights cross PCIe every step).
 # - ComfyUI's nodes and AUTOMATIC1111's flags are the same pieces and savers; prefer `.safetensors`.
+# - diffusers' real pipeline runs here on a tiny random-weight model: its weights, counted from the
+#   safetensors headers, are what the estimator says to the byte; savers are measured, not assumed.
 #
 # ## Exercises
 

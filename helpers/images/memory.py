@@ -331,6 +331,7 @@ class MemoryEstimate:
     phase_bytes: dict  # phase -> peak bytes in that phase (overhead included)
     peak_phase: str
     parts: dict = field(default_factory=dict)  # name -> bytes at the peak phase; sums to peak_bytes
+    phase_parts: dict = field(default_factory=dict)  # phase -> {name -> bytes}; each sums to that phase's bytes
 
     @property
     def peak_bytes(self) -> int:
@@ -351,6 +352,17 @@ def weight_bytes(model: str, dtype: str = "fp16") -> dict:
     return {c: component_params(model, c) * s for c in components(model)}
 
 
+@dataclass(frozen=True)
+class PipelinePart:
+    """One component as the estimator needs it: kind ("clip_text", "unet", "vae"), its config, its
+    parameter count and the parameters of its largest single module (for sequential offload)."""
+
+    kind: str
+    config: dict
+    params: int
+    largest_module_params: int
+
+
 def estimate(model: str = "sdxl", resolution=1024, batch: int = 1, dtype: str = "fp16", savers=(),
              attention: str = "sdpa", cfg: bool = True) -> MemoryEstimate:
     """Peak GPU memory (bytes) of generating ``batch`` images at ``resolution`` with ``model``.
@@ -359,25 +371,41 @@ def estimate(model: str = "sdxl", resolution=1024, batch: int = 1, dtype: str = 
     ``cfg``: classifier-free guidance (the UNet sees twice the batch).
     """
     key = model_key(model)
+    parts = {}
+    for name, comp in find_model(key)["components"].items():
+        params, largest = _component_counts(key, name)
+        parts[name] = PipelinePart(comp["kind"], comp["config"], params, largest)
+    return estimate_pipeline(parts, resolution, batch, dtype, savers, attention, cfg, name=key)
+
+
+def estimate_pipeline(parts: dict, resolution=512, batch: int = 1, dtype: str = "fp16", savers=(),
+                      attention: str = "sdpa", cfg: bool = True, name: str = "pipeline") -> MemoryEstimate:
+    """``estimate`` for any pipeline given as {component name: PipelinePart} (one "unet", one "vae",
+    any number of "clip_text"): the catalogue's models, or a folder's exact counts
+    (``helpers.images.sd_pipeline``). Bytes; weights = params x bytes per element of ``dtype``."""
     h, w = check_resolution(resolution)
     batch = check_batch(batch)
     s = check_dtype(dtype)
     savers = check_savers(savers)
     if attention not in ATTENTION_KINDS:
         raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
-    comps = find_model(key)["components"]
-    weights = weight_bytes(key, dtype)
-    vae_cfg = comps["vae"]["config"]
+    kinds = sorted(p.kind for p in parts.values())
+    if kinds.count("unet") != 1 or kinds.count("vae") != 1 or set(kinds) - {"clip_text", "unet", "vae"}:
+        raise ValueError(f"a pipeline needs one unet, one vae and clip_text encoders; got kinds {kinds}")
+    by_kind = {p.kind: n for n, p in parts.items()}
+    unet_name, vae_name = by_kind["unet"], by_kind["vae"]
+    weights = {c: p.params * s for c, p in parts.items()}
+    vae_cfg = parts[vae_name].config
     upcast = bool(vae_cfg.get("force_upcast")) and dtype == "fp16"
     vae_s = 4 if upcast else s
-    text = [c for c in comps if comps[c]["kind"] == "clip_text"]
-    phase_comps = {"text encoding": text, "denoising": ["unet"], "VAE decode": ["vae"]}
+    text = [c for c, p in parts.items() if p.kind == "clip_text"]
+    phase_comps = {"text encoding": text, "denoising": [unet_name], "VAE decode": [vae_name]}
 
     def largest(names):
-        return max(_component_counts(key, c)[1] for c in names)
+        return max((parts[c].largest_module_params for c in names), default=0)
 
     slices = ATTENTION_SLICES if "attention_slicing" in savers else 1
-    act = unet_activation(comps["unet"]["config"], h // 8, w // 8, batch * (2 if cfg else 1), s, attention, slices)
+    act = unet_activation(parts[unet_name].config, h // 8, w // 8, batch * (2 if cfg else 1), s, attention, slices)
     tile = vae_cfg.get("sample_size", 512)
     dh, dw = (min(h, tile), min(w, tile)) if "vae_tiling" in savers else (h, w)
     decode_images = 1 if "vae_slicing" in savers else batch
@@ -385,25 +413,26 @@ def estimate(model: str = "sdxl", resolution=1024, batch: int = 1, dtype: str = 
     decode += (batch - decode_images) * 3 * h * w * vae_s  # decoded images already finished
     if "vae_tiling" in savers and (dh, dw) != (h, w):
         decode += decode_images * 3 * h * w * vae_s  # the full output the tiles are pasted into
-    vae_weights = weights["vae"] * vae_s // s
+    vae_weights = weights[vae_name] * vae_s // s
     phase_bytes, phase_parts = {}, {}
     for phase, names in phase_comps.items():
         if "sequential_cpu_offload" in savers:
             resident = largest(names) * (vae_s if phase == "VAE decode" else s)
         elif "model_cpu_offload" in savers:
-            resident = sum(vae_weights if c == "vae" else weights[c] for c in names)
+            resident = sum(vae_weights if c == vae_name else weights[c] for c in names)
         else:
-            vae = vae_weights if phase == "VAE decode" else weights["vae"]
-            resident = sum(weights[c] for c in comps if c != "vae") + vae
-        parts = {"weights on GPU": resident, "runtime overhead": RUNTIME_OVERHEAD_BYTES}
+            vae = vae_weights if phase == "VAE decode" else weights[vae_name]
+            resident = sum(weights[c] for c in parts if c != vae_name) + vae
+        phase_part = {"weights on GPU": resident, "runtime overhead": RUNTIME_OVERHEAD_BYTES}
         if phase == "denoising":
-            parts.update({"UNet activations": act.skips + act.working, "attention scores": act.attention_scores})
+            phase_part.update({"UNet activations": act.skips + act.working, "attention scores": act.attention_scores})
         elif phase == "VAE decode":
-            parts["VAE decode"] = decode
-        phase_bytes[phase] = sum(parts.values())
-        phase_parts[phase] = parts
+            phase_part["VAE decode"] = decode
+        phase_bytes[phase] = sum(phase_part.values())
+        phase_parts[phase] = phase_part
     peak = max(phase_bytes, key=lambda p: (phase_bytes[p], p == "denoising"))
-    return MemoryEstimate(key, (h, w), batch, dtype, savers, attention, phase_bytes, peak, phase_parts[peak])
+    return MemoryEstimate(name, (h, w), batch, dtype, savers, attention, phase_bytes, peak, phase_parts[peak],
+                          phase_parts)
 
 
 def offload_transfer_bytes(model: str, dtype: str = "fp16", steps: int = 30, saver: str = "model_cpu_offload") -> int:
@@ -494,19 +523,35 @@ def _quiet_fd2():
         os.close(devnull)
 
 
+def allocator_trace(run, device: str = "cpu", range_names=()) -> tuple:
+    """Run ``run()`` under ``torch.profiler`` with ``profile_memory=True`` and return
+    ``(memory events, ranges)``: every allocation (+bytes) and free (-bytes) on ``device`` ("cpu" or
+    "cuda") as ``(time ns, bytes)`` in time order, and ``{name: [(start ns, end ns), ...]}`` of the
+    ``torch.profiler.record_function`` blocks named in ``range_names`` that ``run`` opened."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with _quiet_fd2(), profile(activities=activities, profile_memory=True) as prof:
+        run()
+    memory, ranges = [], {}
+    for e in prof.profiler.kineto_results.events():
+        if e.name() == "[memory]":
+            if e.device_type().name.lower() == device:
+                memory.append((e.start_ns(), e.nbytes()))
+        elif e.name() in range_names:
+            ranges.setdefault(e.name(), []).append((e.start_ns(), e.start_ns() + e.duration_ns()))
+    memory.sort(key=lambda t: t[0])
+    return memory, ranges
+
+
 def allocator_peak_bytes(run) -> int:
     """Peak of the bytes PyTorch's CPU allocator holds during ``run()`` above what it held before,
     from ``torch.profiler``'s memory events (``profile_memory=True``): every allocation and free,
     summed in time order. Python's tracemalloc cannot see these allocations, and the process's
     resident set (psutil, ``ru_maxrss``) mixes them with the allocator's caching and earlier peaks."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        run()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     held = peak = 0
-    for e in sorted(events, key=lambda e: e.start_ns()):
-        held += e.nbytes()
+    for _, nbytes in allocator_trace(run)[0]:
+        held += nbytes
         peak = max(peak, held)
     return peak
 

@@ -183,3 +183,15 @@ def test_command_line_refuses_bad_input_clearly(capsys):
     with pytest.raises(SystemExit):
         im.main(["--resolution", "1001"])
     assert "multiple of 8" in capsys.readouterr().err
+
+
+def test_estimate_pipeline_takes_counts_as_given_and_needs_one_unet_and_one_vae():
+    comps = im.find_model("sd15")["components"]
+    parts = {name: im.PipelinePart(c["kind"], c["config"], 1000, 10) for name, c in comps.items()}
+    e = im.estimate_pipeline(parts, 512, 1, "fp16", ("model_cpu_offload",))
+    assert e.phase_parts["denoising"]["weights on GPU"] == 2000
+    assert {p: sum(v.values()) for p, v in e.phase_parts.items()} == e.phase_bytes
+    counted = {n: im.PipelinePart(c["kind"], c["config"], im.component_params("sd15", n), 0) for n, c in comps.items()}
+    assert im.estimate_pipeline(counted, 512).phase_bytes == im.estimate("sd15", 512).phase_bytes  # no offload
+    with pytest.raises(ValueError, match="one unet, one vae"):
+        im.estimate_pipeline({n: p for n, p in parts.items() if n != "vae"}, 512)
