@@ -1,0 +1,7 @@
+"""14 · Serve a model: an OpenAI-compatible server on this machine, its clients, and its load.
+
+``server`` starts and always stops a real server process on loopback, ``client`` speaks the HTTP API
+with nothing but the standard library, ``load`` times concurrent clients, ``sizing`` turns the
+measured queueing into learners per machine, ``api_differences`` reads the sourced table of what
+each runtime's API honours.
+"""
