@@ -97,7 +97,8 @@ def main(argv=None) -> None:
         "a new request waits instead of cutting off the one being streamed): its aggregate stays at the "
         "one-client speed and the worst wait grows with each client in line. llama-server's slots decode "
         "together (continuous batching), one pass over the weights for every active slot, so the aggregate "
-        "grows with the clients until the cores are the limit, while each client's own speed falls.", "",
+        "grows with the clients until the cores are the limit, while each client's own speed falls. With one "
+        "client the difference is the per-token cost of llama-cpp-python's Python web server and sampling loop.", "",
         f"## Workshop sizing on this machine (estimate: replies of {REPLY_TOKENS} tokens, {THINK_S} s think time, "
         f"per-request speed at least {READING_TOKENS_PER_SECOND} tokens/s, server at most 80 % busy)", "",
         "| server | best clients in flight | per request (tokens/s) | aggregate (tokens/s) | learners |",
