@@ -6,8 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Test processes for `make test`; each takes whole files, so a notebook always runs in one kernel.
 JOBS ?= 2
+# JupyterHub's proxy (configurable-http-proxy), pinned with its lock file, installed with npm (node >= 20)
+WORKSHOP_PROXY := build/workshop/node/node_modules/.bin/configurable-http-proxy
+ROSTER ?= workshop/roster.example.txt
 
-.PHONY: lab test notebooks check-notebooks run-notebooks env clean
+.PHONY: lab test notebooks check-notebooks run-notebooks env clean workshop workshop-proxy workshop-rehearsal
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +24,7 @@ lab: $(STAMP)                     ## open the course in JupyterLab on this machi
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_setup_check.ipynb
 
-test: $(STAMP)                    ## lint (ruff), then unit tests + nbval over every notebook, in JOBS processes
+test: $(STAMP) $(WORKSHOP_PROXY)  ## lint (ruff), then unit tests + nbval over every notebook, in JOBS processes
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(JOBS) --dist loadfile
 
@@ -33,6 +36,20 @@ check-notebooks: $(STAMP)         ## list notebooks that disagree with their les
 
 run-notebooks: $(STAMP)           ## run every notebook headless with papermill into build/papermill
 	$(PY) -m helpers.course.runner $(if $(ONLY),--only $(ONLY))
+
+$(WORKSHOP_PROXY): workshop/package.json workshop/package-lock.json
+	mkdir -p build/workshop/node
+	cp workshop/package.json workshop/package-lock.json build/workshop/node/
+	cd build/workshop/node && npm ci --no-audit --no-fund
+	@touch $@
+
+workshop-proxy: $(WORKSHOP_PROXY) ## install JupyterHub's proxy into build/workshop/node
+
+workshop: $(STAMP) $(WORKSHOP_PROXY) ## host the course with JupyterHub for ROSTER=file on 127.0.0.1 (IP=0.0.0.0 PORT=8000 for a room)
+	$(PY) -m helpers.workshop start --roster $(ROSTER) $(if $(IP),--ip $(IP)) $(if $(PORT),--port $(PORT))
+
+workshop-rehearsal: $(STAMP) $(WORKSHOP_PROXY) ## K=4 simulated learners on loopback, measured: benchmarks/results/workshop_rehearsal.md
+	$(PY) -m helpers.workshop rehearse --learners $(or $(K),4)
 
 clean:
 	rm -rf build
