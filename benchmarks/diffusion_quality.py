@@ -10,7 +10,7 @@ Quality, two ways, ``n-per-digit`` images of each digit per point (seeded):
 For DDPM, DDIM and DPM-Solver++ at 1-50 steps (guidance 2), and DDIM at 25 steps for guidance
 scales 0-8. Speed: seconds per batch of 16 images (best of 3) per scheduler and step count at
 guidance 2. Training time: from the model's train_log.json.
-Writes benchmarks/results/diffusion_quality.md and .json (notebook 15 plots the .json).
+Writes benchmarks/results/diffusion_quality.md and .json (notebook 16 plots the .json).
 """
 import argparse
 import json

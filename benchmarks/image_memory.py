@@ -7,7 +7,7 @@ not depend on their values), runs one forward pass (UNet) or decode (VAE) on one
 the peak of PyTorch's CPU allocator during the pass with torch.profiler's memory events
 (helpers.images.memory.measure_forward_peak). Each row sets that beside the estimator's activation
 term for the same pass, and the real weight bytes beside the count from the meta device.
-Modules: the small configs of notebook 16, SD 1.5's real VAE config, and (with --real-unet, about
+Modules: the small configs of notebook 17, SD 1.5's real VAE config, and (with --real-unet, about
 4 GB of RAM) SD 1.5's real UNet config at small latents. Writes benchmarks/results/image_memory.md.
 """
 import argparse

@@ -126,7 +126,7 @@ pd.DataFrame(
 #
 # Image generators work differently. A *diffusion* model is trained to remove a little noise from
 # a noisy picture. Generation starts from pure noise and applies that denoiser many times (the
-# *steps* setting of every image tool), each step guided by the prompt. Notebooks 14-16 build and
+# *steps* setting of every image tool), each step guided by the prompt. Notebooks 15-17 build and
 # run one. Here is the forward direction, adding noise to a real handwritten digit: the model
 # learns to walk this path backwards.
 

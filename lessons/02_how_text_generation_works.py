@@ -20,7 +20,7 @@
 #
 # Two models, each where it teaches best:
 #
-# - **the course's own tiny Llama** (1.2 M parameters, trained on Shakespeare in notebook 18). It is
+# - **the course's own tiny Llama** (1.2 M parameters, trained on Shakespeare in notebook 19). It is
 #   small enough to run in a few lines of PyTorch, so we open the loop on it by hand and check that
 #   llama.cpp, on the same weights, picks exactly the same tokens;
 # - **SmolLM2-135M-Instruct**, a real pretrained chat model (135 M parameters, 4-bit, 98 MB), run by

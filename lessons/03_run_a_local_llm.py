@@ -19,7 +19,7 @@
 # what an operator does, step by step, with `llama-cpp-python`: read the file's metadata *before*
 # loading it, check that it fits in memory, load it, stream tokens, hold a chat through the model's
 # own chat template, and measure speed and RAM. The model is the course's own tiny Llama (trained
-# on Shakespeare in notebook 18): 1.3 million parameters and only briefly trained, so its text is
+# on Shakespeare in notebook 19): 1.3 million parameters and only briefly trained, so its text is
 # Shakespeare-flavoured but not fluent. That keeps every step fast on a 2-core CPU; the steps are
 # exactly the same for a 7-billion-parameter model — set `MODEL_PATH` to any GGUF you have.
 # Section 9 then runs a real pretrained chat model, SmolLM2-135M-Instruct, that the set-up installs.

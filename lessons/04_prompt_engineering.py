@@ -19,7 +19,7 @@
 # with 0 and with 3 examples in the prompt, how stop strings end a reply, and how often replies
 # are JSON that parses and matches a schema, without and with a grammar. At 135 million
 # parameters the model follows some instructions and fails at others in plain sight, which is
-# what a measurement needs. The course's own tiny Shakespeare model (notebook 18) comes back once,
+# what a measurement needs. The course's own tiny Shakespeare model (notebook 19) comes back once,
 # at the end, where it teaches better: it has never seen JSON, so any JSON it writes is the
 # grammar's doing.
 #
@@ -38,7 +38,7 @@ SEED = 0
 N_CTX = 1024  # context window in tokens
 N_THREADS = 1  # one thread: on a 2-core machine that also runs other work, two llama.cpp threads wait for each other
 SHOTS = [0, 3, 4]  # numbers of worked examples in the few-shot prompts
-TINY_MODEL_PATH = "data/tiny_llama/tiny_llama-q8_0.gguf"  # the course's Shakespeare model (notebook 18)
+TINY_MODEL_PATH = "data/tiny_llama/tiny_llama-q8_0.gguf"  # the course's Shakespeare model (notebook 19)
 
 # %%
 from helpers.course.notebook import start_notebook

@@ -24,7 +24,7 @@
 # - **SmolLM2-135M-Instruct**, a real pretrained chat model trained for 8,192 tokens of context:
 #   its KV cache measured as llama.cpp allocates it, from 256 tokens to past its trained length,
 #   its quantized caches, the errors at the limit, its loss along a long text;
-# - **the course's own tiny Llama** (notebook 18), trained on sequences of 128 tokens: going past
+# - **the course's own tiny Llama** (notebook 19), trained on sequences of 128 tokens: going past
 #   *its* trained length costs a fraction of a second, so the stored run can show what happens there.
 #
 # **Learning goals**

@@ -215,7 +215,7 @@ plt.show()
 # %% [markdown]
 # 40 tokens/s fits the unquantized (F16) model with a short context, or Q4_K_M with about 96k
 # tokens already in the cache, or a run that was not fully on the GPU (a CPU-only build, or
-# `n_gpu_layers` left at its default): exactly the slowness notebook 17 teaches to diagnose. Where
+# `n_gpu_layers` left at its default): exactly the slowness notebook 18 teaches to diagnose. Where
 # a line drops steeply, the KV cache no longer fits beside the weights and layers move to RAM.
 #
 # ## 4. The CPU side, measured here

@@ -53,10 +53,20 @@ def use_course_plot_style() -> None:
     )
 
 
+def run_banner(quick: bool) -> str:
+    """One line that says which run produced the outputs below it: quick (CI-sized) or full."""
+    if quick:
+        return ("QUICK run: short, CI-sized settings (the outputs stored with the course come from such a run). "
+                "For the full run set QUICK = False in the parameters cell and run all cells.")
+    return "FULL run: every setting at full size (slower; numbers differ from the stored quick run)."
+
+
 def start_notebook(quick=None, seed: int = 0) -> bool:
-    """Prepare a notebook kernel: offline, seeded, styled. Returns the resolved QUICK flag."""
+    """Prepare a notebook kernel: offline, seeded, styled; print the run banner. Returns the resolved QUICK flag."""
     set_hub_offline()
     block_network()
     seed_everything(seed)
     use_course_plot_style()
-    return resolve_quick(quick)
+    quick = resolve_quick(quick)
+    print(run_banner(quick))
+    return quick

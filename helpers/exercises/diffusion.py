@@ -1,10 +1,10 @@
-"""Checks for the exercises of notebook 15 (generate images with the course's diffusion model)."""
+"""Checks for the exercises of notebook 16 (generate images with the course's diffusion model)."""
 from helpers.exercises import check_number
 from helpers.images.digits_diffusion import NO_PROMPT, unet_evaluations
 
 
 def check_unet_evaluations(answer, steps: int, guidance: float):
-    """15 ex. 1: UNet evaluations per image for ``steps`` denoising steps at guidance ``guidance``."""
+    """16 ex. 1: UNet evaluations per image for ``steps`` denoising steps at guidance ``guidance``."""
     right = unet_evaluations(steps, guidance)
     mistakes = [(1000, "1000 is the number of noise levels the model was trained on; a sampler visits only "
                        "`steps` of them.")]
@@ -25,7 +25,7 @@ def guided_noise(uncond: float, cond: float, guidance: float) -> float:
 
 
 def check_guided_noise(answer, uncond: float, cond: float, guidance: float):
-    """15 ex. 2: the guided noise prediction from the 'no prompt' and the 'digit' predictions."""
+    """16 ex. 2: the guided noise prediction from the 'no prompt' and the 'digit' predictions."""
     return check_number(answer, guided_noise(uncond, cond, guidance), rel_tol=0.001, mistakes=[
         (guidance * cond, "Guidance scales the *difference* between the two predictions, then adds it to the "
                           "'no prompt' one."),
@@ -37,7 +37,7 @@ def check_guided_noise(answer, uncond: float, cond: float, guidance: float):
 
 
 def check_no_prompt_label(answer):
-    """15 ex. 3: the class label that asks for no digit in particular."""
+    """16 ex. 3: the class label that asks for no digit in particular."""
     return check_number(answer, NO_PROMPT, rel_tol=0.0, mistakes=[
         (0, "0 asks for the digit zero; the 'no prompt' label is one past the digits."),
         (9, "9 asks for the digit nine; the 'no prompt' label is one past the digits."),
@@ -46,7 +46,7 @@ def check_no_prompt_label(answer):
 
 
 def check_share_without_guidance(answer):
-    """15 ex. 4: the share recognised as the requested digit when guidance is 0 (label ignored)."""
+    """16 ex. 4: the share recognised as the requested digit when guidance is 0 (label ignored)."""
     if answer is not None and isinstance(answer, (int, float)) and not isinstance(answer, bool) and answer > 1:
         return check_number(answer, 0.1, rel_tol=0.5, mistakes=[(answer, "Give a share between 0 and 1 "
                                                                           "(0.5 for 50%).")])

@@ -1,11 +1,11 @@
-"""Checks for the exercises of notebook 14 (diffusion from scratch)."""
+"""Checks for the exercises of notebook 15 (diffusion from scratch)."""
 import math
 
 from helpers.exercises import check_choice, check_number
 
 
 def check_alpha_bar(answer, betas, t: int):
-    """14 ex. 1: alpha_bar at step ``t`` (0-based) = product of (1 - beta) up to and including t."""
+    """15 ex. 1: alpha_bar at step ``t`` (0-based) = product of (1 - beta) up to and including t."""
     alphas = [1 - b for b in betas]
     right = math.prod(alphas[: t + 1])
     return check_number(answer, right, rel_tol=0.005, mistakes=[
@@ -17,7 +17,7 @@ def check_alpha_bar(answer, betas, t: int):
 
 
 def check_noisy_point(answer, x0: float, alpha_bar: float, noise: float):
-    """14 ex. 2: x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) noise."""
+    """15 ex. 2: x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) noise."""
     right = math.sqrt(alpha_bar) * x0 + math.sqrt(1 - alpha_bar) * noise
     return check_number(answer, right, rel_tol=0.005, mistakes=[
         (alpha_bar * x0 + (1 - alpha_bar) * noise, "Take square roots: the weights are sqrt(alpha_bar) and "
@@ -28,7 +28,7 @@ def check_noisy_point(answer, x0: float, alpha_bar: float, noise: float):
 
 
 def check_deterministic_sampler(answer):
-    """14 ex. 3: which sampler draws no fresh noise after the starting point ('DDPM' or 'DDIM')?"""
+    """15 ex. 3: which sampler draws no fresh noise after the starting point ('DDPM' or 'DDIM')?"""
     return check_choice(answer, "DDIM", allowed=("DDPM", "DDIM"), hints={
         "DDPM": "DDPM adds fresh random noise at every step but the last: its path depends on all those draws. "
                 "Look at which sampler only uses the starting noise.",

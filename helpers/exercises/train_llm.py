@@ -1,4 +1,4 @@
-"""Checks for the exercises of notebook 18 (train your own LLM)."""
+"""Checks for the exercises of notebook 19 (train your own LLM)."""
 import math
 
 from helpers.exercises import check_choice, check_number

@@ -6,7 +6,7 @@ to 16x16 with pixel values in [-1, 1] (-1 = background, 1 = ink).
 
 The judge is a support-vector classifier trained on the *real* digits. It answers the question
 "would someone reading this image see the digit that was asked for?": the share of generated
-images that it recognises as their requested digit is the quality figure of notebook 15.
+images that it recognises as their requested digit is the quality figure of notebook 16.
 
 A blurred average of all the 3s is still read as a 3, so the judge cannot tell a rough sample
 from a good one. :class:`DigitStats` measures the other half of quality, "do the samples vary like

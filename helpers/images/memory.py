@@ -29,7 +29,7 @@ Memory model (bytes; GiB = 2**30 bytes, GB = 10**9 bytes; deliberately simple, a
 
 The peak is the largest of three phases (text encoding, denoising, VAE decode): weights on the GPU
 in that phase + that phase's activations + overhead. The coefficients were set by measuring models
-on a CPU (``measure_forward_peak``: torch.profiler's allocator events; see notebook 16) and are a
+on a CPU (``measure_forward_peak``: torch.profiler's allocator events; see notebook 17) and are a
 model, not a promise: a GPU adds cuDNN workspaces and the caching allocator's slack.
 """
 import json
@@ -51,7 +51,7 @@ LATENT_FACTOR = 8  # the VAE halves height and width three times
 MAX_RESOLUTION = 8192  # pixels per side
 MAX_BATCH = 64
 # Feature maps alive at once, set from allocator peaks measured with ``measure_forward_peak`` (small UNet
-# and VAE configs and SD 1.5's real VAE, fp32 on a CPU, PyTorch 2.13 / diffusers 0.42; see notebook 16
+# and VAE configs and SD 1.5's real VAE, fp32 on a CPU, PyTorch 2.13 / diffusers 0.42; see notebook 17
 # and benchmarks/image_memory.py):
 K_ATTN_WORK = 28  # inside a transformer block (q, k, v, GEGLU's 8x-wide projection, residuals, ...)
 K_RES_WORK = 8  # inside a ResNet block (not measured separately: levels without attention are small)

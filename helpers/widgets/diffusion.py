@@ -1,4 +1,4 @@
-"""Widget for notebook 15: generate digits with the course's diffusion pipeline, knob by knob.
+"""Widget for notebook 16: generate digits with the course's diffusion pipeline, knob by knob.
 
 Every change of a control regenerates the images and redraws one HTML panel (an ``<img>`` of
 the grid, the time it took and the share the judge recognised).

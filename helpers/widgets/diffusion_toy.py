@@ -1,4 +1,4 @@
-"""Widget for notebook 14: slide through the steps of diffusion on 2D points, forward and back."""
+"""Widget for notebook 15: slide through the steps of diffusion on 2D points, forward and back."""
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np

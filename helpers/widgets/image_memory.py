@@ -1,4 +1,4 @@
-"""Widget for notebook 16: model x resolution x dtype x memory savers x your VRAM -> where the memory
+"""Widget for notebook 17: model x resolution x dtype x memory savers x your VRAM -> where the memory
 goes at the peak, and whether it fits."""
 import html
 

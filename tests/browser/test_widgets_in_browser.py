@@ -61,18 +61,24 @@ cell => [...cell.querySelectorAll('.widget-output, .widget-html-content, img')]
 
 
 def first_control(page):
-    """The first dropdown, else the first slider handle, in the notebook: (locator, kind)."""
+    """The first dropdown, else the first slider handle, else a text box with a Send button: (locator, kind)."""
     dropdown = page.locator(".jp-Cell .widget-dropdown select >> visible=true").first
     if dropdown.count():
         return dropdown, "dropdown"
     handle = page.locator(".jp-Cell .widget-slider .noUi-handle >> visible=true").first
-    assert handle.count(), "no dropdown or slider to move"
-    return handle, "slider"
+    if handle.count():
+        return handle, "slider"
+    text = page.locator(".jp-Cell .widget-text input >> visible=true").first
+    assert text.count(), "no dropdown, slider or text box to use"
+    return text, "text"
 
 
 def move(control, kind) -> None:
-    """Pick the dropdown's next option, or step the slider three times to the right."""
-    if kind == "dropdown":
+    """Pick the dropdown's next option, step the slider three times to the right, or type and press Send."""
+    if kind == "text":
+        control.fill("Say hello.")
+        control.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]").get_by_role("button", name="Send").click()
+    elif kind == "dropdown":
         values = control.locator("option").evaluate_all("os => os.map(o => o.value)")
         assert len(values) > 1, "dropdown with a single option"
         control.select_option(values[(values.index(control.input_value()) + 1) % len(values)])

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from helpers.course.notebook import resolve_quick, seed_everything, start_notebook
+from helpers.course.notebook import resolve_quick, run_banner, seed_everything, start_notebook
 from helpers.course.offline import HUB_OFFLINE_ENV
 
 
@@ -40,3 +40,11 @@ def test_start_notebook_sets_hub_offline(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     assert start_notebook(True) is True
     assert all(os.environ[key] == value for key, value in HUB_OFFLINE_ENV.items())
+
+
+def test_start_notebook_says_which_run_made_the_outputs(capsys):
+    start_notebook(True)
+    assert capsys.readouterr().out.startswith("QUICK run: short, CI-sized settings")
+    start_notebook(False)
+    assert "QUICK = False" not in capsys.readouterr().out
+    assert run_banner(False).startswith("FULL run") and "QUICK = False" in run_banner(True)

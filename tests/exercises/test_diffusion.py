@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 15: right answers pass, typical mistakes get their hint."""
+"""Exercise checks of notebook 16: right answers pass, typical mistakes get their hint."""
 from helpers.exercises.diffusion import (
     check_guided_noise,
     check_no_prompt_label,

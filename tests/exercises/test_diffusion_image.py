@@ -1,4 +1,4 @@
-"""Exercise checks of notebooks 14 and 16: right answers pass, typical mistakes get their hint."""
+"""Exercise checks of notebooks 15 and 17: right answers pass, typical mistakes get their hint."""
 import math
 
 from helpers.exercises.diffusion_toy import check_alpha_bar, check_deterministic_sampler, check_noisy_point

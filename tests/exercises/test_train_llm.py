@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 18: right answers pass, typical mistakes get their hint."""
+"""Exercise checks of notebook 19: right answers pass, typical mistakes get their hint."""
 import math
 
 from helpers.exercises.train_llm import check_layer_parameters, check_rope_pairing, check_uniform_perplexity

@@ -1,4 +1,4 @@
-"""Exercise checks of notebook 17."""
+"""Exercise checks of notebook 18."""
 from helpers.exercises.troubleshooting import check_cause, check_layers_that_fit
 
 

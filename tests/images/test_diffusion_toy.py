@@ -88,7 +88,7 @@ def test_chamfer_distance_basics():
 
 
 def test_ddim_keeps_the_sample_across_step_counts_and_ddpm_does_not(trained):
-    """Notebook 14's claim: with the same seed, DDIM at 20 and at 100 steps gives nearly the same points;
+    """Notebook 15's claim: with the same seed, DDIM at 20 and at 100 steps gives nearly the same points;
     DDPM gives points about as far apart as another seed's."""
     _, s, model, _ = trained
 

@@ -18,7 +18,7 @@
 # like on top of real images. The idea fits in a few lines and works on any data, so here it runs
 # on 2D points you can plot: a cloud shaped like two moons. Every piece — the noise schedule, the
 # forward (noising) process, the noise-predicting network, the sampling loop, a scheduler that needs
-# fewer steps — is the same piece an image model has; notebook 15 then runs it on pixels with `diffusers`.
+# fewer steps — is the same piece an image model has; notebook 16 then runs it on pixels with `diffusers`.
 #
 # **Learning goals**
 # - Describe the forward process: how a schedule of betas and alpha-bars turns data into noise.
@@ -244,7 +244,7 @@ pd.DataFrame(rows).set_index("sampler").round(3).rename_axis(columns="mean dista
 # | `ddpm_sample`, `ddim_sample` | `pipe.scheduler`: DDPM, DDIM, Euler, DPM-Solver++… with 20-50 steps |
 # | chamfer distance to the data | people's eyes, or FID and CLIP scores |
 #
-# Notebook 15 runs this on real (small) images with `diffusers`; notebook 16 counts what the big
+# Notebook 16 runs this on real (small) images with `diffusers`; notebook 17 counts what the big
 # pieces weigh in memory.
 #
 # ## Summary

@@ -110,7 +110,7 @@ print(f"class labels: {unet_cfg.num_class_embeds} · scheduler: {type(pipe.sched
 # | image it denoises | 64x64x4 latents, decoded to 512x512 pixels by a VAE | 16x16x1 pixels, directly |
 # | size | 860 M (UNet) + 123 M (text encoder) parameters ([source](https://github.com/CompVis/stable-diffusion#stable-diffusion-v1)) | see above |
 #
-# Notebook 16 works out what the big pipelines need in memory.
+# Notebook 17 works out what the big pipelines need in memory.
 
 # %%
 table = pipe.unet.class_embedding.weight

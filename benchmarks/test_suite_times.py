@@ -1,0 +1,71 @@
+"""Where the test suite's time goes: every notebook's nbval run in CI (quick) mode, and the slowest test files.
+
+Runs the README's test command (`pytest -n 2 --dist loadfile`, ruff excluded) with a JUnit report,
+then sums the reported time of each file's tests (a notebook's cells are its tests). Two worker
+processes run files side by side, so the wall time is less than the sum of the files.
+
+    .venv/bin/python benchmarks/test_suite_times.py [--jobs 2] [--top 15]
+
+Writes benchmarks/results/test_suite_times.md.
+"""
+import argparse
+import collections
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from helpers.course.atomic import write_text_atomic  # noqa: E402
+
+
+def file_seconds(junit_path: Path) -> dict:
+    """{test file: seconds} summed over its test cases in a JUnit XML report."""
+    totals = collections.Counter()
+    for case in ET.parse(junit_path).getroot().iter("testcase"):
+        name = case.get("file") or case.get("classname", "").replace(".", "/")
+        if not name.endswith((".py", ".ipynb")):
+            name = name.split("::")[0]
+        totals[name] += float(case.get("time", 0))
+    return dict(totals)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args(argv)
+    junit = ROOT / "build" / "test_suite_times.xml"
+    junit.parent.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-n", str(args.jobs), "--dist", "loadfile", "-q",
+                             f"--junitxml={junit}"], cwd=ROOT)
+    wall = time.perf_counter() - started
+    seconds = file_seconds(junit)
+    notebooks = sorted((k, v) for k, v in seconds.items() if k.endswith(".ipynb"))
+    others = sorted(((k, v) for k, v in seconds.items() if not k.endswith(".ipynb")), key=lambda kv: -kv[1])
+    command = ".venv/bin/python benchmarks/test_suite_times.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
+    text = "\n".join([
+        "# The test suite's time: notebooks in CI (quick) mode and the slowest test files", "",
+        f"Command: `{command}` · {datetime.date.today()} · {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical CPUs · pytest -n {args.jobs} --dist loadfile · exit status {result.returncode}.", "",
+        f"Wall time of the pytest run: **{wall:.0f} s** ({wall / 60:.1f} min); sum over files: "
+        f"{sum(seconds.values()):.0f} s (two processes run side by side).", "",
+        "| notebook (nbval, every cell) | seconds |", "|---|---:|",
+        *[f"| {Path(k).name} | {v:.1f} |" for k, v in notebooks],
+        f"| **all notebooks** | **{sum(v for _, v in notebooks):.0f}** |", "",
+        f"| slowest test files (top {args.top}) | seconds |", "|---|---:|",
+        *[f"| {k} | {v:.1f} |" for k, v in others[:args.top]],
+        f"| **all test files** | **{sum(v for _, v in others):.0f}** |", ""])
+    write_text_atomic(ROOT / "benchmarks" / "results" / "test_suite_times.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
