@@ -29,9 +29,13 @@ def file_seconds(junit_path: Path) -> dict:
     """{test file: seconds} summed over its test cases in a JUnit XML report."""
     totals = collections.Counter()
     for case in ET.parse(junit_path).getroot().iter("testcase"):
-        name = case.get("file") or case.get("classname", "").replace(".", "/")
-        if not name.endswith((".py", ".ipynb")):
-            name = name.split("::")[0]
+        dotted = case.get("classname", "")  # "notebooks.03_run_a_local_llm.ipynb" or "tests.gguf.test_header[.Class]"
+        if dotted.endswith(".ipynb"):
+            name = dotted[:-len(".ipynb")].replace(".", "/") + ".ipynb"
+        else:
+            parts = dotted.split(".")
+            module = next((i for i, p in enumerate(parts) if p.startswith("test_")), len(parts) - 1)
+            name = "/".join(parts[:module + 1]) + ".py"
         totals[name] += float(case.get("time", 0))
     return dict(totals)
 

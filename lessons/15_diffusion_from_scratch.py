@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 14 · Diffusion from scratch: noise, denoise, repeat
+# # 15 · Diffusion from scratch: noise, denoise, repeat
 #
 # Image generators such as Stable Diffusion do not paint: they start from pure random noise and
 # remove a little of it at a time, many times, guided by a network that has learned what noise looks

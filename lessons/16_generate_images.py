@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 15 · Generate images: the course's own diffusion model
+# # 16 · Generate images: the course's own diffusion model
 #
 # Image generators such as Stable Diffusion are, inside, three things: a network that predicts the
 # noise in a noisy image (a **UNet**), a **scheduler** that turns those predictions into a path
@@ -39,7 +39,7 @@ SEED = 0
 MODEL_PATH = ""  # your own checkpoint (diffusers folder or .safetensors file); "" = the shipped model
 STEPS = 25  # denoising steps of the default sampler (DDIM)
 GUIDANCE = 2.0  # classifier-free guidance: 2 makes every digit readable; 1 has the best FD (section 6)
-THREADS = 2  # torch threads; fixed (not "all cores") so that stored outputs repeat on the course machine
+THREADS = None  # torch threads; None: 1 in quick mode (a CI machine shares its cores), else 2; fixed so that outputs repeat
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -48,6 +48,7 @@ QUICK = start_notebook(QUICK, seed=SEED)
 
 import torch
 
+THREADS = THREADS or (1 if QUICK else 2)
 torch.set_num_threads(THREADS)
 
 from helpers.course.paths import REPO_ROOT, relative_to_repo

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 16 · Image models and memory: what SD 1.5 and SDXL are made of
+# # 17 · Image models and memory: what SD 1.5 and SDXL are made of
 #
 # "SDXL needs about 8 GB" and "SD 1.5 runs on 4 GB" are the figures everyone quotes. Where do they
 # come from, and why does the same card run out of memory at 1024x1024 but not at 768x768, or only

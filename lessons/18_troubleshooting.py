@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 17 · Troubleshooting: out of memory, slow generation, drivers and broken files
+# # 18 · Troubleshooting: out of memory, slow generation, drivers and broken files
 #
 # Local models fail in a handful of ways, and each has a message that looks cryptic until you have
 # seen it once. This notebook is the "seen it once": the exact text llama.cpp, llama-cpp-python and

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 18 · Train your own small LLM, export it to GGUF, run it in llama.cpp
+# # 19 · Train your own small LLM, export it to GGUF, run it in llama.cpp
 #
 # Every model you download went through the same pipeline: a text corpus, a tokenizer trained on
 # it, a transformer trained to predict the next token, a conversion to GGUF, and quantization.
