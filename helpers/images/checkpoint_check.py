@@ -48,13 +48,7 @@ class CheckpointReport:
     @property
     def n_parameters(self) -> int:
         """Number of values in all tensors."""
-        total = 0
-        for t in self.tensors:
-            count = 1
-            for dim in t.shape:
-                count *= dim
-            total += count
-        return total
+        return sum(t.n_elements for t in self.tensors)
 
     def dtype_bytes(self) -> dict:
         """{dtype: bytes} summed over tensors."""

@@ -72,6 +72,18 @@ class Assessment:
         }
 
 
+def _gpu_budget(arch: Architecture, name: str, context: int, gpu, gpu_budget_bytes, n_gpu_layers):
+    """(usable GPU bytes, n_gpu_layers) after checking the context and the budget; 0 layers on a CPU."""
+    if context > arch.max_context:
+        raise ValueError(f"context {context} exceeds {name}'s trained maximum of {arch.max_context} tokens")
+    if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):
+        raise ValueError(f"give a catalog gpu or gpu_budget_bytes in [0, {MAX_VRAM_GIB:g} GiB], got {gpu_budget_bytes!r}")
+    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes)
+    if gpu is not None and gpu.kind == "cpu" or budget == 0:
+        n_gpu_layers = 0
+    return budget, n_gpu_layers
+
+
 def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_budget_bytes=None,
            n_gpu_layers=-1, cache_type: str = "f16", batch: int = 1, flash_attention: bool = False,
            bandwidth_gbps=None) -> Assessment:
@@ -80,13 +92,7 @@ def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_bu
     ``n_gpu_layers``: -1 all, "auto" the most that fit, or a number. A ``cpu`` catalog entry runs with 0.
     """
     check_mix(quant)
-    if context > arch.max_context:
-        raise ValueError(f"context {context} exceeds {arch.name}'s trained maximum of {arch.max_context} tokens")
-    if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):
-        raise ValueError(f"give a catalog gpu or gpu_budget_bytes in [0, {MAX_VRAM_GIB:g} GiB], got {gpu_budget_bytes!r}")
-    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes)
-    if gpu is not None and gpu.kind == "cpu" or budget == 0:
-        n_gpu_layers = 0
+    budget, n_gpu_layers = _gpu_budget(arch, arch.name, context, gpu, gpu_budget_bytes, n_gpu_layers)
     options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
     if n_gpu_layers == "auto":
         n_gpu_layers = most_gpu_layers_that_fit(arch, quant, context, budget, **options)
@@ -106,13 +112,7 @@ def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_
     (``helpers.memory.vram.file_memory_plan``), the rest from its shape. Same arguments as :func:`assess`.
     """
     arch = architecture_of(header)
-    if context > arch.max_context:
-        raise ValueError(f"context {context} exceeds {header.file_name}'s trained maximum of {arch.max_context} tokens")
-    if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):
-        raise ValueError(f"give a catalog gpu or gpu_budget_bytes in [0, {MAX_VRAM_GIB:g} GiB], got {gpu_budget_bytes!r}")
-    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes)
-    if gpu is not None and gpu.kind == "cpu" or budget == 0:
-        n_gpu_layers = 0
+    budget, n_gpu_layers = _gpu_budget(arch, header.file_name, context, gpu, gpu_budget_bytes, n_gpu_layers)
     options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
     if n_gpu_layers == "auto":
         n_gpu_layers = 0
