@@ -90,8 +90,19 @@ for temperature in (0.3, 1.0, 2.0):
     print("   ", generate(model, "T", 120, temperature=temperature, seed=SEED).replace("\n", " / "))
 
 # %% [markdown]
-# Move the controls: the bars are the model's real next-character distribution, the text below a
-# fresh sample drawn with it.
+# The same distribution at three temperatures, after a `t` (the widget's first letter): at 0.3 the
+# likeliest letter takes almost everything, at 2.0 the odds flatten towards the alphabet's.
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 2.8), sharey=True)
+for ax, temperature in zip(axes, (0.3, 1.0, 2.0)):
+    show_next_char_distribution(model, "t", temperature, ax=ax)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# With a running kernel, move the controls: the bars are the model's real next-character
+# distribution, the text below a fresh sample drawn with it.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.overview import bigram_playground

@@ -85,7 +85,20 @@ pd.DataFrame([(n, float(nf.round_to_format(value, n)), nf.relative_error([value]
 # bf16 is just the top half of an fp32: same 8 exponent bits (same range), 7 mantissa bits instead
 # of 23. Converting is a matter of rounding away 16 bits, which `nf.round_to_bf16` does with integer
 # operations only (add `0x7FFF` plus the lowest kept bit, shift right by 16: round to nearest, ties
-# to even). Try other values:
+# to even). The same table for a value past fp16's largest (65,504) and one below its smallest
+# subnormal (about 6e-8): fp16 turns the first into `inf` and the second into 0, while bf16, with
+# fp32's exponent range, keeps both within a few tenths of a percent.
+
+# %%
+from IPython.display import HTML, display
+
+from helpers.widgets.number_formats import bits_table_html
+
+for typed in (70000.0, 1e-8):
+    display(HTML(bits_table_html(typed)))
+
+# %% [markdown]
+# With a running kernel, try other values:
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.number_formats import bits_explorer

@@ -145,19 +145,19 @@ from helpers.widgets.chat import chat_window
 chat_window(server.base_url, MODEL, max_tokens=96)
 
 # %% [markdown]
-# Without a kernel the widget is blank, so here is the same loop run from code: two turns, the
-# second one sent with the first turn's question and answer in front of it.
+# Without a kernel the widget is blank, so here is the same loop run from code, through the widget's
+# own `stream_reply`: two turns, the second one sent with the first turn's question and answer in front of it.
 
 # %%
 from IPython.display import HTML
 
-from helpers.serving.client import stream_text
 from helpers.serving.conversation import Conversation
+from helpers.widgets.chat import stream_reply
 
 conversation = Conversation()
 for turn in ["Name a fruit that is yellow.", "What colour is it inside?"]:
     conversation.add("user", turn)
-    conversation.add("assistant", "".join(stream_text(server.base_url, chat_body(conversation.messages, MODEL, max_tokens=40))))
+    stream_reply(conversation, server.base_url, MODEL, max_tokens=40)
 print(f"the second request carried {len(conversation.messages) - 1} messages, {conversation.characters()} characters in all")
 HTML(conversation.as_html())
 

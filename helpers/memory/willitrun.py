@@ -74,6 +74,8 @@ class Assessment:
 
 def _gpu_budget(arch: Architecture, name: str, context: int, gpu, gpu_budget_bytes, n_gpu_layers):
     """(usable GPU bytes, n_gpu_layers) after checking the context and the budget; 0 layers on a CPU."""
+    if isinstance(context, bool) or not isinstance(context, int) or context < 1:
+        raise ValueError(f"context must be a whole number of tokens, at least 1, got {context!r}")
     if context > arch.max_context:
         raise ValueError(f"context {context} exceeds {name}'s trained maximum of {arch.max_context} tokens")
     if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):

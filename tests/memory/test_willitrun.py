@@ -107,3 +107,9 @@ def test_a_files_plan_equals_the_shapes_plan_when_the_file_is_what_the_shape_pre
     assert assess_file(header, 1024, gpu_budget_bytes=2**30).file_bytes == (tmp_path / "tiny.gguf").stat().st_size
     with pytest.raises(ValueError, match="trained maximum"):
         assess_file(header, 4096, gpu_budget_bytes=2**30)
+
+
+@pytest.mark.parametrize("context", [0, -5, "4096", 4096.0, True])
+def test_a_context_that_is_not_a_whole_number_of_tokens_is_named(context):
+    with pytest.raises(ValueError, match=f"context must be a whole number of tokens, at least 1, got {context!r}"):
+        assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", context, gpu_budget_bytes=2**30)
