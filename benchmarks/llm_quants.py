@@ -31,6 +31,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import BUILD_DIR, REPO_ROOT  # noqa: E402
 from helpers.gguf.header import read_header  # noqa: E402
 from helpers.llm.load import load_model, perplexity, stream_tokens  # noqa: E402
@@ -192,6 +193,7 @@ def main(argv=None) -> None:
     parser.add_argument("--helper-rounds", type=int, default=150)
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    other_work = OtherWork()
     folder = Path(args.model_dir)
     vocab = SpmVocab.load(folder / "vocab.json")
     heldout_ids = vocab.encode(load_split("heldout")[:200_000], add_bos=False)
@@ -231,7 +233,7 @@ def main(argv=None) -> None:
         f"{platform.machine()}, {psutil.cpu_count(logical=False)} physical / {psutil.cpu_count()} logical CPUs, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, no GPU · run time {elapsed / 60:.1f} min",
         "",
-        "**The machine was shared with other jobs while this ran: timings are noisy.** Each speed cell is the "
+        f"{other_work.sentence()} Each speed cell is the "
         f"median of {args.reps} repetitions with the interquartile range (25th–75th percentile) in brackets; "
         "the quant types were interleaved within each repetition so that load falls on all of them alike.",
         "",

@@ -25,6 +25,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import BUILD_DIR, DATA_DIR, REPO_ROOT  # noqa: E402
 from helpers.gguf.quantize import quantize  # noqa: E402
 from helpers.hardware.measured_speed import measure_speed  # noqa: E402
@@ -115,6 +116,7 @@ def main(argv=None) -> None:
     parser.add_argument("--gen-tokens", type=int, default=64)
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    other_work = OtherWork()
     files, seconds = make_files(BUILD_DIR / "requantization")
     sizes = {name: rq.file_size(path) for name, path in files.items()}
     quality, text_tokens = measure_quality(files, args.windows, args.window)
@@ -129,7 +131,7 @@ def main(argv=None) -> None:
         f"{platform.machine()}, {psutil.cpu_count(logical=False)} physical / {psutil.cpu_count()} logical CPUs, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, no GPU · run time {elapsed / 60:.1f} min",
         "",
-        "**The machine was shared with other jobs while this ran: timings are noisy.** Each speed cell is the "
+        f"{other_work.sentence()} Each speed cell is the "
         f"median of {args.reps} repetitions with the interquartile range (25th–75th percentile) in brackets; the "
         "files were interleaved within each repetition (order rotated) so that load falls on all of them alike.",
         "",

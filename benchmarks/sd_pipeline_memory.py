@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import REPO_ROOT, relative_to_repo  # noqa: E402
 from helpers.images import sd_pipeline as sdp  # noqa: E402
 
@@ -29,6 +30,7 @@ def main(argv=None) -> None:
     parser.add_argument("--folder", help="a Stable Diffusion folder (default: the tiny pipeline)")
     parser.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results" / "sd_pipeline_memory.md"))
     args = parser.parse_args(argv)
+    other_work = OtherWork()
     import diffusers
     import torch
     import transformers
@@ -44,8 +46,7 @@ def main(argv=None) -> None:
              f"Machine: {platform.machine()}, device {device}, "
              f"{torch.get_num_threads()} threads available (generation on 1), torch {torch.__version__}, diffusers "
              f"{diffusers.__version__}, transformers {transformers.__version__}, Python {platform.python_version()}. "
-             "The machine was shared with other work while this ran: memory figures are allocator bytes and do "
-             "not depend on load, the seconds do.", "",
+             "Memory figures are allocator bytes and do not depend on load; the seconds do.", "",
              f"Pipeline: `{relative_to_repo(folder)}` (StableDiffusionPipeline: CLIPTextModel + CLIPTokenizer, "
              "UNet2DConditionModel, AutoencoderKL, DDIM; random weights, fp32). "
              f"Batch {BATCH}, {STEPS} steps, guidance 7.5 (the UNet sees 4 latents). MiB = 2^20 bytes.", "",
@@ -76,6 +77,7 @@ def main(argv=None) -> None:
                          f"{row['estimated peak MiB']:.3f} | {row['seconds']:.2f} |")
     if device == "cpu":
         lines += ["", "sequential_cpu_offload is not measured: it needs a GPU (refused on a CPU-only machine)."]
+    lines += ["", other_work.sentence()]
     write_text_atomic(args.out, "\n".join(lines) + "\n")
     print(f"wrote {relative_to_repo(Path(args.out))}")
 
