@@ -344,6 +344,9 @@ def _mib(nbytes: int) -> str:
     return f"{nbytes / 2**20:,.0f}"
 
 
+BUSY_LOAD = 0.5  # a 1-minute load average above this before the rehearsal means other work was running
+
+
 def results_markdown(runs, rows, *, command: str, machine: str, ram_bytes: int, cores: int, reserve_bytes: int,
                      load=None, reference=(64 * 2**30, 16)) -> str:
     """The rehearsal's results file: what ran, per-learner measurements, the sizing table (MiB = 2**20 bytes,
@@ -357,9 +360,11 @@ def results_markdown(runs, rows, *, command: str, machine: str, ram_bytes: int, 
         f"Learners at once: {len(runs)}; every learner is the same system user (SimpleLocalProcessSpawner).",
         *([f"Load average (1 min) before / after: {load[0]:.1f} / {load[1]:.1f} on {cores} cores."] if load else []),
         "",
-        "Noisy by construction: the learners share the machine's cores with each other (and here with other",
-        "work running on the same machine at the same time), so wall times are upper bounds and vary between",
-        "runs; memory peaks and CPU seconds vary much less. Quick (CI-sized) notebook parameters.",
+        "Noisy by construction: the learners share the machine's cores with each other"
+        + (f" (and here with other work: the load average was {load[0]:.1f} before the learners started)"
+           if load and load[0] >= BUSY_LOAD else "")
+        + ", so wall times are upper bounds and vary between runs; memory peaks and CPU seconds vary much less. "
+        "Quick (CI-sized) notebook parameters.",
         "",
         "## Per learner",
         "",

@@ -87,3 +87,7 @@ def test_results_file_names_command_machine_and_table():
     assert "| learner03 |  | | | | | | failed: timed out |" in text
     assert "| 00_a.ipynb | rehearsal | 1,200 | 18 | 4 | 52 | 32 |" in text
     assert "No papermill summary" in text
+    assert "other work: the load average was 3.0 before the learners started" in text
+    quiet = results_markdown(runs, rows, command="x", machine="Test CPU", ram_bytes=24 * GiB, cores=2,
+                             reserve_bytes=2 * GiB, load=(0.1, 2.0))
+    assert "other work:" not in quiet and "share the machine's cores with each other, so wall times" in quiet
