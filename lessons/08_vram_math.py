@@ -222,21 +222,50 @@ with tempfile.TemporaryDirectory() as folder:
 pd.DataFrame(measured, columns=["context", "KV llama.cpp (MiB)", "KV estimate (MiB)", "compute llama.cpp (MiB)",
                                 "compute estimate (MiB)"]).set_index("context").round(2)
 
-# %%
-from helpers.memory.vram import memory_plan
+# %% [markdown]
+# Now every term for the chosen model, all layers on the GPU, from 512 tokens to past the point where
+# the KV cache outweighs the weights (pure arithmetic, so the stored run draws the whole range;
+# `helpers.memory.vram.context_where_kv_exceeds` finds the crossing):
 
-points = [512, 1024, 2048, 4096, 8192, 16384, 32768] + ([] if QUICK else [65536, 131072])
+# %%
+from helpers.memory.vram import context_where_kv_exceeds, memory_plan
+
+weights_bytes = memory_plan(arch, QUANT, 512).weights_gpu + memory_plan(arch, QUANT, 512).weights_cpu
+crossing = context_where_kv_exceeds(arch, weights_bytes)
+last = max(arch.max_context, 2 * crossing if crossing else 0)
+points = [2**k for k in range(9, (last - 1).bit_length() + 1)]  # 512 tokens up to past both the crossing and max_context
 plans = [memory_plan(arch, QUANT, c) for c in points]
-fig, ax = plt.subplots()
-parts = {"weights": [p.weights_gpu + p.weights_cpu for p in plans], "KV cache": [p.kv_gpu + p.kv_cpu for p in plans],
+terms = {"weights": [p.weights_gpu + p.weights_cpu for p in plans], "KV cache": [p.kv_gpu + p.kv_cpu for p in plans],
          "compute buffer": [p.compute_gpu + p.compute_cpu for p in plans], "runtime": [p.overhead_gpu for p in plans]}
-ax.stackplot(points, *[[v / 2**30 for v in values] for values in parts.values()], labels=list(parts))
+fig, ax = plt.subplots(figsize=(8, 4.5))
+for name, values in terms.items():
+    ax.plot(points, [v / 2**30 for v in values], marker="o", ms=4, label=name)
+ax.plot(points, [sum(v) / 2**30 for v in zip(*terms.values())], "k--", label="total")
+ax.axvline(arch.max_context, color="0.5", ls=":", label=f"trained context ({arch.max_context:,})")
+if crossing:
+    ax.axvline(crossing, color="C1", lw=0.8)
+    ax.plot(crossing, weights_bytes / 2**30, "s", ms=11, mfc="none", mec="C3", mew=2,
+            label=f"KV cache > weights from {crossing:,} tokens")
 ax.set_xscale("log", base=2)
-ax.set_xlabel("context (tokens)")
+ax.set_xlabel("context (tokens, log scale)")
 ax.set_ylabel("memory (GiB, 2³⁰ bytes)")
-ax.set_title(f"{MODEL} {QUANT}, all layers on the GPU")
+ax.set_title(f"{MODEL} {QUANT}, all layers on the GPU, f16 KV cache")
 ax.legend(loc="upper left")
 plt.show()
+if crossing:
+    print(f"{MODEL} {QUANT}: weights {weights_bytes / 2**30:.2f} GiB; the f16 KV cache outweighs them from "
+          f"{crossing:,} tokens, {crossing / arch.max_context:.0%} of the trained context ({arch.max_context:,})")
+else:
+    print(f"{MODEL} {QUANT}: the f16 KV cache never outweighs the weights ({weights_bytes / 2**30:.2f} GiB)")
+flash = memory_plan(arch, QUANT, points[-1], flash_attention=True)
+print(f"compute buffer at {points[-1]:,} tokens: {terms['compute buffer'][-1] / 2**30:.2f} GiB without flash "
+      f"attention, {(flash.compute_gpu + flash.compute_cpu) / 2**30:.2f} GiB with it")
+
+# %% [markdown]
+# The KV cache crosses the weights at the marked context and keeps climbing. The compute buffer
+# climbs too: without flash attention it holds the attention scores of a whole batch against every
+# cached token (section 4). Flash attention never stores them, which keeps it nearly flat (the
+# printed line above).
 
 # %% [markdown]
 # ## 5. When it does not fit: offloading some layers
@@ -344,12 +373,15 @@ pd.DataFrame([
      f"{gguf_file_size(get_model('Qwen2.5 7B').architecture, 'Q4_K_M').total_gb:.2f} GB"),
     ("a 70B model at 4-bit is about 40 GB", "Llama 3.1 70B Q4_K_M file",
      f"{gguf_file_size(get_model('Llama 3.1 70B').architecture, 'Q4_K_M').total_gb:.2f} GB"),
-    ("Llama 3.1 8B Q4_K_M with 8K context runs on a 24 GB RTX 3090", "needs on the GPU",
+    ("Llama 3.1 8B Q4_K_M with 8K context runs on an RTX 3090", "needs on the GPU",
      f"{verdict.plan.gpu_total / 2**30:.2f} GiB of {verdict.gpu_budget_bytes / 2**30:.0f} GiB: "
      f"{'fits' if verdict.fits else 'does not fit'}"),
 ], columns=["claim", "estimator computes", "result"]).set_index("claim")
 
 # %% [markdown]
+# The 7B and 70B claims hold as rough figures. A card sold as "24 GB" has 24 GiB of VRAM (24 × 2³⁰
+# bytes, about 25.8 GB): memory chips come in binary sizes, so VRAM is counted in GiB, as here.
+#
 # ## Summary
 #
 # - Parameters follow from `config.json`; a GGUF file's size follows tensor by tensor from the
@@ -357,8 +389,9 @@ pd.DataFrame([
 # - K-quant mixes spend extra bits where quality is fragile (output, some attn_v and ffn_down),
 #   so Q4_K_M averages well above 4.5 bits per weight; odd row lengths fall back to other types.
 # - The KV cache is linear in context and batch; at long contexts it can exceed the weights.
-#   q8_0 halves it, q4_0 nearly quarters it.
-# - Compute buffer and runtime overhead are smaller but real; a plan that fills VRAM to the last MiB fails.
+#   q8_0 stores 53% of f16's bytes, q4_0 28%.
+# - Compute buffer and runtime overhead are smaller at everyday contexts but real (without flash attention
+#   the compute buffer grows with the context too); a plan that fills VRAM to the last MiB fails.
 # - Partial offload splits weights and KV cache block by block between GPU and RAM.
 # - Sliding-window blocks cache only their window (unless `swa_full`), latent attention caches one
 #   compressed vector per token, and a mixture of experts needs memory for all experts but reads
@@ -382,8 +415,8 @@ answer = None
 check_q8_0_bytes_per_weight(answer)
 
 # %% [markdown]
-# **3.** Does Qwen2.5 32B at Q4_K_M with an 8,192-token f16 KV cache fit *entirely* on a 24 GB
-# RTX 4090? Answer `True` or `False` (use `memory_plan`, `judge` and `usable_gpu_bytes`).
+# **3.** Does Qwen2.5 32B at Q4_K_M with an 8,192-token f16 KV cache fit *entirely* on an RTX 4090
+# (24 GiB)? Answer `True` or `False` (use `memory_plan`, `judge` and `usable_gpu_bytes`).
 
 # %%
 answer = None

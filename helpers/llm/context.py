@@ -5,7 +5,8 @@ llama.cpp reports its buffers in its log ("KV buffer size = 12.00 MiB", "compute
 that prints to ``sys.stderr``, so :func:`captured_llama_log` can collect it without touching file
 descriptors. :func:`parse_llama_log` turns the lines into bytes; :func:`measure_context` loads a GGUF
 with a given ``n_ctx`` and KV cache type and returns what llama.cpp allocated next to the growth of
-this process's resident memory (RSS, bytes).
+this process's resident memory (RSS, bytes). :func:`window_nll` and :func:`bucket_spread` measure
+the loss by position over many windows of a text, with its spread.
 
 All sizes are in bytes unless a name says MiB (2**20 bytes).
 """
@@ -196,35 +197,46 @@ def architecture_from_gguf(path, name: str = None) -> Architecture:
         family=header.architecture, tokenizer="spm" if header.tokenizer_model == "llama" else "bpe")
 
 
-def position_nll(llm, ids, window: int, max_windows: int = 8) -> np.ndarray:
-    """Mean negative log-likelihood (nats) of the token at each position 1..window-1.
+def window_starts(n_tokens: int, window: int, n_windows: int) -> list:
+    """First token index of ``n_windows`` non-overlapping windows of ``window`` tokens, spread evenly.
 
-    ``llm`` must be made with ``logits_all=True`` and ``n_ctx >= window``. The token ids are cut into
-    consecutive windows of ``window`` tokens (at most ``max_windows``); each window is evaluated from
-    an empty cache, so position p has exactly p tokens of context before it. Entry i is the loss of
-    predicting the token at position i + 1.
+    The text holds ``n_tokens // window`` such windows; asking for more raises ValueError (they
+    would overlap and no longer be independent samples of the text).
+    """
+    fit = int(n_tokens) // int(window)
+    if isinstance(n_windows, bool) or not isinstance(n_windows, int) or not 1 <= n_windows <= fit:
+        raise ValueError(f"n_windows must be a whole number in [1, {fit}] ({n_tokens} tokens hold {fit} "
+                         f"windows of {window}), got {n_windows!r}")
+    return [k * fit // n_windows * window for k in range(n_windows)]
+
+
+def window_nll(llm, ids, window: int, n_windows: int) -> np.ndarray:
+    """Negative log-likelihood (nats) at every position of ``n_windows`` windows: shape (n_windows, window - 1).
+
+    ``llm`` must be made with ``logits_all=True`` and ``n_ctx >= window``. The windows do not overlap
+    and are spread evenly over ``ids`` (:func:`window_starts`); each is evaluated from an empty
+    cache, so position p has exactly p tokens of context before it. Entry [w, i] is the loss of
+    predicting the token at position i + 1 of window w.
     """
     window = int(window)
     if window < 2 or window > llm.n_ctx():
         raise ValueError(f"window must be in [2, n_ctx={llm.n_ctx()}], got {window}")
     if len(ids) < window:
         raise ValueError(f"need at least window={window} tokens, got {len(ids)}")
-    total = np.zeros(window - 1)
-    n = 0
-    for start in range(0, min(len(ids) - window + 1, max_windows * window), window):
-        chunk = list(ids[start:start + window])
+    out = np.empty((n_windows, window - 1))
+    for row, start in enumerate(window_starts(len(ids), window, n_windows)):
+        chunk = [int(i) for i in ids[start:start + window]]
         llm.reset()
         llm.eval(chunk)
         logp = log_softmax(np.array(llm.scores[:window - 1]))
-        total -= logp[np.arange(window - 1), chunk[1:]]
-        n += 1
-    return total / n
+        out[row] = -logp[np.arange(window - 1), chunk[1:]]
+    return out
 
 
 def sequence_nll(llm, ids, batch_size: int = 512) -> np.ndarray:
     """Negative log-likelihood (nats) of ids[1:], each token given every token before it, in one pass.
 
-    Unlike :func:`position_nll` this evaluates one long sequence from an empty cache (positions
+    Unlike :func:`window_nll` this evaluates one long sequence from an empty cache (positions
     0..len-1, so it can run past the trained context when ``llm.n_ctx()`` allows) and keeps only one
     batch of logits at a time: llama-cpp-python's ``logits_all`` would hold n_ctx x vocabulary float32
     numbers (2 GB at 10,240 tokens of a 49,152-token vocabulary). ``llm`` may be made without
@@ -263,7 +275,7 @@ def sequence_nll(llm, ids, batch_size: int = 512) -> np.ndarray:
 def bucket_perplexity(nll, bucket: int) -> list:
     """Perplexity per bucket of ``bucket`` positions: [(first position, last position, perplexity)].
 
-    ``nll[i]`` is the loss (nats) of the token at position i + 1 (see :func:`position_nll`).
+    ``nll[i]`` is the loss (nats) of the token at position i + 1 (see :func:`sequence_nll`).
     """
     nll = np.asarray(nll, dtype=np.float64)
     if bucket < 1:
@@ -273,6 +285,83 @@ def bucket_perplexity(nll, bucket: int) -> list:
         part = nll[start:start + bucket]
         out.append((start + 1, start + len(part), float(math.exp(part.mean()))))
     return out
+
+
+@dataclass(frozen=True)
+class BucketSpread:
+    """The loss in one bucket of positions over many windows, as perplexities (e^mean loss in nats).
+
+    ``low``/``high`` and ``ratio_low``/``ratio_high`` bound the interval a bootstrap over windows
+    gives (windows drawn again with replacement); the quartiles describe the windows themselves
+    (how much passages differ). ``ratio`` compares the bucket with the reference positions of the
+    same windows, so passage difficulty cancels out.
+    """
+
+    first: int  # first position in the bucket (1-based: position p has p tokens before it)
+    last: int
+    perplexity: float  # over every window and position in the bucket
+    low: float
+    high: float
+    window_q1: float  # quartiles of the windows' own perplexities in this bucket
+    window_median: float
+    window_q3: float
+    ratio: float  # perplexity / the reference positions' perplexity
+    ratio_low: float
+    ratio_high: float
+
+
+def _whole(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def bucket_spread(nll_by_window, bucket: int, reference: tuple, level: float = 0.95, resamples: int = 2000,
+                  seed: int = 0) -> list:
+    """:class:`BucketSpread` for every bucket of ``bucket`` positions of ``nll_by_window`` (see :func:`window_nll`).
+
+    ``nll_by_window[w, i]``: loss (nats) at position i + 1 of window w. ``reference``: (first, last)
+    positions whose perplexity every bucket is compared with (e.g. the second half of the training
+    sequence length). Intervals: the central ``level`` share of ``resamples`` bootstrap draws of the
+    windows (a seeded generator, so the same input gives the same intervals); the ratio uses the same
+    draw for the bucket and the reference (a paired comparison).
+    """
+    nll = np.asarray(nll_by_window, dtype=np.float64)
+    if nll.ndim != 2 or nll.shape[0] < 2 or nll.shape[1] < 1:
+        raise ValueError(f"nll_by_window must be (windows >= 2, positions >= 1), got shape {nll.shape}")
+    n_windows, n_positions = nll.shape
+    bucket = _whole("bucket", bucket, 1, n_positions)
+    first_ref = _whole("reference's first position", reference[0], 1, n_positions)
+    last_ref = _whole("reference's last position", reference[1], first_ref, n_positions)
+    resamples = _whole("resamples", resamples, 100, 10**6)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1 (0.95 for a 95% interval), got {level!r}")
+    picks = np.random.default_rng(seed).integers(0, n_windows, (resamples, n_windows))
+    ref = nll[:, first_ref - 1:last_ref].mean(axis=1)
+    ref_drawn = ref[picks].mean(axis=1)
+    tails = [50 * (1 - level), 100 - 50 * (1 - level)]
+    out = []
+    for start in range(0, n_positions, bucket):
+        per_window = nll[:, start:start + bucket].mean(axis=1)
+        drawn = per_window[picks].mean(axis=1)
+        low, high = np.exp(np.percentile(drawn, tails))
+        ratio_low, ratio_high = np.exp(np.percentile(drawn - ref_drawn, tails))
+        q1, median, q3 = np.percentile(np.exp(per_window), [25, 50, 75])
+        out.append(BucketSpread(
+            first=start + 1, last=min(start + bucket, n_positions), perplexity=float(np.exp(per_window.mean())),
+            low=float(low), high=float(high), window_q1=float(q1), window_median=float(median),
+            window_q3=float(q3), ratio=float(np.exp(per_window.mean() - ref.mean())),
+            ratio_low=float(ratio_low), ratio_high=float(ratio_high)))
+    return out
+
+
+def first_degraded_bucket(spreads: list, after: int):
+    """The first bucket starting past position ``after`` whose whole ratio interval lies above 1, or None.
+
+    That is the first bucket clearly worse than the reference positions (its interval's lower
+    bound exceeds the reference level); ``spreads`` from :func:`bucket_spread`.
+    """
+    return next((s for s in spreads if s.first > after and s.ratio_low > 1), None)
 
 
 def prompt_tokens_per_second(llm, ids, repeats: int = 3) -> float:

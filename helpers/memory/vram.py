@@ -117,6 +117,28 @@ def kv_cache_bytes(arch: Architecture, context: int, batch: int = 1, cache_type:
     return math.ceil(cells * kv_numbers_per_cell(arch) * batch * kv_bytes_per_element(cache_type))
 
 
+def context_where_kv_exceeds(arch: Architecture, nbytes: int, batch: int = 1, cache_type: str = "f16",
+                             swa_full: bool = False):
+    """The smallest context (tokens) whose KV cache (:func:`kv_cache_bytes`) is larger than ``nbytes`` bytes.
+
+    For example ``nbytes`` = the weights: from this context on the cache outweighs the model. The
+    cache grows in steps of 256 cells, so the answer is one token past a multiple of 256 (or 1).
+    Returns None when even ``MAX_CONTEXT`` tokens stay at or below ``nbytes``. Not capped at the
+    model's trained context: compare with ``arch.max_context`` yourself.
+    """
+    nbytes = _positive_int("nbytes", nbytes, low=0, high=2**62)
+    low, high = 1, MAX_CONTEXT // KV_CELL_PADDING  # in blocks of 256 cells
+    if kv_cache_bytes(arch, high * KV_CELL_PADDING, batch, cache_type, swa_full=swa_full) <= nbytes:
+        return None
+    while low < high:  # the cache never shrinks as the context grows, so bisect
+        mid = (low + high) // 2
+        if kv_cache_bytes(arch, mid * KV_CELL_PADDING, batch, cache_type, swa_full=swa_full) > nbytes:
+            high = mid
+        else:
+            low = mid + 1
+    return (low - 1) * KV_CELL_PADDING + 1
+
+
 def swa_savings(arch: Architecture, context: int, cache_type: str = "f16") -> dict:
     """KV cache bytes with the window only, with ``swa_full``, and as a generic all-layers formula would say.
 

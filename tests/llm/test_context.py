@@ -9,15 +9,18 @@ from helpers.llm.context import (
     KV_CACHE_GGML_TYPES,
     architecture_from_gguf,
     bucket_perplexity,
+    bucket_spread,
     captured_llama_log,
+    first_degraded_bucket,
     ggml_type,
     make_llama,
     measure_context,
     overflow_warning,
     parse_llama_log,
-    position_nll,
     sequence_nll,
     trained_context,
+    window_nll,
+    window_starts,
 )
 from helpers.memory.vram import compute_buffer_bytes, kv_cache_bytes
 from helpers.training.tiny_llama import LlamaConfig
@@ -118,13 +121,30 @@ def test_make_llama_refuses_bad_context():
         make_llama(GGUF, 0)
 
 
-def test_position_nll_shape_and_buckets():
+def test_window_starts_spread_without_overlap():
+    assert window_starts(1000, 100, 10) == list(range(0, 1000, 100))
+    starts = window_starts(1000, 100, 3)
+    assert starts == [0, 300, 600] and all(b - a >= 100 for a, b in zip(starts, starts[1:]))
+    assert window_starts(1050, 100, 1) == [0]
+    for bad in (0, 11, 2.0, True):
+        with pytest.raises(ValueError, match=r"n_windows must be a whole number in \[1, 10\]"):
+            window_starts(1000, 100, bad)
+
+
+def test_window_nll_shape_and_windows_evaluated_alone():
     llm = make_llama(GGUF, 256, logits_all=True)
     ids = list(np.random.default_rng(0).integers(3, 1024, 200))
-    nll = position_nll(llm, ids, 64, max_windows=3)
-    assert nll.shape == (63,) and np.all(np.isfinite(nll)) and np.all(nll > 0)
+    nll = window_nll(llm, ids, 64, n_windows=3)
+    assert nll.shape == (3, 63) and np.all(np.isfinite(nll)) and np.all(nll > 0)
+    # the second window (tokens 64..127) alone gives the same losses: each window starts from an empty cache
+    assert np.allclose(window_nll(llm, ids[64:128], 64, n_windows=1)[0], nll[1], atol=1e-4)
     with pytest.raises(ValueError, match="window"):
-        position_nll(llm, ids, 512)
+        window_nll(llm, ids, 512, n_windows=1)
+    with pytest.raises(ValueError, match="n_windows"):
+        window_nll(llm, ids, 64, n_windows=4)
+
+
+def test_bucket_perplexity():
     buckets = bucket_perplexity(np.full(10, math.log(5.0)), 4)
     assert [(a, b) for a, b, _ in buckets] == [(1, 4), (5, 8), (9, 10)]
     assert all(p == pytest.approx(5.0) for _, _, p in buckets)
@@ -132,9 +152,47 @@ def test_position_nll_shape_and_buckets():
         bucket_perplexity([1.0], 0)
 
 
-def test_sequence_nll_is_position_nll_of_one_window_in_any_batch_size():
+def spread_input(rise: float, n_windows: int = 40, seed: int = 0) -> np.ndarray:
+    """Losses (nats) of windows of 12 positions: a passage level per window, noise, and ``rise`` from position 9 on."""
+    rng = np.random.default_rng(seed)
+    nll = rng.normal(4.0, 0.3, (n_windows, 1)) + rng.normal(0.0, 0.05, (n_windows, 12))
+    nll[:, 8:] += rise
+    return nll
+
+
+def test_bucket_spread_finds_a_real_rise_and_no_false_one():
+    rising = bucket_spread(spread_input(0.2), 4, reference=(1, 4))
+    assert [(s.first, s.last) for s in rising] == [(1, 4), (5, 8), (9, 12)]
+    assert rising[0].ratio == pytest.approx(1.0) and rising[0].ratio_low == pytest.approx(1.0)
+    assert rising[2].ratio == pytest.approx(math.exp(0.2), rel=0.02)
+    for s in rising:
+        assert s.low < s.perplexity < s.high and s.window_q1 <= s.window_median <= s.window_q3
+    assert all(s.ratio_low < s.ratio < s.ratio_high for s in rising[1:])
+    assert first_degraded_bucket(rising, after=4) == rising[2]
+    flat = bucket_spread(spread_input(0.0), 4, reference=(1, 4))
+    assert first_degraded_bucket(flat, after=4) is None
+    # the same input and seed give the same intervals; the passage spread is wider than the interval
+    assert bucket_spread(spread_input(0.2), 4, reference=(1, 4)) == rising
+    assert rising[1].window_q3 - rising[1].window_q1 > rising[1].high - rising[1].low
+
+
+def test_bucket_spread_refuses_bad_input():
+    nll = spread_input(0.0)
+    with pytest.raises(ValueError, match="shape"):
+        bucket_spread(nll[:1], 4, reference=(1, 4))
+    with pytest.raises(ValueError, match="bucket"):
+        bucket_spread(nll, 0, reference=(1, 4))
+    with pytest.raises(ValueError, match="reference's last position"):
+        bucket_spread(nll, 4, reference=(5, 4))
+    with pytest.raises(ValueError, match="reference's first position"):
+        bucket_spread(nll, 4, reference=(0, 4))
+    with pytest.raises(ValueError, match="level"):
+        bucket_spread(nll, 4, reference=(1, 4), level=95)
+
+
+def test_sequence_nll_is_window_nll_of_one_window_in_any_batch_size():
     ids = list(np.random.default_rng(1).integers(3, 1024, 200))
-    expected = position_nll(make_llama(GGUF, 256, logits_all=True), ids, 200, max_windows=1)
+    expected = window_nll(make_llama(GGUF, 256, logits_all=True), ids, 200, n_windows=1)[0]
     llm = make_llama(GGUF, 256)  # no logits_all: one batch of logits at a time
     for batch_size in (200, 37):
         assert np.allclose(sequence_nll(llm, ids, batch_size), expected, atol=1e-4)

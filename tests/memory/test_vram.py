@@ -10,6 +10,7 @@ from helpers.memory.gguf_size import gguf_file_size
 from helpers.memory.vram import (
     RUNTIME_OVERHEAD_BYTES,
     compute_buffer_bytes,
+    context_where_kv_exceeds,
     judge,
     kv_cache_bytes,
     kv_cells,
@@ -42,6 +43,21 @@ def test_bad_context_is_refused_with_the_range(bad):
 def test_kv_cells_are_padded_to_256():
     assert kv_cells(1) == 256 and kv_cells(256) == 256 and kv_cells(1000) == 1024
     assert kv_cache_bytes(LLAMA8, 1000) == kv_cache_bytes(LLAMA8, 1024)
+
+
+def test_context_where_kv_exceeds_is_the_first_token_past_the_bytes():
+    weights = gguf_file_size(LLAMA8, "Q4_K_M").tensor_data_bytes
+    first = context_where_kv_exceeds(LLAMA8, weights)
+    assert first % 256 == 1  # the cache grows in steps of 256 cells
+    assert kv_cache_bytes(LLAMA8, first) > weights >= kv_cache_bytes(LLAMA8, first - 1)
+    assert context_where_kv_exceeds(LLAMA8, 2**30) == 8193  # 1 GiB is exactly 8,192 tokens of f16 cache
+    assert context_where_kv_exceeds(LLAMA8, 0) == 1
+    assert context_where_kv_exceeds(LLAMA8, 2**30, cache_type="q8_0") > 8193
+    assert context_where_kv_exceeds(LLAMA8, 2**50) is None
+    gemma = get_model("Gemma 3 27B").architecture  # sliding-window blocks: slower growth, still found
+    assert context_where_kv_exceeds(gemma, 2**30) > context_where_kv_exceeds(gemma, 2**30, swa_full=True)
+    with pytest.raises(ValueError, match="nbytes"):
+        context_where_kv_exceeds(LLAMA8, -1)
 
 
 def test_unknown_cache_type_is_refused():

@@ -1,7 +1,16 @@
 """The notebook-05 context memory widget redraws when a control moves (no browser needed)."""
+import pytest
+
 from helpers.course.catalog import get_model
 from helpers.memory.vram import kv_cache_bytes
-from helpers.widgets.context import breakdown_html, context_breakdown, context_memory_app
+from helpers.widgets.context import (
+    DEFAULT_CACHE_TYPE,
+    DEFAULT_CONTEXT,
+    breakdown_html,
+    breakdown_table,
+    context_breakdown,
+    context_memory_app,
+)
 
 ARCHS = {m: get_model(m).architecture for m in ("Qwen2.5 0.5B", "Llama 3.1 8B")}
 
@@ -31,3 +40,14 @@ def test_app_redraws():
     assert table.value != second and "flash attention" in table.value
     pick.value = "Qwen2.5 0.5B"
     assert "Qwen2.5 0.5B" in table.value
+
+
+def test_breakdown_table_is_the_widget_view_in_mib():
+    terms = context_breakdown(ARCHS["Llama 3.1 8B"], DEFAULT_CONTEXT, DEFAULT_CACHE_TYPE)
+    table = breakdown_table(terms)
+    assert list(table.index) == ["weights", "KV cache", "compute buffer", "total"]
+    assert table.at["KV cache", "MiB"] == 512.0  # 4,096 tokens of f16 cache: 128 KiB per token
+    assert table.at["total", "share (%)"] == 100
+    assert table.at["total", "MiB"] == pytest.approx(table["MiB"][:3].sum(), abs=0.15)
+    app = context_memory_app(ARCHS, model="Llama 3.1 8B")
+    assert f"{table.at['total', 'MiB']:,.1f}" in app.children[2].value  # the widget shows the same numbers
