@@ -47,6 +47,19 @@ class GGUFHeader:
     chat_template: str  # "" when the file has none
     bos_token: str
     eos_token: str
+    value_head_dim: int  # attention.value_length (head_dim when the file has none)
+    rope_dim: int  # rope.dimension_count: dimensions of each head that get RoPE (head_dim when absent)
+    sliding_window: int  # attention.sliding_window in tokens; 0 when absent (the layer pattern is the family's)
+    n_experts: int  # expert_count; 0 for a dense model
+    n_experts_used: int  # expert_used_count: routed experts that run for each token
+    expert_ffn: int  # expert_feed_forward_length: one expert's FFN width; 0 when absent (the same as ffn)
+    n_shared_experts: int  # expert_shared_count: experts that run for every token (DeepSeek)
+    n_dense_layers: int  # leading_dense_block_count: first blocks with a plain FFN (DeepSeek)
+    kv_lora_rank: int  # attention.kv_lora_rank: latent attention's compressed K/V width; 0 without MLA
+    q_lora_rank: int  # attention.q_lora_rank: latent attention's query bottleneck; 0 without one
+    mla_key_head_dim: int  # attention.key_length_mla: per-head key size of a latent-attention file; 0 when absent
+    mla_value_head_dim: int  # attention.value_length_mla: per-head value size likewise
+    expert_bytes: int  # tensor bytes of the routed experts (ffn_*_exps tensors); 0 for a dense model
 
     def as_rows(self) -> list:
         """(field, value) pairs for a table; sizes as bytes and MiB or GiB."""
@@ -59,7 +72,20 @@ class GGUFHeader:
             ("head dim", self.head_dim), ("vocabulary (tokens)", self.vocab),
             ("chat template", "yes" if self.chat_template else "none (plain completion only)"),
             ("BOS / EOS token", f"{self.bos_token} / {self.eos_token}"),
-        ]
+        ] + self._family_rows()
+
+    def _family_rows(self) -> list:
+        """Rows for sliding-window attention, experts and latent attention, only where the file has them."""
+        rows = []
+        if self.sliding_window:
+            rows.append(("sliding window (tokens)", self.sliding_window))
+        if self.n_experts:
+            rows.append(("experts used / total", f"{self.n_experts_used} / {self.n_experts}"
+                         + (f" + {self.n_shared_experts} shared" if self.n_shared_experts else "")))
+            rows.append(("expert weights", f"{self.expert_bytes:,} bytes ({format_size(self.expert_bytes)})"))
+        if self.kv_lora_rank:
+            rows.append(("latent attention: K/V rank + rotary dims", f"{self.kv_lora_rank} + {self.rope_dim}"))
+        return rows
 
 
 def _value(reader, key, default=None):
@@ -165,11 +191,13 @@ def _parsed_header(name: str, size: int, mtime_ns: int) -> GGUFHeader:
     path = Path(name)
     reader = open_checked(path)
     arch = str(_value(reader, "general.architecture") or "unknown")
-    layer_bytes, output_bytes, embedding_bytes = {}, 0, 0
+    layer_bytes, output_bytes, embedding_bytes, expert_bytes = {}, 0, 0, 0
     for t in reader.tensors:
         if t.name.startswith("blk."):
             i = int(t.name.split(".")[1])
             layer_bytes[i] = layer_bytes.get(i, 0) + int(t.n_bytes)
+            if "_exps." in t.name:  # routed experts: blk.N.ffn_{gate,up,down}_exps (weights, and biases in gpt-oss)
+                expert_bytes += int(t.n_bytes)
         elif t.name == "token_embd.weight":
             embedding_bytes += int(t.n_bytes)
         else:
@@ -179,6 +207,10 @@ def _parsed_header(name: str, size: int, mtime_ns: int) -> GGUFHeader:
     hidden = int(_value(reader, f"{arch}.embedding_length", 0))
     n_heads = int(_value(reader, f"{arch}.attention.head_count", 1))
     head_dim = int(_value(reader, f"{arch}.attention.key_length", hidden // max(n_heads, 1)))
+
+    def number(key, default=0):
+        """``{arch}.key`` as an int, the keys llama.cpp's loader reads (``default`` when the file has none)."""
+        return int(_value(reader, f"{arch}.{key}", default))
 
     def token_text(key):
         index = _value(reader, key)
@@ -201,4 +233,11 @@ def _parsed_header(name: str, size: int, mtime_ns: int) -> GGUFHeader:
         vocab=vocab, tokenizer_model=str(_value(reader, "tokenizer.ggml.model", "") or ""),
         chat_template=str(_value(reader, "tokenizer.chat_template", "") or ""),
         bos_token=token_text("tokenizer.ggml.bos_token_id"), eos_token=token_text("tokenizer.ggml.eos_token_id"),
+        value_head_dim=number("attention.value_length", head_dim), rope_dim=number("rope.dimension_count", head_dim),
+        sliding_window=number("attention.sliding_window"), n_experts=number("expert_count"),
+        n_experts_used=number("expert_used_count"), expert_ffn=number("expert_feed_forward_length"),
+        n_shared_experts=number("expert_shared_count"), n_dense_layers=number("leading_dense_block_count"),
+        kv_lora_rank=number("attention.kv_lora_rank"), q_lora_rank=number("attention.q_lora_rank"),
+        mla_key_head_dim=number("attention.key_length_mla"), mla_value_head_dim=number("attention.value_length_mla"),
+        expert_bytes=expert_bytes,
     )

@@ -25,23 +25,74 @@ def _clamp(name: str, value: int) -> int:
     return min(max(int(value), low), high)
 
 
-def architecture_of(meta: GGUFHeader) -> Architecture:
-    """The course's ``Architecture`` for a GGUF's shape (memory terms only need its numbers).
+# llama.cpp's sliding-window layer pattern per family (``hparams.set_swa_pattern(n)`` in src/llama-model.cpp:
+# block i is local when i % n < n - 1): Gemma 2 and gpt-oss alternate, Gemma 3 has 5 local blocks then 1 global.
+# Files name only the window's size. Other families run every block with full attention (phi3 files may carry
+# a window, which llama.cpp ignores).
+SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
+GEMMA2_DEFAULT_WINDOW = 4096  # llama.cpp's window for Gemma 2 files without attention.sliding_window
 
-    Architectures the course does not lay out tensor by tensor are treated as "llama": the KV
-    cache and compute buffer depend only on the numbers, and the weights come from the file.
-    """
+
+def _sliding_window(meta: GGUFHeader) -> dict:
+    period = SWA_PERIOD.get(meta.architecture, 0)
+    window = meta.sliding_window or (GEMMA2_DEFAULT_WINDOW if meta.architecture == "gemma2" else 0)
+    if not (period and window):
+        return {}
+    return {"sliding_window": _clamp("sliding_window", window), "swa_period": period}
+
+
+def _experts(meta: GGUFHeader) -> dict:
+    if meta.n_experts < 2:
+        return {}
+    ffn = _clamp("ffn", meta.ffn)
+    expert_ffn = _clamp("expert_ffn", meta.expert_ffn)
+    return {"n_experts": _clamp("n_experts", meta.n_experts), "n_experts_used": _clamp("n_experts_used", meta.n_experts_used),
+            "expert_ffn": 0 if expert_ffn == ffn else expert_ffn,
+            "n_shared_experts": _clamp("n_shared_experts", meta.n_shared_experts),
+            "n_dense_layers": _clamp("n_dense_layers", meta.n_dense_layers)}
+
+
+def _attention(meta: GGUFHeader) -> dict:
+    """Heads and head sizes; for a latent-attention file (both ``*_mla`` head sizes present, llama.cpp's test)
+    the per-head sizes and the compressed widths, since its key_length is the compressed vector + rotary key."""
     n_heads = _clamp("n_heads", meta.n_heads)
+    if meta.kv_lora_rank and meta.mla_key_head_dim and meta.mla_value_head_dim:
+        head_dim = _clamp("head_dim", meta.mla_key_head_dim)
+        value_dim = _clamp("v_head_dim", meta.mla_value_head_dim)
+        return {"n_heads": n_heads, "n_kv_heads": n_heads, "head_dim": head_dim,
+                "v_head_dim": 0 if value_dim == head_dim else value_dim,
+                "kv_lora_rank": _clamp("kv_lora_rank", meta.kv_lora_rank),
+                "q_lora_rank": _clamp("q_lora_rank", meta.q_lora_rank),
+                "qk_rope_head_dim": _clamp("qk_rope_head_dim", meta.rope_dim)}
     n_kv = _clamp("n_kv_heads", meta.n_kv_heads)
-    if n_heads % n_kv:
-        n_kv = n_heads
-    return Architecture(
-        name=meta.name, n_layers=_clamp("n_layers", meta.n_layers), hidden=_clamp("hidden", meta.hidden),
-        ffn=_clamp("ffn", meta.ffn), n_heads=n_heads, n_kv_heads=n_kv, head_dim=_clamp("head_dim", meta.head_dim),
-        vocab=_clamp("vocab", meta.vocab), max_context=_clamp("max_context", meta.context_length or 4096),
-        family=meta.architecture if meta.architecture in FAMILIES else "llama",
-        tied_embeddings=meta.output_bytes < meta.embedding_bytes // 2,
-    )
+    head_dim = _clamp("head_dim", meta.head_dim)
+    value_dim = _clamp("v_head_dim", meta.value_head_dim)
+    return {"n_heads": n_heads, "n_kv_heads": n_heads if n_heads % n_kv else n_kv, "head_dim": head_dim,
+            "v_head_dim": 0 if value_dim == head_dim else value_dim}
+
+
+def architecture_of(meta: GGUFHeader) -> Architecture:
+    """The course's ``Architecture`` for a GGUF's shape, read from the keys llama.cpp's loader reads.
+
+    Besides the dense numbers: the sliding window (``attention.sliding_window``, with the family's layer
+    pattern, :data:`SWA_PERIOD`), experts (``expert_count``, ``expert_used_count``,
+    ``expert_feed_forward_length``, ``expert_shared_count``, ``leading_dense_block_count``) and latent
+    attention (``attention.kv_lora_rank``, ``q_lora_rank``, ``key_length_mla``, ``value_length_mla``,
+    ``rope.dimension_count``). Architectures the course does not lay out tensor by tensor are treated as
+    "llama": the KV cache and compute buffer depend only on the numbers, and the weights come from the file.
+    Raises ValueError, naming the file, for numbers no model can have (e.g. more experts used than exist).
+    """
+    family = meta.architecture if meta.architecture in FAMILIES else "llama"
+    try:
+        return Architecture(
+            name=meta.name, n_layers=_clamp("n_layers", meta.n_layers), hidden=_clamp("hidden", meta.hidden),
+            ffn=_clamp("ffn", meta.ffn), vocab=_clamp("vocab", meta.vocab),
+            max_context=_clamp("max_context", meta.context_length or 4096), family=family,
+            tied_embeddings=meta.output_bytes < meta.embedding_bytes // 2,
+            tokenizer="spm" if meta.tokenizer_model == "llama" else "bpe",
+            **_attention(meta), **_experts(meta), **_sliding_window(meta))
+    except ValueError as err:
+        raise ValueError(f"{meta.file_name}: {err}") from None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ own tensor table, the same plan for a local or remote copy.
 
 Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gb`` is in GiB too,
 the unit nvidia-smi and vendors' "24 GB" cards use. Speed is a roofline estimate
-(``helpers.hardware.roofline``) at a full context, only when everything runs on one kind of memory.
+(``helpers.hardware.roofline``) at a full context, only when everything runs on one kind of memory; a
+mixture of experts reads only the experts each token uses. A file's sliding window, experts and latent
+attention come from its own keys (``helpers.llm.memory_check.architecture_of``).
 """
 import argparse
 import json
@@ -124,11 +126,22 @@ def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_
             n_gpu_layers = n
     plan = file_memory_plan(header, arch, context, n_gpu_layers, **options)
     verdict = judge(plan, budget, gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0)
-    # one token reads every weight once, except the token-embedding lookup (one row) unless tied to the output
-    per_token = header.tensor_bytes - (header.embedding_bytes if header.has_output_weight else 0)
+    per_token = file_bytes_read_per_token(header, arch)
     speed = _speed(arch, per_token, context, cache_type, batch, plan, gpu, bandwidth_gbps) if verdict.fits else None
     return Assessment(header.name, header.file_type, context, cache_type, arch.n_layers, header.file_bytes,
                       verdict, speed)
+
+
+def file_bytes_read_per_token(header, arch: Architecture) -> int:
+    """Weight bytes one generated token reads from a GGUF file, from its tensor table (bytes).
+
+    Every weight once, except the token-embedding lookup (one row) unless it is tied to the output; of a
+    mixture of experts' routed expert tensors (``ffn_*_exps``, ``header.expert_bytes``) only
+    ``n_experts_used`` of ``n_experts`` (``arch``, from :func:`helpers.llm.memory_check.architecture_of`).
+    """
+    dense = header.tensor_bytes - header.expert_bytes - (header.embedding_bytes if header.has_output_weight else 0)
+    experts = header.expert_bytes * arch.n_experts_used // arch.n_experts if arch.is_moe else header.expert_bytes
+    return dense + experts
 
 
 def _speed(arch, weight_bytes_per_token, context, cache_type, batch, plan, gpu, bandwidth_gbps):

@@ -117,3 +117,39 @@ def test_tensor_data_offset_is_where_a_zero_padded_prefix_suffices(tmp_path):
         assert tensor_data_offset(short) > offset - 64 or read_header(short) != read_header(MODEL)
     except ValueError:
         pass  # refused outright: also "needs more bytes"
+
+
+def test_a_dense_file_has_no_window_experts_or_latent_attention(meta):
+    assert (meta.value_head_dim, meta.rope_dim) == (meta.head_dim, meta.head_dim)
+    assert meta.sliding_window == meta.n_experts == meta.n_experts_used == meta.expert_bytes == 0
+    assert meta.kv_lora_rank == meta.q_lora_rank == meta.mla_key_head_dim == meta.n_dense_layers == 0
+    assert [field for field, _ in meta.as_rows()][-1] == "BOS / EOS token"
+
+
+@pytest.mark.parametrize("family", ["gemma3", "gpt-oss", "deepseek2"])
+def test_window_expert_and_latent_keys_are_read_as_the_writer_writes_them(tmp_path, family):
+    """helpers.gguf.random_weights writes these keys the way llama.cpp's converter does; the reader reads them back."""
+    from helpers.gguf.random_weights import write_random_gguf
+    from helpers.memory.estimator_check import REDUCED
+    from helpers.memory.gguf_size import predicted_tensors
+
+    arch = REDUCED[family]
+    header = read_header(write_random_gguf(arch, tmp_path / f"{family}.gguf"))
+    assert header.sliding_window == arch.sliding_window
+    assert (header.n_experts, header.n_experts_used) == (arch.n_experts, arch.n_experts_used)
+    assert header.expert_ffn == (arch.expert_width if arch.is_moe else 0)
+    assert (header.n_shared_experts, header.n_dense_layers) == (arch.n_shared_experts, arch.n_dense_layers)
+    experts = [t.nbytes for t in predicted_tensors(arch, "F16") if "_exps." in t.name]  # F16 file: sizes known
+    assert header.expert_bytes == sum(experts) and (header.expert_bytes > 0) == arch.is_moe
+    rows = dict(header.as_rows())
+    assert ("sliding window (tokens)" in rows) == bool(arch.sliding_window)
+    assert ("experts used / total" in rows) == arch.is_moe
+    if arch.is_mla:  # the converter's layout: one shared "head" of the compressed vector + rotary key
+        assert (header.n_kv_heads, header.head_dim, header.value_head_dim) == (
+            1, arch.kv_lora_rank + arch.qk_rope_head_dim, arch.kv_lora_rank)
+        assert (header.mla_key_head_dim, header.mla_value_head_dim) == (arch.head_dim, arch.value_head_dim)
+        assert (header.kv_lora_rank, header.q_lora_rank, header.rope_dim) == (
+            arch.kv_lora_rank, arch.q_lora_rank, arch.qk_rope_head_dim)
+        assert rows["latent attention: K/V rank + rotary dims"] == f"{arch.kv_lora_rank} + {arch.qk_rope_head_dim}"
+    else:
+        assert (header.n_kv_heads, header.head_dim, header.kv_lora_rank) == (arch.n_kv_heads, arch.head_dim, 0)

@@ -113,3 +113,55 @@ def test_a_files_plan_equals_the_shapes_plan_when_the_file_is_what_the_shape_pre
 def test_a_context_that_is_not_a_whole_number_of_tokens_is_named(context):
     with pytest.raises(ValueError, match=f"context must be a whole number of tokens, at least 1, got {context!r}"):
         assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", context, gpu_budget_bytes=2**30)
+
+
+@pytest.fixture(scope="module")
+def reduced_files(tmp_path_factory):
+    """Random-weight F16 files of each reduced new family (a few MB each)."""
+    from helpers.memory.estimator_check import REDUCED, reduced_model
+
+    folder = tmp_path_factory.mktemp("reduced")
+    return {family: reduced_model(family, folder, "F16") for family in REDUCED}
+
+
+@pytest.mark.parametrize("family", ["gemma3", "qwen3moe", "gpt-oss", "deepseek2"])
+def test_a_new_familys_file_is_planned_like_its_shape(reduced_files, family):
+    """Sliding-window, expert and latent-attention files: the file's plan (KV cache included) and its speed
+    equal the shape's, so a window, MLA's compressed cache and the unused experts are all seen in the file."""
+    from helpers.gguf.header import read_header
+    from helpers.memory.estimator_check import REDUCED
+    from helpers.memory.gguf_size import bytes_read_per_token
+    from helpers.memory.vram import kv_cache_bytes
+    from helpers.memory.willitrun import assess_file, file_bytes_read_per_token
+
+    arch, header = REDUCED[family], read_header(reduced_files[family])
+    for context in (1024, 8192):
+        for layers in (-1, 0, 2):
+            options = dict(gpu_budget_bytes=2**34, n_gpu_layers=layers, bandwidth_gbps=100.0)
+            from_file, from_shape = assess_file(header, context, **options), assess(arch, "F16", context, **options)
+            assert from_file.verdict.plan == from_shape.verdict.plan, (context, layers)
+            assert from_file.tokens_per_second == from_shape.tokens_per_second, (context, layers)
+        kv = from_file.as_dict()["kv_cache_bytes"]
+        assert kv == kv_cache_bytes(arch, context) == from_shape.as_dict()["kv_cache_bytes"]
+    if arch.sliding_window:  # no longer every block caching the whole context
+        assert kv < kv_cache_bytes(arch, 8192, swa_full=True)
+    per_token = file_bytes_read_per_token(header, arch)
+    assert per_token == bytes_read_per_token(arch, "F16")
+    embedding = header.embedding_bytes if header.has_output_weight else 0
+    unused = header.expert_bytes * (arch.n_experts - arch.n_experts_used) // arch.n_experts if arch.is_moe else 0
+    assert per_token == header.tensor_bytes - embedding - unused
+    assert (unused > 0) == arch.is_moe
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["gemma3", "qwen3moe", "gpt-oss", "deepseek2"])
+def test_a_files_kv_cache_is_the_one_llama_cpp_allocates(reduced_files, family):
+    """End to end: the file's own keys give the KV cache llama.cpp reports when it loads that file (its CLI's
+    default, a window-sized cache for sliding-window blocks)."""
+    from helpers.gguf.header import read_header
+    from helpers.memory.estimator_check import llama_cpp_buffers
+    from helpers.memory.willitrun import assess_file
+
+    path = reduced_files[family]
+    planned = assess_file(read_header(path), 4096, gpu_budget_bytes=0).as_dict()["kv_cache_bytes"]
+    assert planned == llama_cpp_buffers(path, 4096, swa_full=False)["kv_cache_bytes"]
