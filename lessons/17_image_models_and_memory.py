@@ -89,8 +89,8 @@ print(f"total parameters: SD 1.5 {totals['sd15'] / 1e3:.2f} B, SDXL {totals['sdx
       "(Stability AI describes SDXL as a 3.5 B-parameter base model)")
 
 # %% [markdown]
-# SDXL's UNet is three times SD 1.5's, and its second text encoder alone (695 M) is bigger than all
-# of SD 1.5's UNet at 860 M, minus a bit. The VAE is the same size in both.
+# SDXL's UNet is three times SD 1.5's, and its second text encoder alone (695 M) is about four fifths
+# of SD 1.5's whole UNet (860 M). The VAE is the same size in both.
 #
 # ## 2. Latents: why diffusion runs on 4 x 64 x 64 and not on 3 x 512 x 512
 #
@@ -116,8 +116,9 @@ for res in (512, 768, 1024):
 pd.DataFrame(rows).set_index("image (px)")
 
 # %% [markdown]
-# On pixels, one image's attention scores alone would need thousands of GiB; on latents a fraction
-# of one. (fp16, one image, SD 1.5's UNet, naive attention.)
+# On pixels, one image's attention scores alone would need thousands of GiB; on latents 0.5 GiB at
+# 512x512 and still 8 GiB at 1024x1024, which is why memory-efficient attention matters (section 3).
+# (fp16, one image, SD 1.5's UNet, naive attention: the score matrix stored whole.)
 #
 # ## 3. The memory model, phase by phase
 #
@@ -131,10 +132,11 @@ pd.DataFrame(rows).set_index("image (px)")
 # Peak VRAM = the largest phase: the weights on the GPU in that phase + that phase's activations + the
 # runtime overhead (CUDA context, library workspaces: 400 MiB here). The activation terms are simple
 # on purpose (`helpers/images/memory.py` says how): skip connections and a working set of feature maps
-# for the UNet, plus naive attention's scores (2 x heads x tokens² per image, zero with PyTorch 2's
-# `scaled_dot_product_attention`, which diffusers uses by default, or xFormers); a few full-resolution
-# feature maps for the decoder. SDXL's VAE config sets `force_upcast`, so diffusers decodes in fp32
-# even in an fp16 pipeline (its VAE overflows in fp16).
+# for the UNet, plus naive attention's scores (2 x heads x tokens² per image); a few full-resolution
+# feature maps for the decoder. PyTorch 2's `scaled_dot_product_attention` (**SDPA**, which diffusers
+# uses by default) and the xFormers library compute attention in one fused kernel, block by block,
+# without ever storing the score matrix, so with them that term is zero. SDXL's VAE config sets
+# `force_upcast`, so diffusers decodes in fp32 even in an fp16 pipeline (its VAE overflows in fp16).
 
 # %%
 rows = []
@@ -175,8 +177,9 @@ plt.show()
 #
 # - **fp16 halves the weights**, and the weights are most of the memory at native resolution.
 # - For both models the **VAE decode** is the peak at these sizes: full-resolution feature maps with
-#   128-256 channels are big, and SDXL's are in fp32. SDXL's **denoising** phase (weights plus UNet
-#   activations) is about 7.2 GiB in fp16 at 1024x1024 — that is the "about 8 GB" everyone quotes.
+#   128-256 channels are big, and SDXL's are in fp32. SDXL in fp16 at 1024x1024 peaks at about
+#   11.0 GiB in the decode, while its **denoising** phase (weights plus UNet activations) is about
+#   7.2 GiB. The peak is what has to fit; section 5 sets published figures against it.
 # - This is why an 8 GB card can finish all the steps of an SDXL image and then fail in the last
 #   second, and why ComfyUI answers "ran out of memory when regular VAE decoding, retrying with tiled
 #   VAE decoding".
@@ -189,26 +192,33 @@ plt.show()
 #
 # | saver (diffusers) | what it does | speed cost |
 # | --- | --- | --- |
-# | `enable_attention_slicing()` | attention scores in two halves of the heads | small; none needed with SDPA/xFormers |
+# | `enable_attention_slicing()` | plain attention over half the heads at a time, in place of SDPA | small; with SDPA it *costs* memory (below) |
 # | `enable_vae_slicing()` | decode a batch one image at a time | none to small |
 # | `enable_vae_tiling()` | decode in overlapping tiles of the VAE's `sample_size` (512 px SD 1.5, 1024 px SDXL) | slower decode, faint seams possible |
 # | `enable_model_cpu_offload()` | only the busy component on the GPU; each moves once per image | small |
 # | `enable_sequential_cpu_offload()` | each layer's weights move to the GPU just before they run, every step | large |
 #
 # (Costs as the diffusers docs and AUTOMATIC1111's wiki describe them; sources in `helpers.images.memory.SAVER_NOTES`.)
-# Their estimated effect on SDXL at 1024x1024, fp16, batch 1:
+# Their estimated effect on SDXL at 1024x1024, fp16, batch 1 (a negative saving is a cost):
 
 # %%
 savers = pd.DataFrame(im.saver_table("sdxl", 1024, 1, "fp16"))
-savers[["saver", "peak GiB", "peak phase", "saves GiB", "speed cost"]].set_index("saver")
+savers[["saver", "peak GiB", "peak phase", "saves GiB", "denoising GiB", "speed cost"]].set_index("saver")
 
 # %% [markdown]
 # VAE tiling does nothing at 1024x1024 for SDXL: its tile *is* 1024 px (it helps at 1536 and up).
 # Model offload takes the text encoders and the UNet off the GPU during decode, which moves the peak
 # back to denoising; sequential offload keeps only one layer's weights at a time, so what is left is
-# activations, the fp32 decode above all. Attention slicing changes nothing here because SDPA
-# never stores the scores — with naive attention and a batch it matters, as SD 1.5 at 1024x1024
-# with 4 images shows:
+# activations, the fp32 decode above all.
+#
+# **Attention slicing** does not lower the peak, and it makes the denoising phase *larger*. diffusers'
+# `enable_attention_slicing()` replaces the attention kernel with its sliced one, which computes the
+# score matrix the plain way for half the heads at a time. With SDPA the fused kernel never
+# materialises the score matrix at all, so slicing gains nothing and adds the slices' score matrices.
+# That is what was measured on diffusers' real pipeline (section 9, `benchmarks/results/sd_pipeline_memory.md`):
+# at 256 px the denoising phase held 21.8 MiB above the weights with slicing against 12.7 MiB with SDPA.
+# Slicing helps only where attention was plain (naive) to begin with: an old PyTorch 1 without
+# xFormers, say. There it matters, as SD 1.5 at 1024x1024 with 4 images shows:
 
 # %%
 naive = pd.DataFrame(im.saver_table("sd15", 1024, 4, "fp16", attention="naive"))
@@ -225,32 +235,107 @@ pd.DataFrame([{"saver": s, "weights copied to the GPU per image (GB)":
               for s in ("model_cpu_offload", "sequential_cpu_offload")]).set_index("saver")
 
 # %% [markdown]
-# At a PCIe 4.0 x16 link's ~25 GB/s in practice, 150 GB is about six seconds of copying per image
+# At a PCIe 4.0 x16 link's ~25 GB/s in practice, 156 GB is about six seconds of copying per image
 # on top of the compute; AUTOMATIC1111's wiki calls its equivalent (`--lowvram`) "devastating for performance".
 #
-# ## 5. Against published figures
+# ## 5. Against published figures: the peak, for the setup each source describes
 #
-# Published figures (sources in `data/published_image_memory.csv`) beside this model's estimate of
-# the same setup. The pages write "GB" without saying whether they mean 10⁹ bytes or GiB; both
-# are shown, with the denoising phase alone.
+# What has to fit on a card is the **peak**, so published figures are set against the estimated peak,
+# not against one phase of it. And a peak belongs to a setup: the same SDXL image needs very different
+# memory depending on where the text encoders are during the decode and in what precision the VAE
+# decodes.
+#
+# - **diffusers without savers** keeps every component on the GPU and, for SDXL's `force_upcast`
+#   VAE, decodes in fp32.
+# - **The UIs** decode in half precision where they can: ComfyUI decodes in bf16 on GPUs that support
+#   it (its VAE's working dtypes are bf16 and fp32,
+#   [comfy/sd.py](https://github.com/comfyanonymous/ComfyUI/blob/master/comfy/sd.py)) and retries in
+#   tiles when the decode runs out of memory; AUTOMATIC1111 decodes in fp16 unless started with
+#   `--no-half-vae`. Many SDXL users swap in an **fp16-safe VAE**, a fine-tune of SDXL's VAE whose
+#   activations stay inside fp16's range
+#   ([madebyollin/sdxl-vae-fp16-fix](https://huggingface.co/madebyollin/sdxl-vae-fp16-fix)). A UI can
+#   also take the text encoders off the GPU once the prompt is encoded: ComfyUI unloads a model it no
+#   longer needs when the next one needs the room; AUTOMATIC1111's `--medvram-sdxl` goes further
+#   (model offload, section 4).
+#
+# The estimator expresses these with `vae_dtype=` (the dtype the VAE decodes in) and
+# `text_encoders_offloaded=True`; the savers do the rest. One SDXL image at 1024x1024, fp16, set up
+# five ways (an "8 GB" card holds 8 GiB, of 2³⁰ bytes each):
+
+# %%
+pd.DataFrame(im.setup_table("sdxl", 1024, "fp16", vram_gib=8.0)).set_index("setup")
+
+# %% [markdown]
+# Now each published figure (`data/published_image_memory.csv`) beside the estimated peak for the
+# setup its source describes. The setup is read from the source's own words (which components it
+# says stay resident, which flags) and from its component list: SDXL's VAE has 84 M parameters, so a
+# page listing it at 0.2 GB counts an fp16 VAE and one listing 0.34 GB an fp32 one. The pages write
+# "GB" without saying whether they mean 10⁹ bytes or GiB; the ratio reads them as 10⁹ bytes (read as
+# GiB, every ratio would be 7% lower). The kind says what a figure is: a card size to buy
+# ("requirement"), a sum of parts ("estimate"), a peak the page says it measured, or a peak stated
+# with no method.
 
 # %%
 compare = pd.DataFrame(im.published_comparison())
-compare.drop(columns="source").set_index(["model", "resolution", "dtype", "setup"])
+compare.set_index(["model", "resolution", "dtype", "setup"])
+
+# %%
+PUBLISHED = "published (as written, 'GB')"
+
+
+def ratios(rows) -> str:
+    return ", ".join(f"{r:.2f}" for r in rows["estimate / published"])
+
+
+def figures(rows) -> str:
+    return ", ".join(f"{v:g}" for v in rows[PUBLISHED])
+
+
+resident = compare[compare["setup"] == "all on GPU"]
+sd15 = resident[resident["model"] == "sd15"]
+sdxl_plain = resident[(resident["model"] == "sdxl") & (resident["VAE decodes in"] == resident["dtype"])]
+measured = compare[compare["kind"] == "measured peak"].iloc[0]
+offload = compare[compare["setup"] == "sequential CPU offload"].set_index("model")
+ui = im.estimate("sdxl", 1024, 1, "fp16", vae_dtype="fp16", text_encoders_offloaded=True)
+print(f"SD 1.5, everything resident: LOW. Estimated peak {sd15['estimated peak GB'].iloc[0]:.2f} GB against "
+      f"{figures(sd15)} GB: estimate / published {ratios(sd15)}.")
+print(f"SDXL, everything resident, VAE in the pipeline's dtype: HIGH. Estimated peaks "
+      f"{', '.join(f'{v:.2f}' for v in sdxl_plain['estimated peak GB'])} GB against {figures(sdxl_plain)} GB: "
+      f"{ratios(sdxl_plain)}.")
+print(f"SDXL, '{measured[PUBLISHED]:g} GB measured on an 8 GB card' with the text encoders resident and an "
+      f"{measured['VAE decodes in']} VAE: HIGH, {measured['estimate / published']:.2f}. That setup peaks at "
+      f"{measured['estimated peak GiB']:.2f} GiB in the {measured['peak phase']}, more than an 8 GiB card holds. "
+      f"With an fp16 VAE and the text encoders off after encoding the estimate is {ui.peak_gib:.2f} GiB "
+      f"({ui.peak_bytes / 1e9:.2f} GB, {ui.peak_bytes / 1e9 / measured[PUBLISHED]:.2f} of the figure).")
+print(f"Sequential CPU offload: SD 1.5 LOW, {offload.loc['sd15', 'estimate / published']:.2f}; "
+      f"SDXL (fp32 VAE) HIGH, {offload.loc['sdxl', 'estimate / published']:.2f}, "
+      f"the {offload.loc['sdxl', 'peak phase']} setting the peak.")
+sdxl_vae = im.find_model("sdxl")["components"]["vae"]["config"]
+print("The model's SDXL decode term at 1024x1024 (activations only): " + ", ".join(
+    f"{im.vae_decode_bytes(sdxl_vae, 1024, 1024, 1, im.DTYPE_BYTES[d]) / GiB:.2f} GiB in {d}" for d in ("fp16", "fp32")))
 
 # %% [markdown]
-# - **SD 1.5, 512x512, fp16**: the estimate, about 2.9 GiB (3.1 GB), sits under "runs on 4 GB" and
-#   about 0.6 GB under the measured 3.7. What the model leaves out is real: PyTorch's caching allocator
-#   keeps freed blocks, cuDNN and cuBLAS take workspaces, and a CUDA context with those libraries
-#   loaded often exceeds the 400 MiB allowed for here.
-# - **SDXL, 1024x1024, fp16**: the denoising phase alone (about 7.2 GiB, 7.8 GB) matches "about 8 GB"
-#   and the measured 7.5. The whole diffusers pipeline peaks higher, about 11 GiB, in the fp32 VAE decode
-#   with the text encoders still on the GPU. Published figures come from UIs that offload the text
-#   encoders, decode in tiles, or use an fp16-safe VAE; plain diffusers without savers does none of these.
-#   With `enable_model_cpu_offload()` the estimate drops to about 5.5 GiB (section 4's table).
-# - **Sequential offload**: the estimates are the right size (SDXL 4.4 GiB against a measured 4 GB floor)
-#   or under (SD 1.5: 0.9 GiB against 2 GB), because a real run keeps more than one layer resident and
-#   the UI's own buffers are not in the model. The order of magnitude is the point.
+# Why, as far as the model can tell:
+#
+# - **SD 1.5 is estimated low.** The published figures are a card size ("runs on 4 GB") or a sum of
+#   parts rounded up, and the model leaves out what a real GPU adds: PyTorch's caching allocator keeps
+#   freed blocks for reuse (tools such as `nvidia-smi` count them as used), cuDNN and cuBLAS (NVIDIA's
+#   convolution and matrix libraries) take scratch *workspaces*, and a CUDA context with those
+#   libraries loaded often needs more than the 400 MiB allowed for here. Under sequential offload,
+#   AUTOMATIC1111's `--lowvram` moves the UNet in blocks, not one layer at a time, so more weights are
+#   on the GPU at once than the model's one layer.
+# - **SDXL is estimated high.** Its peak is the VAE decode, and the model's decode term (four
+#   full-resolution feature maps of 256 channels, printed above) is more than the whole "activations
+#   and buffers" allowance of the pages (gigagpu's table: about 1.5 GB). That
+#   coefficient was set from SD 1.5's VAE measured on a CPU (section 6); no GPU measurement here says
+#   which side is right, so the ratios show where the model and the pages disagree, not who is wrong.
+# - **The "measured" SDXL figure cannot be the setup its page describes**, by this model: with an
+#   fp32 VAE and the text encoders resident the decode phase would not fit an 8 GiB card. A UI on an
+#   8 GB card decodes in half precision or in tiles and lets the text encoders go, and in that setup
+#   the estimate comes close to the figure.
+# - Plain diffusers is the setup the estimator's default describes, and for SDXL it needs about
+#   11 GiB at 1024x1024, more than any of the published figures: on an 8 GB card use an fp16-safe
+#   VAE with the text encoders off the GPU after encoding, or model offload (the table above).
 #
 # ## 6. Checking the model on this machine
 #
@@ -294,7 +379,7 @@ pd.DataFrame(rows).set_index(["module", "size (latent or pixels)"])
 
 # %% [markdown]
 # On the small UNet with naive attention the quadratic score term dominates and the estimate is
-# within a few percent; with SDPA it is about 20% high. The decoder's coefficient (`K_VAE_DECODE`,
+# within about 10% (on the machine that stored this notebook); with SDPA it is about 20% high. The decoder's coefficient (`K_VAE_DECODE`,
 # four full-resolution maps of 256 channels) was set from SD 1.5's real VAE, which it matches within
 # a few percent. Not everything transfers: on a GPU, cuDNN workspaces and PyTorch's caching allocator
 # add their own, and SD 1.5's real UNet measured on this CPU (`benchmarks/image_memory.py`, results in
@@ -306,11 +391,16 @@ pd.DataFrame(rows).set_index(["module", "size (latent or pixels)"])
 # ## 7. Plan your own card
 #
 # Pick a model, resolution, dtype, batch and savers; the bar shows the peak phase's parts against
-# your VRAM and the verdict says what to try.
+# your VRAM and the verdict says what to try. Stored below: the planner's picture at its default
+# settings (no savers, SDPA, batch 1); with a kernel, move the controls.
+
+# %%
+from helpers.widgets.image_memory import memory_planner, planner_figure
+
+fig = planner_figure(MODEL, 1024, "fp16", VRAM_GIB)
+plt.show()
 
 # %% tags=["nbval-ignore-output"]
-from helpers.widgets.image_memory import memory_planner
-
 memory_planner(MODEL, 1024, "fp16", VRAM_GIB)
 
 # %% [markdown]
@@ -413,9 +503,11 @@ savers.pivot(index="savers", columns="phase", values=["measured MiB", "estimated
 # - **VAE tiling** and **VAE slicing** lower the decode peak, as the estimator says: the tiny VAE's
 #   tile is 32 px, so even a 64 px image is decoded in tiles (its pixels change a little where tiles
 #   are blended); slicing decodes the two images one after the other.
-# - **Attention slicing** saves nothing here, and at 256 px it *costs* memory: diffusers swaps
-#   PyTorch's SDPA attention (which never stores the score matrix) for plain attention computed a
-#   few heads at a time. It helps only where attention was plain to begin with.
+# - **Attention slicing** saves nothing here, and at 256 px it *costs* memory (21.8 against 12.7 MiB
+#   in the benchmark): diffusers swaps PyTorch's SDPA attention (which never stores the score matrix)
+#   for plain attention computed half the heads at a time. The estimator counts those slices' score
+#   matrices too (section 4); at 64 px they are tens of kilobytes. It helps only where attention was
+#   plain to begin with.
 # - **Model CPU offload** needs a second device to offload to. On a CPU-only machine the hooks run
 #   with the CPU as "the accelerator" and save nothing; measured, each phase even holds about one
 #   more copy of the weights of the components run so far (text encoder, then + UNet, then + VAE).
@@ -441,10 +533,14 @@ savers.pivot(index="savers", columns="phase", values=["measured MiB", "estimated
 #   ViT-bigG/14's text encoder (695 M) and a 2.6 B UNet — all counted here from their configs.
 # - Diffusion runs on latents 8x smaller per side with 4 channels (48x fewer numbers); attention's
 #   cost grows with the square of the latent tokens, so resolution is expensive.
-# - Peak VRAM is the largest of three phases; fp16 halves the weights; SDXL's denoising phase is
-#   about 7 GiB at 1024x1024 and its fp32 VAE decode can be the real peak.
+# - Peak VRAM is the largest of three phases; fp16 halves the weights. For SDXL at 1024x1024 the
+#   peak is the VAE decode: about 11 GiB in plain diffusers (fp32 decode, everything resident), about
+#   7.3 GiB with an fp16-safe VAE and the text encoders off the GPU after encoding.
+# - Judged on that peak, for the setup each source describes, the estimate is low for SD 1.5 and
+#   high for SDXL against published figures (section 5 prints by how much).
 # - Savers trade speed for memory: slicing and tiling cost little, model offload a bit, sequential
-#   offload a lot (weights cross PCIe every step).
+#   offload a lot (weights cross PCIe every step). Attention slicing only helps naive attention; with
+#   SDPA it costs memory.
 # - ComfyUI's nodes and AUTOMATIC1111's flags are the same pieces and savers; prefer `.safetensors`.
 # - diffusers' real pipeline runs here on a tiny random-weight model: its weights, counted from the
 #   safetensors headers, are what the estimator says to the byte; savers are measured, not assumed.

@@ -19,18 +19,25 @@ Memory model (bytes; GiB = 2**30 bytes, GB = 10**9 bytes; deliberately simple, a
   attention) or ``K_RES_WORK`` (ResNet-only levels) feature maps of that level's size, plus, with
   naive attention, the score matrix: 2 (scores and probabilities) x heads x n_tokens² per image -
   the quadratic term. PyTorch 2's ``scaled_dot_product_attention`` (diffusers' default, like
-  xFormers) never stores it, so there the term is 0. Cross-attention scores (n x 77) are ignored.
+  xFormers) is a fused kernel that never materialises it, so there the term is 0. Attention slicing
+  (diffusers' ``SlicedAttnProcessor``) replaces either kind by plain attention over a slice of the
+  batch x heads axis at a time: 2 x (heads // 2) x n_tokens², whatever the batch - less than naive
+  attention, more than SDPA. Cross-attention scores (n x 77) are ignored.
 * VAE decode: ``K_VAE_DECODE`` feature maps of its largest decoder map (256 channels at full
   resolution for these VAEs) per image, plus the mid-block attention scores when naive.
-  SDXL's VAE config sets ``force_upcast``: diffusers decodes it in fp32 even in an fp16 pipeline.
+  SDXL's VAE config sets ``force_upcast``: diffusers decodes it in fp32 even in an fp16 pipeline
+  (``vae_dtype=None``); an fp16-safe VAE or a UI's half-precision decode is ``vae_dtype="fp16"``.
 * the text encoders' activations (77 tokens) are negligible and left out.
 * runtime overhead: CUDA context and library workspaces, ``RUNTIME_OVERHEAD_BYTES`` (the 400 MiB
   ``helpers.memory.vram`` uses); PyTorch's caching allocator can hold more than this model counts.
 
 The peak is the largest of three phases (text encoding, denoising, VAE decode): weights on the GPU
-in that phase + that phase's activations + overhead. The coefficients were set by measuring models
-on a CPU (``measure_forward_peak``: torch.profiler's allocator events; see notebook 17) and are a
-model, not a promise: a GPU adds cuDNN workspaces and the caching allocator's slack.
+in that phase + that phase's activations + overhead. ``text_encoders_offloaded`` moves the text
+encoders off the GPU once the prompt is encoded (the UNet and VAE stay). The coefficients were set
+by measuring models on a CPU (``measure_forward_peak``: torch.profiler's allocator events; see
+notebook 17) and are a model, not a promise: a GPU adds cuDNN workspaces and the caching
+allocator's slack. ``published_comparison`` sets published figures beside the peak of the setup
+each source describes (``SETUPS``, plus the VAE's dtype).
 """
 import json
 import math
@@ -60,8 +67,10 @@ K_VAE_DECODE = 4  # the VAE decoder's largest feature map (256 channels at full 
 ATTENTION_SLICES = 2  # diffusers' enable_attention_slicing("auto"): heads in two halves
 
 SAVER_NOTES = {
-    "attention_slicing": ("attention in slices (diffusers 'auto': two halves of the heads), so only part of "
-                          "the score matrix exists at once; no effect with SDPA/xFormers, which never store it",
+    "attention_slicing": ("plain attention over half the heads at a time (diffusers 'auto'), so only part of "
+                          "the score matrix exists at once: saves memory against naive attention; against "
+                          "SDPA/xFormers, whose fused kernel never materialises the scores, it gains nothing "
+                          "and adds the slices' score matrices (measured: benchmarks/results/sd_pipeline_memory.md)",
                           "small: about 10% slower",
                           "https://huggingface.co/docs/diffusers/v0.13.0/optimization/fp16"),
     "vae_slicing": ("the VAE decodes a batch one image at a time", "none to small (batches only)",
@@ -274,8 +283,10 @@ def unet_activation(config: dict, latent_h: int, latent_w: int, batch: int, byte
     """The UNet's activation peak (bytes) for ``batch`` latents of ``latent_h`` x ``latent_w``.
 
     ``batch`` counts every image the UNet sees at once (twice the images with classifier-free
-    guidance). ``attention``: "sdpa" (scores never stored) or "naive" (2 x heads x tokens² per image,
-    divided by ``slices`` with attention slicing).
+    guidance). ``attention``: "sdpa" (scores never stored) or "naive" (2 x heads x tokens² per image).
+    ``slices`` > 1: attention slicing, which replaces either kind by diffusers' ``SlicedAttnProcessor``:
+    scores and probabilities for ``heads // slices`` rows of the batch x heads axis at a time
+    (2 x heads // slices x tokens², whatever the batch; with SDPA this is memory SDPA never used).
     """
     if attention not in ATTENTION_KINDS:
         raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
@@ -294,14 +305,16 @@ def unet_activation(config: dict, latent_h: int, latent_w: int, batch: int, byte
         skip += layers * chans[i] * tokens[i]
         if i < levels - 1:
             skip += chans[i] * tokens[i + 1]
-    work, scores = 0, 0
+    work, scores = 0, 0  # elements per image (work) and for the whole call (scores)
     for i in range(levels):
         attn_here = has_attn[i] or i == levels - 1  # the mid block attends at the deepest level
         work = max(work, (K_ATTN_WORK if attn_here else K_RES_WORK) * chans[i] * tokens[i])
-        if attention == "naive" and attn_here:
-            scores = max(scores, 2 * heads[i] * tokens[i] ** 2 // max(1, min(slices, heads[i])))
+        if attn_here and slices > 1:
+            scores = max(scores, 2 * max(1, heads[i] // slices) * tokens[i] ** 2)
+        elif attn_here and attention == "naive":
+            scores = max(scores, 2 * heads[i] * tokens[i] ** 2 * batch)
     b = batch * bytes_per_element
-    return UNetActivation(skip * b, work * b, scores * b)
+    return UNetActivation(skip * b, work * b, scores * bytes_per_element)
 
 
 def vae_decode_bytes(config: dict, height: int, width: int, batch: int, bytes_per_element: int,
@@ -332,6 +345,8 @@ class MemoryEstimate:
     peak_phase: str
     parts: dict = field(default_factory=dict)  # name -> bytes at the peak phase; sums to peak_bytes
     phase_parts: dict = field(default_factory=dict)  # phase -> {name -> bytes}; each sums to that phase's bytes
+    vae_dtype: str = ""  # the dtype the VAE decodes in (fp32 when diffusers upcasts it)
+    text_encoders_offloaded: bool = False
 
     @property
     def peak_bytes(self) -> int:
@@ -364,22 +379,28 @@ class PipelinePart:
 
 
 def estimate(model: str = "sdxl", resolution=1024, batch: int = 1, dtype: str = "fp16", savers=(),
-             attention: str = "sdpa", cfg: bool = True) -> MemoryEstimate:
+             attention: str = "sdpa", cfg: bool = True, vae_dtype: str = None,
+             text_encoders_offloaded: bool = False) -> MemoryEstimate:
     """Peak GPU memory (bytes) of generating ``batch`` images at ``resolution`` with ``model``.
 
     ``savers``: any of ``SAVERS``; ``attention``: "sdpa" (PyTorch 2 / xFormers) or "naive";
-    ``cfg``: classifier-free guidance (the UNet sees twice the batch).
+    ``cfg``: classifier-free guidance (the UNet sees twice the batch); ``vae_dtype``: None for
+    diffusers' rule (``force_upcast`` VAEs decode in fp32 in an fp16 pipeline), or the dtype the VAE
+    is kept and decodes in (an fp16-safe VAE, or a UI's half-precision decode: "fp16");
+    ``text_encoders_offloaded``: the text encoders leave the GPU once the prompt is encoded.
     """
     key = model_key(model)
     parts = {}
     for name, comp in find_model(key)["components"].items():
         params, largest = _component_counts(key, name)
         parts[name] = PipelinePart(comp["kind"], comp["config"], params, largest)
-    return estimate_pipeline(parts, resolution, batch, dtype, savers, attention, cfg, name=key)
+    return estimate_pipeline(parts, resolution, batch, dtype, savers, attention, cfg, name=key, vae_dtype=vae_dtype,
+                             text_encoders_offloaded=text_encoders_offloaded)
 
 
 def estimate_pipeline(parts: dict, resolution=512, batch: int = 1, dtype: str = "fp16", savers=(),
-                      attention: str = "sdpa", cfg: bool = True, name: str = "pipeline") -> MemoryEstimate:
+                      attention: str = "sdpa", cfg: bool = True, name: str = "pipeline", vae_dtype: str = None,
+                      text_encoders_offloaded: bool = False) -> MemoryEstimate:
     """``estimate`` for any pipeline given as {component name: PipelinePart} (one "unet", one "vae",
     any number of "clip_text"): the catalogue's models, or a folder's exact counts
     (``helpers.images.sd_pipeline``). Bytes; weights = params x bytes per element of ``dtype``."""
@@ -396,8 +417,13 @@ def estimate_pipeline(parts: dict, resolution=512, batch: int = 1, dtype: str = 
     unet_name, vae_name = by_kind["unet"], by_kind["vae"]
     weights = {c: p.params * s for c, p in parts.items()}
     vae_cfg = parts[vae_name].config
-    upcast = bool(vae_cfg.get("force_upcast")) and dtype == "fp16"
-    vae_s = 4 if upcast else s
+    if vae_dtype is None:  # diffusers: an fp16 pipeline upcasts a force_upcast VAE for the decode only
+        decode_dtype = "fp32" if vae_cfg.get("force_upcast") and dtype == "fp16" else dtype
+        vae_weights_idle = weights[vae_name]
+    else:
+        decode_dtype = vae_dtype
+        vae_weights_idle = parts[vae_name].params * check_dtype(vae_dtype)
+    vae_s = check_dtype(decode_dtype)
     text = [c for c, p in parts.items() if p.kind == "clip_text"]
     phase_comps = {"text encoding": text, "denoising": [unet_name], "VAE decode": [vae_name]}
 
@@ -413,7 +439,7 @@ def estimate_pipeline(parts: dict, resolution=512, batch: int = 1, dtype: str = 
     decode += (batch - decode_images) * 3 * h * w * vae_s  # decoded images already finished
     if "vae_tiling" in savers and (dh, dw) != (h, w):
         decode += decode_images * 3 * h * w * vae_s  # the full output the tiles are pasted into
-    vae_weights = weights[vae_name] * vae_s // s
+    vae_weights = parts[vae_name].params * vae_s
     phase_bytes, phase_parts = {}, {}
     for phase, names in phase_comps.items():
         if "sequential_cpu_offload" in savers:
@@ -421,8 +447,9 @@ def estimate_pipeline(parts: dict, resolution=512, batch: int = 1, dtype: str = 
         elif "model_cpu_offload" in savers:
             resident = sum(vae_weights if c == vae_name else weights[c] for c in names)
         else:
-            vae = vae_weights if phase == "VAE decode" else weights[vae_name]
-            resident = sum(weights[c] for c in parts if c != vae_name) + vae
+            vae = vae_weights if phase == "VAE decode" else vae_weights_idle
+            gone = text if text_encoders_offloaded and phase != "text encoding" else []
+            resident = sum(weights[c] for c in parts if c != vae_name and c not in gone) + vae
         phase_part = {"weights on GPU": resident, "runtime overhead": RUNTIME_OVERHEAD_BYTES}
         if phase == "denoising":
             phase_part.update({"UNet activations": act.skips + act.working, "attention scores": act.attention_scores})
@@ -432,7 +459,7 @@ def estimate_pipeline(parts: dict, resolution=512, batch: int = 1, dtype: str = 
         phase_parts[phase] = phase_part
     peak = max(phase_bytes, key=lambda p: (phase_bytes[p], p == "denoising"))
     return MemoryEstimate(name, (h, w), batch, dtype, savers, attention, phase_bytes, peak, phase_parts[peak],
-                          phase_parts)
+                          phase_parts, decode_dtype, bool(text_encoders_offloaded))
 
 
 def offload_transfer_bytes(model: str, dtype: str = "fp16", steps: int = 30, saver: str = "model_cpu_offload") -> int:
@@ -448,22 +475,34 @@ def offload_transfer_bytes(model: str, dtype: str = "fp16", steps: int = 30, sav
 
 def saver_table(model: str = "sdxl", resolution=1024, batch: int = 1, dtype: str = "fp16",
                 attention: str = "sdpa") -> list:
-    """One row per memory saver (and none): peak GiB, the phase that sets it, what it does, its speed cost."""
+    """One row per memory saver (and none): peak GiB, the phase that sets it, what it saves (negative:
+    costs), the denoising phase alone (GiB), what it does, its speed cost."""
     base = estimate(model, resolution, batch, dtype, (), attention)
     rows = [{"saver": "none", "peak GiB": round(base.peak_gib, 2), "peak phase": base.peak_phase,
-             "saves GiB": 0.0, "what it does": "everything on the GPU", "speed cost": "-"}]
+             "saves GiB": 0.0, "denoising GiB": round(base.phase_bytes["denoising"] / GiB, 2),
+             "what it does": "everything on the GPU", "speed cost": "-"}]
     for saver in SAVERS:
         e = estimate(model, resolution, batch, dtype, (saver,), attention)
         what, cost, _source = SAVER_NOTES[saver]
         rows.append({"saver": saver, "peak GiB": round(e.peak_gib, 2), "peak phase": e.peak_phase,
-                     "saves GiB": round(base.peak_gib - e.peak_gib, 2), "what it does": what, "speed cost": cost})
+                     "saves GiB": round(base.peak_gib - e.peak_gib, 2),
+                     "denoising GiB": round(e.phase_bytes["denoising"] / GiB, 2), "what it does": what,
+                     "speed cost": cost})
     return rows
 
 
 # --- published figures -------------------------------------------------------------------------
 
+PUBLISHED_KINDS = ("requirement", "estimate", "measured peak", "stated peak")
+SETUPS = {"all on GPU": {}, "text encoders off after encoding": {"text_encoders_offloaded": True},
+          "model CPU offload": {"savers": ("model_cpu_offload",)},
+          "sequential CPU offload": {"savers": ("sequential_cpu_offload",)}}
+
+
 def load_published() -> list:
-    """``data/published_image_memory.csv`` rows (vram_gb as the source writes it; every row has a source)."""
+    """``data/published_image_memory.csv`` rows (vram_gb as the source writes it): each names its
+    source, the setup it describes (a key of ``SETUPS``), the dtype its VAE decodes in, and its kind
+    (a card size to buy, a sum of parts, a peak said to be measured, or a peak with no method given)."""
     import csv
 
     with open(DATA_DIR / "published_image_memory.csv", newline="", encoding="utf-8") as f:
@@ -471,26 +510,47 @@ def load_published() -> list:
     for i, row in enumerate(rows, start=2):
         if not row["source"].strip():
             raise ValueError(f"published_image_memory.csv line {i}: every row needs a source")
+        if row["setup"] not in SETUPS or row["kind"] not in PUBLISHED_KINDS:
+            raise ValueError(f"published_image_memory.csv line {i}: setup {row['setup']!r} must be one of "
+                             f"{list(SETUPS)} and kind {row['kind']!r} one of {list(PUBLISHED_KINDS)}")
         row["resolution"], row["batch"], row["vram_gb"] = int(row["resolution"]), int(row["batch"]), float(row["vram_gb"])
         model_key(row["model"])
         check_dtype(row["dtype"])
+        check_dtype(row["vae_dtype"])
     return rows
 
 
-SETUP_SAVERS = {"all on GPU": (), "model CPU offload": ("model_cpu_offload",),
-                "sequential CPU offload": ("sequential_cpu_offload",)}
-
-
 def published_comparison() -> list:
-    """Each published figure beside this module's estimate for the same setup (GiB and GB)."""
+    """Each published figure beside this module's peak for the setup its source describes (its
+    savers, text encoders and VAE dtype): estimated peak in GiB and GB, the phase that sets it, and
+    estimate / published, reading the source's "GB" as 10**9 bytes."""
     rows = []
     for row in load_published():
-        e = estimate(row["model"], row["resolution"], row["batch"], row["dtype"], SETUP_SAVERS[row["setup"]])
+        e = estimate(row["model"], row["resolution"], row["batch"], row["dtype"], vae_dtype=row["vae_dtype"],
+                     **SETUPS[row["setup"]])
         rows.append({"model": row["model"], "resolution": row["resolution"], "dtype": row["dtype"],
-                     "setup": row["setup"], "published (as written, 'GB')": row["vram_gb"], "kind": row["kind"],
-                     "estimate GiB": round(e.peak_gib, 2), "estimate GB": round(e.peak_bytes / 1e9, 2),
-                     "peak phase": e.peak_phase,
-                     "denoising phase GiB": round(e.phase_bytes["denoising"] / GiB, 2), "source": row["source"]})
+                     "setup": row["setup"], "VAE decodes in": e.vae_dtype, "kind": row["kind"],
+                     "published (as written, 'GB')": row["vram_gb"], "estimated peak GiB": round(e.peak_gib, 2),
+                     "estimated peak GB": round(e.peak_bytes / 1e9, 2), "peak phase": e.peak_phase,
+                     "estimate / published": round(e.peak_bytes / 1e9 / row["vram_gb"], 2), "source": row["source"]})
+    return rows
+
+
+def setup_table(model: str = "sdxl", resolution=1024, dtype: str = "fp16", vram_gib: float = 8.0) -> list:
+    """One image set up the ways diffusers and the UIs do it: peak GiB and GB, the phase that sets it,
+    the dtype the VAE decodes in, and whether it fits ``vram_gib`` GiB (2**30 bytes)."""
+    ways = [("diffusers, no savers", "everything resident; a force_upcast VAE decodes in fp32", {}),
+            ("fp16-safe VAE", "everything resident; the VAE decodes in the pipeline's dtype", {"vae_dtype": dtype}),
+            ("fp16-safe VAE, text encoders off after encoding", "UNet and VAE resident",
+             {"vae_dtype": dtype, "text_encoders_offloaded": True}),
+            ("model CPU offload", "only the busy component on the GPU", {"savers": ("model_cpu_offload",)}),
+            ("sequential CPU offload", "one layer at a time on the GPU", {"savers": ("sequential_cpu_offload",)})]
+    rows = []
+    for name, what, options in ways:
+        e = estimate(model, resolution, 1, dtype, **options)
+        rows.append({"setup": name, "what stays on the GPU": what, "VAE decodes in": e.vae_dtype,
+                     "peak GiB": round(e.peak_gib, 2), "peak GB": round(e.peak_bytes / 1e9, 2),
+                     "peak phase": e.peak_phase, f"fits {vram_gib:g} GiB": e.fits(vram_gib)})
     return rows
 
 
@@ -617,21 +677,28 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", default="fp16", help=f"one of {list(DTYPE_BYTES)}")
     parser.add_argument("--saver", action="append", default=[], help=f"any of {list(SAVERS)}; repeat for more")
     parser.add_argument("--attention", default="sdpa", help=f"one of {list(ATTENTION_KINDS)}")
+    parser.add_argument("--vae-dtype", default=None, help="the dtype the VAE decodes in (default: diffusers' rule, "
+                        "fp32 for a force_upcast VAE in an fp16 pipeline)")
+    parser.add_argument("--text-encoders-offloaded", action="store_true",
+                        help="the text encoders leave the GPU once the prompt is encoded")
     parser.add_argument("--json", action="store_true", help="print JSON (bytes) instead of text (GiB)")
     args = parser.parse_args(argv)
     try:
-        e = estimate(args.model, args.resolution, args.batch, args.dtype, args.saver, args.attention)
+        e = estimate(args.model, args.resolution, args.batch, args.dtype, args.saver, args.attention,
+                     vae_dtype=args.vae_dtype, text_encoders_offloaded=args.text_encoders_offloaded)
     except ValueError as err:
         parser.error(str(err))
     if args.json:
         print(json.dumps({"model": e.model, "resolution": list(e.resolution), "batch": e.batch, "dtype": e.dtype,
-                          "savers": list(e.savers), "attention": e.attention, "peak_bytes": e.peak_bytes,
+                          "savers": list(e.savers), "attention": e.attention, "vae_dtype": e.vae_dtype,
+                          "text_encoders_offloaded": e.text_encoders_offloaded, "peak_bytes": e.peak_bytes,
                           "peak_phase": e.peak_phase, "phase_bytes": e.phase_bytes, "peak_parts_bytes": e.parts},
                          indent=2))
     else:
         name = find_model(e.model)["name"]
         print(f"{name}, {e.resolution[0]}x{e.resolution[1]}, batch {e.batch}, {e.dtype}, "
-              f"savers: {', '.join(e.savers) or 'none'}, attention: {e.attention}")
+              f"savers: {', '.join(e.savers) or 'none'}, attention: {e.attention}, VAE decodes in {e.vae_dtype}"
+              f"{', text encoders off after encoding' if e.text_encoders_offloaded else ''}")
         for phase, nbytes in e.phase_bytes.items():
             print(f"  {phase:<14} {nbytes / GiB:6.2f} GiB{'  <- peak' if phase == e.peak_phase else ''}")
     return 0

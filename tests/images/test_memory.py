@@ -57,6 +57,15 @@ def test_attention_term_is_quadratic_in_tokens():
     assert im.unet_activation(cfg, 64, 64, 1, 2, "naive", slices=2).attention_scores == b // 2
 
 
+def test_sliced_attention_holds_half_the_heads_whatever_the_batch_and_the_attention_kind():
+    cfg = im.find_model("sd15")["components"]["unet"]["config"]  # 8 heads: slices of 4
+    one = im.unet_activation(cfg, 64, 64, 1, 2, "naive", slices=2).attention_scores
+    assert one == 2 * 4 * (64 * 64) ** 2 * 2  # scores and probabilities, 4 heads, fp16
+    assert im.unet_activation(cfg, 64, 64, 8, 2, "naive", slices=2).attention_scores == one
+    assert im.unet_activation(cfg, 64, 64, 8, 2, "sdpa", slices=2).attention_scores == one
+    assert im.unet_activation(cfg, 64, 64, 8, 2, "naive").attention_scores == 8 * 2 * one
+
+
 def test_savers_lower_the_peak_where_they_should():
     base = im.estimate("sdxl", 1024, dtype="fp16")
     assert base.peak_phase == "VAE decode"  # force_upcast: SDXL's VAE decodes in fp32
@@ -68,6 +77,9 @@ def test_savers_lower_the_peak_where_they_should():
     naive = im.estimate("sd15", 1024, attention="naive")
     sliced = im.estimate("sd15", 1024, attention="naive", savers=["attention_slicing"])
     assert sliced.phase_bytes["denoising"] < naive.phase_bytes["denoising"]
+    # with SDPA, slicing swaps the fused kernel for plain attention in slices: it costs memory
+    sdpa_sliced = im.estimate("sd15", 1024, savers=["attention_slicing"])
+    assert sdpa_sliced.phase_bytes["denoising"] > im.estimate("sd15", 1024).phase_bytes["denoising"]
     assert im.estimate("sd15", 512, batch=8, savers=["vae_slicing"]).peak_bytes < im.estimate("sd15", 512, batch=8).peak_bytes
     assert sum(base.parts.values()) == base.peak_bytes
 
@@ -99,10 +111,54 @@ def test_bad_input_is_refused_clearly(kwargs, words):
 def test_published_figures_load_with_sources():
     rows = im.load_published()
     assert rows and all(r["source"].startswith("http") for r in rows)
-    table = im.published_comparison()
-    sdxl = [r for r in table if r["model"] == "sdxl" and r["setup"] == "all on GPU" and r["dtype"] == "fp16"]
-    # the denoising phase is what the ~8 GB figures describe; within a factor of 1.3 of them
-    assert all(0.75 < r["denoising phase GiB"] * 2**30 / 1e9 / r["published (as written, 'GB')"] < 1.3 for r in sdxl)
+    assert all(r["setup"] in im.SETUPS and r["kind"] in im.PUBLISHED_KINDS for r in rows)
+
+
+def test_published_comparison_judges_the_peak_of_the_sources_setup():
+    for row, pub in zip(im.published_comparison(), im.load_published()):
+        e = im.estimate(pub["model"], pub["resolution"], pub["batch"], pub["dtype"], vae_dtype=pub["vae_dtype"],
+                        **im.SETUPS[pub["setup"]])
+        assert row["estimated peak GiB"] == round(e.peak_gib, 2) and row["peak phase"] == e.peak_phase
+        assert row["VAE decodes in"] == pub["vae_dtype"]
+        assert row["estimate / published"] == round(e.peak_bytes / 1e9 / pub["vram_gb"], 2)
+
+
+def test_a_bad_published_row_is_refused(tmp_path, monkeypatch):
+    good = (im.DATA_DIR / "published_image_memory.csv").read_text(encoding="utf-8")
+    header, first = good.splitlines()[:2]
+    monkeypatch.setattr(im, "DATA_DIR", tmp_path)
+    (tmp_path / "published_image_memory.csv").write_text(f"{header}\n{first.replace('all on GPU', 'on the moon')}\n")
+    with pytest.raises(ValueError, match="line 2: setup 'on the moon'"):
+        im.load_published()
+
+
+def test_vae_dtype_follows_diffusers_unless_given():
+    assert im.estimate("sdxl", 1024, dtype="fp16").vae_dtype == "fp32"  # force_upcast
+    assert im.estimate("sd15", 512, dtype="fp16").vae_dtype == "fp16"  # no force_upcast
+    assert im.estimate("sdxl", 1024, dtype="bf16").vae_dtype == "bf16"  # diffusers upcasts fp16 only
+    upcast, half = im.estimate("sdxl", 1024), im.estimate("sdxl", 1024, vae_dtype="fp16")
+    assert half.vae_dtype == "fp16"
+    assert 2 * half.phase_parts["VAE decode"]["VAE decode"] == upcast.phase_parts["VAE decode"]["VAE decode"]
+    assert half.phase_bytes["denoising"] == upcast.phase_bytes["denoising"]  # fp16 weights in both until decode
+    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
+        im.estimate("sdxl", 1024, vae_dtype="int8")
+
+
+def test_text_encoders_offloaded_leave_the_gpu_after_encoding():
+    kept, off = im.estimate("sdxl", 1024), im.estimate("sdxl", 1024, text_encoders_offloaded=True)
+    text = sum(b for c, b in im.weight_bytes("sdxl", "fp16").items() if c.startswith("text_encoder"))
+    assert off.text_encoders_offloaded and not kept.text_encoders_offloaded
+    assert off.phase_bytes["text encoding"] == kept.phase_bytes["text encoding"]
+    for phase in ("denoising", "VAE decode"):
+        assert kept.phase_bytes[phase] - off.phase_bytes[phase] == text
+
+
+def test_setup_table_goes_from_plain_diffusers_down_to_sequential_offload():
+    rows = im.setup_table("sdxl", 1024, "fp16", 8.0)
+    assert rows[0]["setup"] == "diffusers, no savers" and rows[0]["peak GiB"] == round(im.estimate("sdxl", 1024).peak_gib, 2)
+    assert [r["VAE decodes in"] for r in rows[:3]] == ["fp32", "fp16", "fp16"]
+    assert rows[0]["peak GiB"] > rows[1]["peak GiB"] > rows[2]["peak GiB"]
+    assert not rows[0]["fits 8 GiB"] and rows[-1]["fits 8 GiB"]
 
 
 def test_catalogue_has_sources():
@@ -195,3 +251,13 @@ def test_estimate_pipeline_takes_counts_as_given_and_needs_one_unet_and_one_vae(
     assert im.estimate_pipeline(counted, 512).phase_bytes == im.estimate("sd15", 512).phase_bytes  # no offload
     with pytest.raises(ValueError, match="one unet, one vae"):
         im.estimate_pipeline({n: p for n, p in parts.items() if n != "vae"}, 512)
+
+
+def test_command_line_takes_the_vae_dtype_and_offloaded_text_encoders(capsys):
+    assert im.main(["--model", "sdxl", "--vae-dtype", "fp16", "--text-encoders-offloaded", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    want = im.estimate("sdxl", 1024, vae_dtype="fp16", text_encoders_offloaded=True)
+    assert got["peak_bytes"] == want.peak_bytes and got["vae_dtype"] == "fp16" and got["text_encoders_offloaded"]
+    with pytest.raises(SystemExit):
+        im.main(["--vae-dtype", "int3"])
+    assert "unknown dtype 'int3'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The notebook-14 trajectory explorer redraws when its slider moves (no browser needed)."""
+"""The notebook-15 trajectory explorer redraws when its slider moves (no browser needed)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -37,3 +37,21 @@ def test_explorer_redraws():
     assert "step 0 of 5" in first
     slider.value = 3
     assert "step 3 of 5" in info.value and info.value != first
+
+
+def test_trajectory_figure_shows_the_step_the_widget_shows():
+    import matplotlib.pyplot as plt
+
+    from helpers.widgets.diffusion_toy import trajectory_figure
+
+    data, s, traj = _setup()
+    fig = trajectory_figure(data, traj, s, 5)
+    forward, reverse = fig.axes
+    t, noised, points, dist = step_summary(data, traj, s, 5)
+    assert np.allclose(forward.collections[0].get_offsets(), noised)
+    assert np.allclose(reverse.collections[1].get_offsets(), points)
+    assert f"step 5 of 5: noise level t = {t}" in fig._suptitle.get_text() and f"{dist:.3f}" in fig._suptitle.get_text()
+    assert forward.get_xlabel() == "x (data units)"
+    with pytest.raises(ValueError):
+        trajectory_figure(data, traj, s, 9)
+    plt.close("all")
