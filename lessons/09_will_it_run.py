@@ -96,7 +96,10 @@ pd.DataFrame([["yes" if assess(get_model(m).architecture, "Q4_K_M", 8192, gpu=ge
 #
 # Each generated token reads the weights it uses once, plus the KV cache so far. Divide the memory
 # bandwidth by those bytes and you have a ceiling; llama.cpp reaches a share of it (the efficiency
-# factor in `helpers.hardware.roofline`, taken from community benchmarks). It says nothing about prompt
+# factor in `helpers.hardware.roofline`, taken from a community benchmark). Because the KV cache grows
+# with the context, so does the time per token: the table is at this notebook's context, and
+# notebook 10 (section 2) has Llama 3.1 8B Q4_K_M on an RTX 3090 at every context from empty to
+# 32,768 tokens, beside a published llama-bench run. The estimate says nothing about prompt
 # processing, which is compute-bound, and nothing about a model split between GPU and RAM.
 
 # %%
@@ -107,7 +110,8 @@ for name in ("RTX 4060 Ti 16GB", "RTX 3090", "RTX 4090", "Apple M2 Max 96GB", "C
     r = assess(arch, QUANT, CONTEXT, gpu=get_gpu(name))
     rows.append((name, get_gpu(name).bandwidth_gbps, BANDWIDTH_EFFICIENCY[get_gpu(name).kind],
                  None if r.tokens_per_second is None else round(r.tokens_per_second, 1)))
-pd.DataFrame(rows, columns=["device", "bandwidth (GB/s)", "efficiency", f"{MODEL} {QUANT} (tokens/s)"]).set_index("device")
+pd.DataFrame(rows, columns=["device", "bandwidth (GB/s)", "efficiency",
+                           f"{MODEL} {QUANT} at {CONTEXT:,} tokens of context (tokens/s)"]).set_index("device")
 
 # %% [markdown]
 # ### Why does a 30B mixture of experts run fast on a 16 GB card?
@@ -190,7 +194,18 @@ else:
 # ## 7. Explore
 #
 # Change the model, quantization, context, GPU, KV cache type and offload; the bar, the verdict and
-# the best-settings table follow. (The static results above are there when no kernel runs.)
+# the best-settings table follow. Stored below: the widget's starting settings (Llama 3.1 8B, Q4_K_M,
+# 8,192 tokens, RTX 3090, f16 KV cache, all layers; with a machine card it starts on your machine);
+# with a kernel, move the controls.
+
+# %%
+from helpers.widgets.willitrun import verdict_line
+
+start = assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, gpu=get_gpu("RTX 3090"))
+breakdown_figure(start, "RTX 3090")
+plt.show()
+print(verdict_line(start))
+best_settings_table(best_settings(get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090"), 8192))
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.willitrun import will_it_run_app

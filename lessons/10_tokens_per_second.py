@@ -71,16 +71,22 @@ for (m, q), path in files.items():
 # ## 2. The roofline estimate
 #
 # If each generated token reads `B` bytes and memory delivers `W` bytes per second, at most `W / B`
-# tokens come out per second. `helpers.memory.gguf_size.bytes_read_per_token` counts `B` from the
-# architecture and the quantization mix (every matrix once; the embedding table is a lookup of one
-# row, unless it doubles as the output matrix). Real runs reach a share of peak bandwidth: the
-# *efficiency*. Here is the ceiling and the estimate for a few devices of the catalog.
+# tokens come out per second. `helpers.memory.gguf_size.bytes_read_per_token` counts the weights'
+# part of `B` from the architecture and the quantization mix (every matrix once; the embedding table
+# is a lookup of one row, unless it doubles as the output matrix). Real runs reach a share of peak
+# bandwidth: the *efficiency*. Here is the ceiling and the estimate for a few devices of the catalog,
+# with an empty context (weights only; the next table adds the KV cache).
 
 # %%
 import pandas as pd
 
 from helpers.course.catalog import get_gpu
-from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, generation_ceiling_tokens_per_second
+from helpers.hardware.roofline import (
+    BANDWIDTH_EFFICIENCY,
+    estimated_tokens_per_second,
+    generation_ceiling_tokens_per_second,
+    generation_tokens_per_second,
+)
 from helpers.memory.gguf_size import bytes_read_per_token
 
 devices = ["RTX 3090", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"]
@@ -89,11 +95,70 @@ for name in ["Llama 3.2 1B", "Llama 3.1 8B", "Qwen2.5 32B"]:
     per_token = bytes_read_per_token(get_model(name).architecture, "Q4_K_M")
     for d in devices:
         g = get_gpu(d)
-        rows.append({"model (Q4_K_M)": name, "GB read/token": round(per_token / 1e9, 2), "device": d,
-                     "ceiling tok/s": round(generation_ceiling_tokens_per_second(per_token, g.bandwidth_gbps), 1),
-                     "estimate tok/s": round(estimated_tokens_per_second(per_token, g.bandwidth_gbps,
-                                                                         BANDWIDTH_EFFICIENCY[g.kind]), 1)})
+        rows.append({"model (Q4_K_M)": name, "weights read per token (GB)": round(per_token / 1e9, 2), "device": d,
+                     "bandwidth (GB/s)": g.bandwidth_gbps, "efficiency": BANDWIDTH_EFFICIENCY[g.kind],
+                     "ceiling (tokens/s)": round(generation_ceiling_tokens_per_second(per_token, g.bandwidth_gbps), 1),
+                     "estimate, empty context (tokens/s)": round(
+                         generation_tokens_per_second(get_model(name).architecture, "Q4_K_M", 0, g), 1)})
 pd.DataFrame(rows).set_index(["model (Q4_K_M)", "device"])
+
+# %% [markdown]
+# ### One setup, every context
+#
+# Each generated token also reads the **KV cache** of every token before it (notebook 05), so the
+# same model on the same card slows down as the conversation grows. A speed without its context is
+# half a figure; this table is the one the other notebooks point to when they quote Llama 3.1 8B
+# Q4_K_M on an RTX 3090. `speed_by_context` is the course's single estimate
+# (`generation_tokens_per_second`, the same number `assess` gives in notebook 09 and
+# `assess_device` in notebooks 11-13). Beside it, a published llama-bench run of the same setup
+# (`data/published_speeds.csv`, with its source): llama-bench's `tg N` generates N tokens from an
+# empty context, so its average speed is the speed at the mean context, N / 2 tokens.
+
+# %%
+from helpers.hardware.published_speeds import check_published
+from helpers.hardware.roofline import speed_by_context
+from helpers.memory.vram import kv_cache_bytes
+
+SETUP = ("Llama 3.1 8B", "Q4_K_M", "RTX 3090")
+CONTEXTS = [0, 256, 512, 2048, 4096, 8192, 32768]
+setup_arch, setup_gpu = get_model(SETUP[0]).architecture, get_gpu(SETUP[2])
+bench = {c.published.mean_context_tokens: c for c in check_published()
+         if (c.published.model, c.published.mix, c.published.device) == SETUP and c.published.is_benchmark}
+rows = []
+for r in speed_by_context(setup_arch, SETUP[1], setup_gpu, CONTEXTS):
+    c = bench.get(r.context_tokens)
+    rows.append({"context (tokens)": r.context_tokens, "weights read (GB)": round(r.weight_bytes / 1e9, 2),
+                 "KV cache read (GB)": round(r.kv_cache_bytes / 1e9, 2),
+                 "estimate (tokens/s)": round(r.tokens_per_second, 1),
+                 "published llama-bench (tokens/s)": c.published.tokens_per_second if c else None,
+                 "llama-bench test": c.published.test if c else "-",
+                 "estimate / published": round(c.ratio, 2) if c else None,
+                 f"share of {setup_gpu.bandwidth_gbps:g} GB/s reached": round(c.efficiency_reached, 2) if c else None})
+context_table = pd.DataFrame(rows).set_index("context (tokens)")
+print(f"{' '.join(SETUP[:2])} on an {SETUP[2]}, all layers on the GPU, f16 KV cache "
+      f"({kv_cache_bytes(setup_arch, 256) // 256:,} bytes per token of context); GB = 10^9 bytes")
+context_table
+
+# %%
+first, last = bench[min(bench)], bench[max(bench)]
+print(f"Published run: {first.published.engine}, {first.published.date}; {first.published.note.split(':')[0]}\n"
+      f"({first.published.source}).\n"
+      f"The estimate is {first.ratio - 1:.0%} above it at {first.estimate_context_tokens:,} tokens of context and "
+      f"{last.ratio - 1:.0%} above at {last.estimate_context_tokens:,}: that card reached "
+      f"{first.efficiency_reached:.2f} of its peak bandwidth at the short context, not the "
+      f"{first.efficiency_assumed:g} the estimate assumes, and less as the context grew.")
+
+# %% [markdown]
+# Two things to read from the table. First, the shape: the estimate and the measurement both fall
+# as the context grows, because the bytes per token grow. Second, the gap. The efficiency 0.7 comes
+# from one llama-bench run on an RTX 4090 (Llama 2 7B Q4_0; the sources are in
+# `helpers/hardware/roofline.py`), not from this card or this build, so the estimate is a
+# ceiling-like figure, not a promise. The measured speed also falls faster than the bytes alone
+# predict: reading the cache for attention reaches a smaller share of bandwidth than the large
+# weight matrices do. Notebook 11 sets every published run beside the estimate.
+#
+# With an empty context the estimate is weights only; by 32,768 tokens the KV cache is almost as
+# large as the weights and the estimate has fallen by about half.
 
 # %% [markdown]
 # ## 3. Your machine's bandwidth
@@ -124,7 +189,6 @@ else:
 
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.measured_speed import best_of, load_llama, measure_speed
-from helpers.memory.vram import kv_cache_bytes
 
 N_PROMPT, N_GEN = (64, 24) if QUICK else (128, 64)
 measured = []
@@ -250,6 +314,8 @@ pd.DataFrame(sweep).set_index(["model", "threads"]).round(1)
 #
 # - Prompt processing is compute-bound (a block of tokens per weight read); generation is memory-bound.
 # - Ceiling: tokens/s = bandwidth / bytes read per token; real runs reach a share of it (the efficiency).
+# - Bytes per token = weights + the KV cache so far, so one setup has one speed *per context*: quote
+#   the context with the speed (section 2's table, which notebooks 09 and 11-13 point to).
 # - Every layer adds a fixed overhead; `SpeedModel` = bytes / (efficiency x bandwidth) + layers x overhead,
 #   fitted once per machine, predicts the other sizes.
 # - Thread count: up to the physical cores; past the memory-bus limit generation stops improving.

@@ -45,6 +45,9 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # `rank_devices` tries each catalog row: a discrete GPU gets the most layers that fit its VRAM with
 # the rest in DDR5 system RAM (notebook 11); an Apple chip or a desktop CPU runs the model in its own
 # memory if the whole plan fits. Prices are the catalog's list prices (dated, in `data/gpus.csv`).
+# Speeds are estimates at this notebook's context (`CONTEXT` tokens): each token reads the KV cache
+# so far, so a longer context is slower (notebook 10, section 2, has Llama 3.1 8B Q4_K_M on an
+# RTX 3090 at every context beside a published llama-bench run).
 
 # %%
 from helpers.course.catalog import get_model
@@ -52,7 +55,7 @@ from helpers.hardware.ranking import rank_devices
 from helpers.widgets.hardware import ranking_table
 
 arch = get_model(TARGETS[0]).architecture
-ranking_table(rank_devices(arch, QUANT, CONTEXT, budget_usd=BUDGET_USD))
+ranking_table(rank_devices(arch, QUANT, CONTEXT, budget_usd=BUDGET_USD), CONTEXT)
 
 # %% [markdown]
 # Within the budget, every device that fits the 8B model runs it, and speed follows memory bandwidth:
@@ -79,7 +82,8 @@ for name in TARGETS:
         o = assess_device(get_model(name).architecture, QUANT, CONTEXT, get_gpu(device))
         rows.append((name, device, o.price_usd, "yes" if o.fits_entirely else
                      ("no" if o.tokens_per_second == 0 else f"{o.n_gpu_layers} layers"), round(o.tokens_per_second, 1)))
-pd.DataFrame(rows, columns=["model", "device", "price (USD)", "fits entirely", "tokens/s"]).set_index(["model", "device"])
+pd.DataFrame(rows, columns=["model", "device", "price (USD)", "fits entirely",
+                           f"tokens/s at {CONTEXT:,} tokens of context"]).set_index(["model", "device"])
 
 # %% [markdown]
 # A data-centre card is fastest when money is no object. Among machines a person buys, a large
@@ -100,7 +104,7 @@ for kind, marker in (("discrete", "o"), ("unified", "s"), ("cpu", "^")):
     ax.scatter([o.price_usd for o in pts], [o.tokens_per_second for o in pts], marker=marker, label=kind)
 for o in ranked[:5]:
     ax.annotate(o.name, (o.price_usd, o.tokens_per_second), fontsize=7, xytext=(3, 3), textcoords="offset points")
-ax.set(xscale="log", xlabel="list price (USD, log)", ylabel="estimated generation tokens/s",
+ax.set(xscale="log", xlabel="list price (USD, log)", ylabel=f"estimated generation tokens/s at {CONTEXT:,} tokens",
        title=f"{TARGETS[0]} {QUANT}, {CONTEXT} tokens, devices that fit it")
 ax.legend()
 plt.show()
@@ -108,8 +112,14 @@ plt.show()
 # %% [markdown]
 # ## 4. Your question
 #
-# Pick a model, a quant, a context and a budget. (The stored notebook shows the table above; the
-# widget needs a running kernel.)
+# Pick a model, a quant, a context and a budget. Stored below: the widget's starting settings
+# (Llama 3.1 8B, Q4_K_M, 8,192 tokens of context, up to $2,000, must fit entirely); with a kernel,
+# move the controls.
+
+# %%
+from helpers.widgets.hardware import hardware_table
+
+hardware_table("Llama 3.1 8B", "Q4_K_M", 8192, 2000, True)
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.hardware import hardware_app

@@ -30,6 +30,7 @@ SEED = 0
 MODEL = "Llama 3.1 8B"
 QUANT = "Q4_K_M"
 DEVICE = "RTX 3090"  # a name of data/gpus.csv
+CONTEXT = 4096  # tokens of context the speed is estimated at
 ELECTRICITY_USD_PER_KWH = 0.30
 HOURS_PER_DAY = 8.0  # hours a day the machine generates
 YEARS = 3.0  # write-off period
@@ -45,8 +46,10 @@ QUICK = start_notebook(QUICK, seed=SEED)
 #     hardware $ per million = price / (tokens/s x hours per day x 3600 x 365 x years) x 10^6
 #     energy $ per million  = power (W) x (10^6 / tokens/s) s / 3.6 x 10^6 J per kWh x $ per kWh
 #
-# Speed from notebook 12's estimate; power is the device's rated board power (an upper bound while
-# generating, which often draws less since it waits on memory).
+# Speed from notebook 12's estimate, at `CONTEXT` tokens of context: each token reads the KV cache
+# so far, so the speed (and the cost) depends on it; notebook 10, section 2, has Llama 3.1 8B
+# Q4_K_M on an RTX 3090 at every context beside a published llama-bench run. Power is the device's
+# rated board power (an upper bound while generating, which often draws less since it waits on memory).
 
 # %%
 from helpers.course.catalog import get_gpu, get_model
@@ -54,9 +57,9 @@ from helpers.hardware.ranking import assess_device
 from helpers.widgets.hardware import cost_table
 
 arch = get_model(MODEL).architecture
-option = assess_device(arch, QUANT, 4096, get_gpu(DEVICE))
-print(f"{MODEL} {QUANT} on {DEVICE}: {option.tokens_per_second:.0f} tokens/s (estimate), "
-      f"{option.power_w:.0f} W, ${option.price_usd:.0f}")
+option = assess_device(arch, QUANT, CONTEXT, get_gpu(DEVICE))
+print(f"{MODEL} {QUANT} on {DEVICE}: {option.tokens_per_second:.0f} tokens/s (estimate at {CONTEXT:,} tokens of "
+      f"context), {option.power_w:.0f} W, ${option.price_usd:.0f}")
 cost_table(option, ELECTRICITY_USD_PER_KWH, HOURS_PER_DAY, YEARS)
 
 # %% [markdown]
@@ -79,7 +82,7 @@ hours = np.linspace(0.25, 24, 60)
 totals = [local_cost_per_million(option.price_usd, option.tokens_per_second, option.power_w,
                                  ELECTRICITY_USD_PER_KWH, YEARS, h).total_usd_per_million for h in hours]
 fig, ax = plt.subplots(figsize=(7, 4))
-ax.plot(hours, totals, label=f"{DEVICE} owning, {MODEL} {QUANT}")
+ax.plot(hours, totals, label=f"{DEVICE} owning, {MODEL} {QUANT}, {option.tokens_per_second:.0f} tokens/s")
 for p in load_api_prices():
     if p.output_usd_per_million < 2:
         ax.axhline(p.output_usd_per_million, ls="--", lw=1, color="0.5")
@@ -117,6 +120,15 @@ pd.DataFrame(rows, columns=["API", "$/M output", "break-even tokens/day", f"reac
 # control are reasons to run locally that no price table shows.
 #
 # ## 4. Your numbers
+#
+# The widget prices a model at Q4_K_M and 4,096 tokens of context on any catalog device. Stored
+# below: its starting settings (Llama 3.1 8B on an RTX 3090, $0.30/kWh, 8 hours a day, 3 years);
+# with a kernel, move the controls.
+
+# %%
+from helpers.widgets.hardware import device_cost_table
+
+device_cost_table("Llama 3.1 8B", "RTX 3090", 0.30, 8, 3)
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.hardware import cost_app

@@ -1,11 +1,15 @@
 """How fast text generation can be: the memory-bandwidth ceiling (roofline) for tokens per second.
 
-Generating one token reads every weight once, so generation speed is bounded by
-memory bandwidth / bytes read per token. Bandwidth in GB/s (10**9 bytes/s), sizes in bytes.
+Generating one token reads every weight once, and the KV cache of every token before it, so
+generation speed is bounded by memory bandwidth / bytes read per token, and falls as the context
+grows. Bandwidth in GB/s (10**9 bytes/s), sizes in bytes.
 """
 from dataclasses import dataclass
 
 import numpy as np
+
+from helpers.memory.gguf_size import bytes_read_per_token as weight_bytes_per_token
+from helpers.memory.vram import kv_cache_bytes
 
 
 def generation_ceiling_tokens_per_second(bytes_per_token: float, bandwidth_gbps: float) -> float:
@@ -87,3 +91,46 @@ def fit_speed_model(bytes_per_token, n_layers, tokens_per_second, bandwidth_gbps
         slope = fastest_slope
         per_layer = max(0.0, float(np.sum(layers * (seconds - slope * sizes)) / np.sum(layers**2)))
     return SpeedModel(float(fastest_slope / slope), float(per_layer))
+
+
+def generation_tokens_per_second(arch, mix: str, context_tokens: int, device, cache_type: str = "f16",
+                                 batch: int = 1) -> float:
+    """The course's one estimate of generation speed with the whole model in one kind of memory.
+
+    Each generated token reads the weights it uses (``helpers.memory.gguf_size.bytes_read_per_token``)
+    and the KV cache of the ``context_tokens`` before it (``helpers.memory.vram.kv_cache_bytes``; 0
+    tokens: weights only), at the share ``BANDWIDTH_EFFICIENCY[device.kind]`` of ``device``'s
+    bandwidth (a catalog row of ``data/gpus.csv``: a discrete GPU, a unified-memory chip or a CPU).
+    ``helpers.memory.willitrun.assess`` and ``helpers.hardware.offload.offload_curve`` (all layers on
+    the device) give the same number; the tests hold them to it.
+    """
+    return estimated_tokens_per_second(weight_and_kv_bytes(arch, mix, context_tokens, cache_type, batch),
+                                       device.bandwidth_gbps, BANDWIDTH_EFFICIENCY[device.kind])
+
+
+def weight_and_kv_bytes(arch, mix: str, context_tokens: int, cache_type: str = "f16", batch: int = 1) -> int:
+    """Bytes one generated token reads after ``context_tokens`` tokens: weights + KV cache (bytes)."""
+    if not (isinstance(context_tokens, (int, np.integer)) and context_tokens >= 0):
+        raise ValueError(f"context_tokens must be a whole number >= 0, got {context_tokens!r}")
+    kv = kv_cache_bytes(arch, context_tokens, batch, cache_type) if context_tokens else 0
+    return bytes_read_per_token(weight_bytes_per_token(arch, mix), kv)
+
+
+@dataclass(frozen=True)
+class ContextSpeed:
+    """One row of :func:`speed_by_context`: bytes read per generated token (bytes) and the estimate (tokens/s)."""
+
+    context_tokens: int
+    weight_bytes: int
+    kv_cache_bytes: int
+    tokens_per_second: float
+
+
+def speed_by_context(arch, mix: str, device, contexts, cache_type: str = "f16") -> list:
+    """:func:`generation_tokens_per_second` of one setup at each of ``contexts`` (tokens), with its bytes."""
+    contexts = list(contexts)
+    if not contexts:
+        raise ValueError("contexts must list at least one context length (tokens)")
+    weights = weight_and_kv_bytes(arch, mix, 0, cache_type)
+    return [ContextSpeed(c, weights, weight_and_kv_bytes(arch, mix, c, cache_type) - weights,
+                         generation_tokens_per_second(arch, mix, c, device, cache_type)) for c in contexts]

@@ -44,21 +44,27 @@ def offload_app():
         ram=widgets.Dropdown(options=sorted(CPU_MEMORY), value="CPU desktop DDR5-5600 dual-channel"))
 
 
-def ranking_table(options) -> pd.DataFrame:
-    """``helpers.hardware.ranking.rank_devices``'s result as a table (tokens/s rounded)."""
+def ranking_table(options, context_tokens: int = None) -> pd.DataFrame:
+    """``helpers.hardware.ranking.rank_devices``'s result as a table (tokens/s rounded), the context in the header."""
+    speed = "tokens/s" if context_tokens is None else f"tokens/s at {context_tokens:,} tokens of context"
     return pd.DataFrame([(o.name, o.kind, o.price_usd, "yes" if o.fits_entirely else f"{o.n_gpu_layers} layers",
                           round(o.tokens_per_second, 1), round(o.tokens_per_second_per_1000_usd, 1))
                          for o in options],
-                        columns=["device", "kind", "price (USD)", "fits entirely", "tokens/s", "tokens/s per $1000"]
+                        columns=["device", "kind", "price (USD)", "fits entirely", speed, f"{speed} per $1000"]
                         ).set_index("device")
+
+
+def hardware_table(model: str, quant: str, context: int, budget_usd: float, must_fit: bool,
+                   rows: int = 12) -> pd.DataFrame:
+    """What ``hardware_app`` shows: the ``rows`` fastest devices within the budget (tokens/s estimated)."""
+    options = rank_devices(get_model(model).architecture, quant, context, budget_usd=budget_usd, require_fit=must_fit)
+    return ranking_table(options, context).head(rows)
 
 
 def hardware_app():
     """Pick a target model, quant, context and budget; see the devices that run it, fastest first."""
     def show(model, quant, context, budget_usd, must_fit):
-        options = rank_devices(get_model(model).architecture, quant, context, budget_usd=budget_usd,
-                               require_fit=must_fit)
-        display(ranking_table(options).head(12))
+        display(hardware_table(model, quant, context, budget_usd, must_fit))
     return widgets.interactive(
         show, model=widgets.Dropdown(options=sorted(load_models()), value="Llama 3.1 8B"),
         quant=widgets.Dropdown(options=["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M"], value="Q4_K_M"),
@@ -78,14 +84,28 @@ def cost_table(option, electricity_usd_per_kwh: float, hours_per_day: float, yea
                                        "price date"]).set_index("option")
 
 
+COST_QUANT, COST_CONTEXT = "Q4_K_M", 4096  # the setting cost_app prices (tokens of context)
+
+
+def device_cost_table(model: str, device: str, electricity_usd_per_kwh: float, hours_per_day: float,
+                      years: float) -> pd.DataFrame:
+    """What ``cost_app`` shows: ``cost_table`` for ``model`` at Q4_K_M and 4,096 tokens on a catalog ``device``.
+
+    Raises ValueError when the model does not run there at all.
+    """
+    option = assess_device(get_model(model).architecture, COST_QUANT, COST_CONTEXT, get_gpu(device))
+    if option.tokens_per_second <= 0:
+        raise ValueError(f"{model} {COST_QUANT} does not run on {device}")
+    return cost_table(option, electricity_usd_per_kwh, hours_per_day, years)
+
+
 def cost_app():
     """Pick a device, model and usage; see dollars per million tokens, local against API."""
     def show(model, device, electricity, hours_per_day, years):
-        option = assess_device(get_model(model).architecture, "Q4_K_M", 4096, get_gpu(device))
-        if option.tokens_per_second <= 0:
-            print(f"{model} Q4_K_M does not run on {device}")
-            return
-        display(cost_table(option, electricity, hours_per_day, years))
+        try:
+            display(device_cost_table(model, device, electricity, hours_per_day, years))
+        except ValueError as err:
+            print(err)
     return widgets.interactive(
         show, model=widgets.Dropdown(options=sorted(load_models()), value="Llama 3.1 8B"),
         device=widgets.Dropdown(options=sorted(load_gpus()), value="RTX 3090"),

@@ -32,6 +32,13 @@ def breakdown_figure(result, gpu_name: str = ""):
     return fig
 
 
+def verdict_line(result) -> str:
+    """The verdict in one line, with the speed estimate and the context it holds for."""
+    speed = result.tokens_per_second
+    return (("YES, " if result.verdict.fits else "NO, ") + result.verdict.reason +
+            (f" · about {speed:.0f} tokens/s at {result.context:,} tokens of context" if speed else ""))
+
+
 def best_settings_table(best: dict) -> pd.DataFrame:
     """``helpers.memory.willitrun.best_settings``'s table: largest context that fits for each quant."""
     return pd.DataFrame(best["table"], columns=["quant", "largest context that fits (tokens)"]).set_index("quant")
@@ -68,9 +75,7 @@ def will_it_run_app(card=None):
             fig = breakdown_figure(result, chosen.name)
             display(fig)
             plt.close(fig)
-            speed = result.tokens_per_second
-            print(("YES, " if result.verdict.fits else "NO, ") + result.verdict.reason +
-                  (f" · about {speed:.0f} tokens/s" if speed else ""))
+            print(verdict_line(result))
             best = best_settings(arch, chosen, min(context.value, arch.max_context), cache_type=cache.value)
             print(f"best that fits entirely: {best['quant']} up to {best['max_context']} tokens"
                   if best["quant"] else "no quant fits this context entirely on this device")

@@ -62,3 +62,42 @@ def test_speed_model_fit_refuses_one_shape_and_never_goes_negative_or_past_the_b
     assert deeper_is_faster.overhead_seconds_per_layer == 0 and 0 < deeper_is_faster.efficiency <= 1
     too_fast = fit_speed_model([1e9, 2e9], [10, 30], [1000, 500], 40)  # 1 GB at 1000 tok/s: 25x the bandwidth
     assert too_fast.efficiency == 1 and too_fast.overhead_seconds_per_layer == 0
+
+
+def test_one_estimate_by_context_agrees_with_willitrun_and_the_offload_curve():
+    """Three routes to 'all layers on one device' give one number: the notebooks may quote any of them."""
+    from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.offload import offload_curve
+    from helpers.hardware.ranking import assess_device
+    from helpers.hardware.roofline import generation_tokens_per_second
+    from helpers.memory.willitrun import assess
+
+    arch = get_model("Llama 3.1 8B").architecture
+    for device in (get_gpu("RTX 3090"), get_gpu("Apple M2 Max 96GB"), get_gpu("CPU desktop DDR5-5600 dual-channel")):
+        for context in (512, 4096, 8192):
+            one = generation_tokens_per_second(arch, "Q4_K_M", context, device)
+            assert assess(arch, "Q4_K_M", context, gpu=device).tokens_per_second == pytest.approx(one, rel=1e-9)
+            assert assess_device(arch, "Q4_K_M", context, device).tokens_per_second == pytest.approx(one, rel=1e-9)
+    gpu = get_gpu("RTX 3090")
+    full = offload_curve(arch, "Q4_K_M", 4096, gpu.bandwidth_gbps, 89.6)[-1].tokens_per_second
+    assert full == pytest.approx(generation_tokens_per_second(arch, "Q4_K_M", 4096, gpu), rel=1e-9)
+
+
+def test_speed_falls_as_the_kv_cache_grows():
+    from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.roofline import speed_by_context
+    from helpers.memory.gguf_size import bytes_read_per_token as weight_bytes
+    from helpers.memory.vram import kv_cache_bytes
+
+    arch, gpu = get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090")
+    rows = speed_by_context(arch, "Q4_K_M", gpu, [0, 512, 4096, 32768])
+    assert [r.kv_cache_bytes for r in rows] == [0] + [kv_cache_bytes(arch, c) for c in (512, 4096, 32768)]
+    assert rows[2].kv_cache_bytes == 4096 * 2 * 32 * 8 * 128 * 2  # K and V, 32 layers, 8 KV heads of 128, f16
+    speeds = [r.tokens_per_second for r in rows]
+    assert speeds == sorted(speeds, reverse=True)
+    assert rows[0].weight_bytes == weight_bytes(arch, "Q4_K_M")
+    assert speeds[0] == pytest.approx(0.7 * 936e9 / weight_bytes(arch, "Q4_K_M"))  # empty context: weights only
+    with pytest.raises(ValueError, match="context_tokens"):
+        speed_by_context(arch, "Q4_K_M", gpu, [-1])
+    with pytest.raises(ValueError, match="at least one"):
+        speed_by_context(arch, "Q4_K_M", gpu, [])

@@ -1,5 +1,6 @@
 """Hardware widgets build, react, and their figures show the curve."""
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -28,6 +29,9 @@ def test_ranking_and_cost_tables():
     arch = get_model("Llama 3.1 8B").architecture
     table = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=1000))
     assert list(table["tokens/s"]) == sorted(table["tokens/s"], reverse=True)
+    labelled = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=1000), 8192)
+    assert list(labelled.columns[-2:]) == ["tokens/s at 8,192 tokens of context",
+                                           "tokens/s at 8,192 tokens of context per $1000"]
     costs = cost_table(assess_device(arch, "Q4_K_M", 4096, get_gpu("RTX 3090")), 0.3, 8, 3)
     assert costs.index[0] == "RTX 3090 (local)" and costs.iloc[0]["total $/M output tokens"] > 0
     assert len(costs) > 1
@@ -45,3 +49,19 @@ def test_hardware_and_cost_apps_build(capsys):
     cost.children[0].value = "Llama 3.1 70B"
     cost.update()
     assert "does not run" in capsys.readouterr().out
+
+
+def test_static_views_are_what_the_apps_show():
+    from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.ranking import assess_device, rank_devices
+    from helpers.widgets.hardware import cost_table, device_cost_table, hardware_table, ranking_table
+
+    arch = get_model("Llama 3.1 8B").architecture
+    table = hardware_table("Llama 3.1 8B", "Q4_K_M", 8192, 2000, True)
+    expected = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=2000, require_fit=True), 8192).head(12)
+    assert table.equals(expected) and 0 < len(table) <= 12
+    assert (table["fits entirely"] == "yes").all() and (table["price (USD)"] <= 2000).all()
+    costs = device_cost_table("Llama 3.1 8B", "RTX 3090", 0.3, 8, 3)
+    assert costs.equals(cost_table(assess_device(arch, "Q4_K_M", 4096, get_gpu("RTX 3090")), 0.3, 8, 3))
+    with pytest.raises(ValueError, match="does not run on Apple M1 16GB"):
+        device_cost_table("Llama 3.1 70B", "Apple M1 16GB", 0.3, 8, 3)

@@ -7,7 +7,12 @@ from helpers.course.catalog import get_gpu, get_model  # noqa: E402
 from helpers.hardware.machine import GPU as CardGPU  # noqa: E402
 from helpers.hardware.machine import MachineCard  # noqa: E402
 from helpers.memory.willitrun import assess, best_settings, machine_card_gpu  # noqa: E402
-from helpers.widgets.willitrun import best_settings_table, breakdown_figure, will_it_run_app  # noqa: E402
+from helpers.widgets.willitrun import (  # noqa: E402
+    best_settings_table,
+    breakdown_figure,
+    verdict_line,
+    will_it_run_app,
+)
 
 
 def card(gpus=()):
@@ -42,3 +47,13 @@ def test_figure_and_best_settings():
     assert best["quant"] == table.index[table.iloc[:, 0] >= 8192][0]
     contexts = list(table.iloc[:, 0])
     assert contexts == sorted(contexts)  # fewer bits leave room for more context
+
+
+def test_verdict_line_names_the_context_of_its_speed():
+    from helpers.hardware.roofline import generation_tokens_per_second
+
+    arch, gpu = get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090")
+    line = verdict_line(assess(arch, "Q4_K_M", 8192, gpu=gpu))
+    speed = generation_tokens_per_second(arch, "Q4_K_M", 8192, gpu)
+    assert line.startswith("YES, fits") and line.endswith(f"about {speed:.0f} tokens/s at 8,192 tokens of context")
+    assert verdict_line(assess(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192, gpu=gpu)).startswith("NO, ")
