@@ -266,7 +266,7 @@ pd.DataFrame(fault_rows).set_index("fault")
 #
 # Two servers handle this differently:
 # - **llama-cpp-python's server** runs one request at a time; the others wait. Aggregate speed
-#   stays flat, and each extra client adds a whole reply to the last one's wait.
+#   should stay at the one-client speed, and each extra client adds a whole reply to the last one's wait.
 # - **llama.cpp's `llama-server`** has `--parallel` slots and *continuous batching*: every
 #   active slot's next token is computed in one pass over the weights. Generation is
 #   memory-bound (notebook 10), so reading the weights once for several tokens raises the
@@ -274,58 +274,88 @@ pd.DataFrame(fault_rows).set_index("fault")
 # - **vLLM** (not run here; it needs a GPU) batches the same way and keeps the KV cache in
 #   fixed-size pages (*PagedAttention*), so memory goes to the conversations that exist, not to
 #   reserved slots.
+#
+# Speeds on a shared machine move from one moment to the next, so both servers run side by side and
+# are measured in turns: a short warm-up, then `ROUNDS` rounds, each sending 1, 2, 4... clients to one
+# server and then to the other. The table gives the median over the rounds, and the spread of the
+# aggregate (slowest to fastest round).
 
 # %% tags=["nbval-ignore-output"]
-from helpers.serving.load import run_clients
+from helpers.serving.load import median_rows, run_clients
 from helpers.serving.server import llama_server_available
 
 CLIENTS = [1, 2, 4] if QUICK else [1, 2, 4, 8]
 LOAD_TOKENS = 32 if QUICK else 128
+ROUNDS = 3
 prompts = ["Write a short poem about the sea.", "Explain what a GPU is.", "List some rivers of Europe.",
            "Describe a cat.", "Tell a story about a robot.", "What is rain?", "Describe a mountain.", "Why is the sky blue?"]
 
 
-def measure(base_url: str) -> pd.DataFrame:
+def one_round(base_url: str) -> list:
     rows = []
     for n in CLIENTS:
         bodies = [chat_body([{"role": "user", "content": prompts[i]}], MODEL, max_tokens=LOAD_TOKENS) for i in range(n)]
         rows.append(run_clients(base_url, bodies).row())
-    return pd.DataFrame(rows).set_index("clients")
+    return rows
 
 
-load = {"llama-cpp-python": measure(server.base_url)}
+def measure_in_turns(urls: dict) -> dict:
+    for url in urls.values():  # warm-up: the first requests after a start are slower
+        run_clients(url, [chat_body(question, MODEL, max_tokens=8)])
+    rounds = {name: [] for name in urls}
+    for _ in range(ROUNDS):
+        for name, url in urls.items():
+            rounds[name].append(one_round(url))
+    return {name: pd.DataFrame(median_rows(r)).set_index("clients") for name, r in rounds.items()}
+
+
+urls = {"llama-cpp-python": server.base_url}
 if llama_server_available():
     batched = ServerSettings(model_path, kind="llama-server", model_alias=MODEL, n_ctx=512 * max(CLIENTS),
                              n_threads=THREADS, parallel=max(CLIENTS))
     with start_server(batched) as second:
-        load[f"llama-server --parallel {max(CLIENTS)}"] = measure(second.base_url)
+        load = measure_in_turns({**urls, f"llama-server --parallel {max(CLIENTS)}": second.base_url})
     print("llama-server stopped:", not second.running())
+else:
+    load = measure_in_turns(urls)
+for name, table in load.items():
+    one, most = table.iloc[0], table.iloc[-1]
+    print(f"{name}, 1 -> {most.name} clients: aggregate {one['aggregate (tokens/s)']:.0f} -> "
+          f"{most['aggregate (tokens/s)']:.0f} tokens/s, each client {one['per request (tokens/s)']:.0f} -> "
+          f"{most['per request (tokens/s)']:.0f} tokens/s")
 pd.concat(load, names=["server"]).round(2)
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-for name, table in load.items():
-    axes[0].plot(table.index, table["aggregate (tokens/s)"], "o-", label=f"{name}: aggregate")
-    axes[0].plot(table.index, table["per request (tokens/s)"], "s--", label=f"{name}: per request")
-    axes[1].plot(table.index, table["worst TTFT (s)"], "o-", label=name)
-axes[0].set(xlabel="concurrent clients", ylabel="tokens/s", title="Speed", xticks=CLIENTS)
-axes[1].set(xlabel="concurrent clients", ylabel="seconds", title="Worst time to first token", xticks=CLIENTS)
+for (name, table), color in zip(load.items(), ["tab:blue", "tab:orange"]):  # one colour per server
+    axes[0].plot(table.index, table["aggregate (tokens/s)"], "o-", color=color, label=f"{name}: aggregate")
+    axes[0].plot(table.index, table["per request (tokens/s)"], "s--", color=color, label=f"{name}: per request")
+    axes[1].plot(table.index, table["worst TTFT (s)"], "o-", color=color, label=name)
+axes[0].set(xlabel="concurrent clients", ylabel="tokens/s", title=f"Speed (median of {ROUNDS} rounds)", xticks=CLIENTS,
+            ylim=(0, None))
+axes[1].set(xlabel="concurrent clients", ylabel="seconds", title="Worst time to first token", xticks=CLIENTS, ylim=(0, None))
 for ax in axes:
     ax.legend(fontsize=7)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Read the two panels together. Even with one client the two servers differ: llama-cpp-python's
-# server spends part of every token in Python (its web framework and sampling loop), llama-server none. With one request at a time, aggregate speed stays at the
-# single-client speed while the last client's wait grows by about one reply per client in front
-# of it. With batching, aggregate speed grows with the clients — until the machine's cores (here)
-# or the GPU's compute (on a big card) become the limit — while each client's own speed falls
-# gently. On a 2-core CPU the gain is small; on a GPU, where one pass over the weights costs the
-# same for 1 or 16 tokens, it is large. The reference run of this measurement is in
-# `benchmarks/results/serving_load.md` (command: `python benchmarks/serving_load.py`).
+# Read the two panels together (solid lines: aggregate; dashed: each client), and the two lines
+# printed above the table. With one request at a time, the aggregate stays near the single-client
+# speed while the last client's wait grows by about one reply per client in front of it. With
+# batching, the wait stays short and each client's own speed falls, here steeply: one CPU thread
+# computes every slot's token. Whether the aggregate grows depends on what else the cores are doing:
+# in the reference run below (2 threads) it does, 125 tokens/s with one client and 189 with eight;
+# with other work on the cores the gain shrinks or vanishes. Even with one client llama-server is
+# usually the faster of the two (127 against 55 tokens/s in the reference run): llama-cpp-python's
+# server spends part of every token in Python (its web framework and sampling loop), llama-server is
+# C++ throughout. On a GPU, where one pass over the weights costs about the same for 1 or 16 tokens,
+# each client keeps most of its speed and the aggregate grows far more. The reference run of this
+# measurement (2 threads, 64 tokens, up to 8 clients, medians of 3 rounds) is in
+# `benchmarks/results/serving_load.md`
+# (command: `python benchmarks/serving_load.py`).
 #
 # ## 8. How many learners does one machine hold?
 #
@@ -345,7 +375,7 @@ REPLY_TOKENS, THINK_S = 200, 60
 estimates = {name: learners_from_measurements(table.reset_index().to_dict("records"), REPLY_TOKENS, THINK_S)
              for name, table in load.items()}
 print(f"replies of {REPLY_TOKENS} tokens, {THINK_S} s think time, floor {READING_TOKENS_PER_SECOND} tokens/s")
-pd.DataFrame(estimates).T.round(1)
+pd.DataFrame.from_dict(estimates, orient="index").round(1)
 
 # %% [markdown]
 # For a GPU, the same reasoning runs on the roofline (notebook 10) instead of a measurement: with

@@ -68,12 +68,13 @@ for key in ("no_gpu_build", "cuda_oom_llama_cpp", "gguf_truncated"):
 # %% [markdown]
 # ## 2. Why is it slow?
 #
-# Slowness has no error message, so it pays to know the usual suspects, in order of how often they bite:
+# Slowness has no error message, so it pays to know the usual suspects, in the order to check them:
 #
 # 1. **CPU fallback**: the GPU is there but llama.cpp was built without it (`no_gpu_build`), or
 #    `n_gpu_layers` was left at 0. Speed then follows system-RAM bandwidth (notebook 10).
 # 2. **Too few layers offloaded**: the layers left in RAM set the pace (notebook 11's offload curve).
-# 3. **Wrong thread count**: more threads than physical cores makes llama.cpp slower, not faster.
+# 3. **Wrong thread count**: more threads than physical cores makes llama.cpp slower, not faster
+#    (notebook 10 sweeps the thread count on your machine).
 # 4. **Thermal or power limits**: speed falls after a few minutes; check clocks and power draw.
 #
 # The estimate tells you which one you have: if measured tokens/s is far below the bandwidth
@@ -82,6 +83,18 @@ for key in ("no_gpu_build", "cuda_oom_llama_cpp", "gguf_truncated"):
 # %%
 for key in ("slow_partial_offload", "slow_threads", "slow_thermal"):
     print(f"[{key}] {catalogue[key]['diagnosis']}\n  fix: {catalogue[key]['fix']}\n")
+
+# %% [markdown]
+# How much slower is system RAM? Generation reads every weight once per token, so the ratio of
+# bandwidths is the ratio of speeds for the layers in each place (`data/gpus.csv`, sources per row):
+
+# %%
+from helpers.course.catalog import get_gpu
+
+ram = ["CPU desktop DDR4-3200 dual-channel", "CPU desktop DDR5-5600 dual-channel"]
+vram = ["RTX 3060 12GB", "RTX 3090", "RTX 4090"]
+pd.DataFrame({f"{g} ({get_gpu(g).bandwidth_gbps:,.0f} GB/s)": {f"{r} ({get_gpu(r).bandwidth_gbps:.1f} GB/s)":
+              f"{get_gpu(g).bandwidth_gbps / get_gpu(r).bandwidth_gbps:.0f}x" for r in ram} for g in vram})
 
 # %% [markdown]
 # ## 3. The doctor: what will go wrong, before it does

@@ -42,8 +42,9 @@ from helpers.course.notebook import start_notebook
 QUICK = start_notebook(QUICK, seed=SEED)
 
 from helpers.course.paths import REPO_ROOT
+from helpers.training.checkpoint import check_model_dir
 
-model_dir = REPO_ROOT / MODEL_DIR  # a relative MODEL_DIR is read from the repository root
+model_dir = check_model_dir(REPO_ROOT / MODEL_DIR)  # a relative MODEL_DIR is read from the repository root
 
 # %% [markdown]
 # ## 1. The corpus
@@ -113,7 +114,7 @@ print(f"{len(train_text) / len(vocab.encode(train_text[:200_000])) * 200_000 / l
 # %% [markdown]
 # ## 3. The model: a Llama block by block
 #
-# `helpers/training/tiny_llama.py` is a complete Llama in about 150 lines of PyTorch: token embedding; a stack
+# `helpers/training/tiny_llama.py` is a complete Llama in under 200 lines of PyTorch: token embedding; a stack
 # of blocks, each `x + attention(RMSNorm(x))` then `x + SwiGLU(RMSNorm(x))`; a final RMSNorm; an output
 # matrix to vocabulary logits. Attention uses rotary position embedding (RoPE) on queries and keys, and
 # **grouped-query attention**: several query heads share one key/value head (`n_head` and
@@ -131,8 +132,23 @@ pd.DataFrame({"parameters": counts, "share %": {k: round(100 * v / sum(counts.va
                                                   for k, v in counts.items()}})
 
 # %% [markdown]
-# In a model this small the embedding and output matrices are a large share; in an 8B model they
-# are a few percent. The rest is `n_layer` identical blocks.
+# In a model this small the embedding and output matrices are a large share. In a big model the
+# blocks grow with the square of the width and the embeddings only with it, so their share shrinks,
+# though a large vocabulary keeps it visible (Llama 3.1 8B from `data/models.csv`):
+
+# %%
+from helpers.course.catalog import get_model
+from helpers.memory.architecture import parameter_count
+
+big = get_model("Llama 3.1 8B").architecture
+embedding_weights = big.vocab * big.hidden * (1 if big.tied_embeddings else 2)
+print(f"tiny_llama: embedding + output = {100 * (counts['tok_embeddings'] + counts['output']) / sum(counts.values()):.0f}% "
+      f"of {sum(counts.values()):,} weights")
+print(f"Llama 3.1 8B: embedding + output ({big.vocab:,} tokens x {big.hidden:,}) = "
+      f"{100 * embedding_weights / parameter_count(big):.0f}% of {parameter_count(big) / 1e9:.2f} B weights")
+
+# %% [markdown]
+# The rest is `n_layer` identical blocks.
 #
 # ## 4. Training from scratch (a short demo run)
 #
@@ -156,7 +172,9 @@ demo_heldout = speeches_to_ids(heldout_text[:50_000], demo_vocab)
 settings = TrainSettings(steps=QUICK_STEPS if QUICK else FULL_STEPS, batch_size=16, seq_len=64, warmup=5,
                          eval_every=10)
 demo_model = TinyLlama(small_cfg)
-demo_hist = train(demo_model, demo_ids, demo_heldout, settings)
+demo_hist = train(demo_model, demo_ids, demo_heldout, settings, progress=not QUICK)  # a live bar in a full run
+print(f"{settings.steps} steps in {demo_hist['seconds']:.0f} s: batch loss {demo_hist['loss'][0]:.2f} -> "
+      f"{demo_hist['loss'][-1]:.2f}, held-out {demo_hist['heldout_loss'][-1]:.2f} nats/token")
 
 # %%
 import matplotlib.pyplot as plt
@@ -204,7 +222,7 @@ from helpers.training.checkpoint import load_model as load_torch_model
 from helpers.training.export import write_gguf
 
 model, vocab = load_torch_model(model_dir)
-f32_path = write_gguf(model, vocab, BUILD_DIR / "lesson18" / "tiny_llama-f32.gguf", "F32")
+f32_path = write_gguf(model, vocab, BUILD_DIR / "train_your_own_llm" / "tiny_llama-f32.gguf", "F32")
 header = read_header(f32_path)
 pd.Series({field: getattr(header, field) for field in
            ("file_name", "version", "architecture", "tensor_count", "file_bytes", "context_length", "file_type", "name")})
@@ -215,7 +233,8 @@ pd.Series({field: getattr(header, field) for field in
 # `helpers.llm.load.load_model` inspects the header first (a truncated or non-GGUF file is refused with
 # a clear error before llama.cpp opens it), then returns a `llama_cpp.Llama`. We ask llama.cpp for
 # the logits of every position of a prompt and compare with PyTorch. The KV cache is kept in F32 for
-# this check: by default llama.cpp stores keys and values in F16, which alone moves logits by ~1e-3.
+# this check: by default llama.cpp stores keys and values in F16, which moves the logits far more than the
+# F32 arithmetic does (both measured below).
 
 # %%
 import numpy as np
@@ -237,7 +256,11 @@ assert max_diff < 1e-3
 print("same next-token choice at every position:", bool((logits_cpp.argmax(1) == logits_torch.argmax(1)).all()))
 
 # %% tags=["nbval-ignore-output"]
-print(f"max |logit difference| = {max_diff:.1e} (largest |logit| {np.abs(logits_torch).max():.1f})")
+print(f"max |logit difference| = {max_diff:.1e} with an F32 KV cache (largest |logit| {np.abs(logits_torch).max():.1f})")
+llm_f16_kv = load_model(f32_path, n_ctx=256, logits_all=True)  # llama.cpp's default: F16 keys and values
+llm_f16_kv.eval(ids_cpp)
+f16_diff = float(np.abs(np.array(llm_f16_kv.scores[:len(ids_cpp)]) - logits_torch).max())
+print(f"max |logit difference| = {f16_diff:.1e} with the default F16 KV cache")
 
 # %% [markdown]
 # And it writes (greedy decoding, so the same text on every run). Greedy decoding of a small model
@@ -266,7 +289,7 @@ from helpers.gguf.quantize import quantize
 
 quant_paths = {"F32": f32_path}
 for q in ("Q8_0", "Q4_K_M"):
-    quant_paths[q] = quantize(f32_path, BUILD_DIR / "lesson18" / f"tiny_llama-{q.lower()}.gguf", q)
+    quant_paths[q] = quantize(f32_path, BUILD_DIR / "train_your_own_llm" / f"tiny_llama-{q.lower()}.gguf", q)
 types = {q: {t.name: t.tensor_type.name for t in gguf.GGUFReader(p).tensors} for q, p in quant_paths.items()}
 layer0 = [n for n in types["F32"] if n.startswith("blk.0.")] + ["token_embd.weight", "output.weight"]
 shapes = {t.name: str([int(n) for n in t.shape]) for t in gguf.GGUFReader(f32_path).tensors}
@@ -285,7 +308,12 @@ pd.DataFrame(rows).set_index("type")
 
 # %% [markdown]
 # Compare the perplexity column with the file sizes: for this small, briefly trained model even
-# the 4-bit mix costs little, because its weights carry less detail than a large model's. `benchmarks/llm_quants.py` measures every type (F16, Q8_0,
+# the 4-bit mix costs little, because its weights carry less detail than a large model's. All three rows
+# score the same 4 windows of 128 tokens (508 scored tokens from the opening of *Twelfth Night*), so they
+# compare with each other; a difference of a few hundredths, either way, is rounding luck on so few tokens.
+# They do not equal the perplexity of section 4 (from the training log): that one averaged 16 windows
+# spread over all three held-out plays, a different sample of text, so a different number.
+# `benchmarks/llm_quants.py` measures every type (F16, Q8_0,
 # Q6_K, Q5_K_M, Q4_K_M, Q4_0) for size, perplexity and speed with 1 and 2 threads; its table is in
 # `benchmarks/results/llm_quants.md`.
 #

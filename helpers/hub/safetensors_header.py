@@ -78,7 +78,7 @@ def parse_header(head: bytes, file_bytes: int, name: str) -> tuple:
         end = max(end, stop)
     if end > data_bytes:
         raise SafetensorsHeaderError(
-            f"{name} is truncated: its tensors need {end} bytes of data but only {data_bytes} "
+            f"{name} is truncated: its tensors need {end:,} bytes of data but only {data_bytes:,} "
             "follow the header. Download it again.")
     if end < data_bytes:
         raise SafetensorsHeaderError(

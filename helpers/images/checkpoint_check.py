@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.course.units import format_gib
+from helpers.course.units import format_size
 from helpers.hub.safetensors_header import (
     LENGTH_BYTES,
     SafetensorsHeaderError,
@@ -172,8 +172,8 @@ def check_checkpoint(path, available_bytes: int = None) -> CheckpointReport:
         available_bytes = psutil.virtual_memory().available
     if tensor_bytes > available_bytes:
         raise CheckpointError(
-            f"{path.name} needs {tensor_bytes} bytes ({format_gib(tensor_bytes)}) for its tensors but only "
-            f"{available_bytes} bytes ({format_gib(available_bytes)}) of memory are available; close "
+            f"{path.name} needs {tensor_bytes:,} bytes ({format_size(tensor_bytes)}) for its tensors but only "
+            f"{available_bytes:,} bytes ({format_size(available_bytes)}) of memory are available; close "
             "other programs or pick a smaller (quantized or half-precision) model.")
     return CheckpointReport(kind, tuple(f.relative_to(root).as_posix() for f in files), tuple(tensors),
                             tensor_bytes, sum(f.stat().st_size for f in files))

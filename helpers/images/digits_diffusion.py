@@ -206,15 +206,14 @@ def generate(unet, scheduler, labels, steps: int = 25, guidance: float = 2.0, se
     ``torch.Generator`` seeded with it. Pass a list as ``trajectory`` to receive the images
     after every step (numpy arrays, clipped to [-1, 1]).
     """
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1)
-    if len(labels) == 0:
-        raise ValueError("no labels: ask for at least one image")
-    if labels.min() < 0 or labels.max() > NO_PROMPT:
-        raise ValueError(f"labels must be digits 0-9 or {NO_PROMPT} (no prompt), got {labels.tolist()}")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    if guidance < 0:
-        raise ValueError(f"guidance must be 0 or more, got {guidance}")
+    labels = _checked_labels(labels)
+    most_steps = scheduler.config.num_train_timesteps
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= most_steps:
+        raise ValueError(f"steps must be a whole number from 1 to {most_steps} (the noise levels the model "
+                         f"was trained on), got {steps!r}")
+    if isinstance(guidance, (bool, np.bool_)) or not isinstance(guidance, (int, float, np.number)) \
+            or not 0 <= guidance < float("inf"):
+        raise ValueError(f"guidance must be a number, 0 or more, got {guidance!r}")
     generator = torch.Generator().manual_seed(int(seed))
     cfg = unet.config
     x = torch.randn((len(labels), cfg.in_channels, cfg.sample_size, cfg.sample_size), generator=generator)
@@ -237,6 +236,17 @@ def generate(unet, scheduler, labels, steps: int = 25, guidance: float = 2.0, se
         if trajectory is not None:
             trajectory.append(x.clamp(-1.0, 1.0).numpy().copy())
     return x.clamp(-1.0, 1.0).numpy()
+
+
+def _checked_labels(labels) -> torch.Tensor:
+    """``labels`` as a 1-D long tensor, or a ValueError naming what is allowed (whole numbers 0-10)."""
+    values = np.asarray(labels, dtype=object).reshape(-1)
+    if len(values) == 0:
+        raise ValueError("no labels: ask for at least one image")
+    whole = [isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values]
+    if not all(whole) or min(values) < 0 or max(values) > NO_PROMPT:
+        raise ValueError(f"labels must be whole numbers: digits 0-9 or {NO_PROMPT} (no prompt), got {values.tolist()}")
+    return torch.as_tensor(values.astype(np.int64), dtype=torch.long)
 
 
 def balanced_labels(n_per_digit: int) -> np.ndarray:

@@ -115,3 +115,29 @@ def run_clients(base_url: str, bodies, timeout_s: float = MAX_SECONDS) -> LoadRe
         if isinstance(outcome, BaseException):
             raise outcome
     return LoadResult(tuple(results), wall)
+
+
+def median_rows(rounds) -> list:
+    """One row per concurrency, each measured column the median over repeated ``rounds``.
+
+    ``rounds``: lists of :meth:`LoadResult.row` dicts, every round with the same concurrencies in the
+    same order (run the rounds in turns, so that a busy moment of the machine hits every setting alike).
+    Each row also gets "aggregate spread (tokens/s)": the slowest and fastest round's aggregate.
+    """
+    rounds = [list(r) for r in rounds]
+    if not rounds or not rounds[0]:
+        raise ValueError("no rounds given: measure at least one round of at least one concurrency")
+    concurrencies = [row["clients"] for row in rounds[0]]
+    for i, r in enumerate(rounds):
+        if [row["clients"] for row in r] != concurrencies:
+            raise ValueError(f"round {i} measured clients {[row['clients'] for row in r]}, "
+                             f"round 0 measured {concurrencies}: every round must measure the same ones")
+    rows = []
+    for j, clients in enumerate(concurrencies):
+        same = [r[j] for r in rounds]
+        row = {"clients": clients}
+        row.update({key: statistics.median(s[key] for s in same) for key in same[0] if key != "clients"})
+        aggregates = [s["aggregate (tokens/s)"] for s in same]
+        row["aggregate spread (tokens/s)"] = f"{min(aggregates):.0f} to {max(aggregates):.0f}"
+        rows.append(row)
+    return rows

@@ -21,9 +21,25 @@ def save_model(model: TinyLlama, out_dir) -> None:
         model.cfg.save(tmp)
 
 
+MODEL_FILES = ("config.json", "model.safetensors", "vocab.json")
+
+
+def check_model_dir(folder) -> Path:
+    """``folder`` as a Path if it holds every file of :data:`MODEL_FILES`; else a clear FileNotFoundError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder.name!r} does not exist; give a folder written by "
+                                f"`python -m helpers.training.train` (it holds {', '.join(MODEL_FILES)})")
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"model folder {folder.name!r} lacks {', '.join(missing)}; a folder written by "
+                                f"`python -m helpers.training.train` holds {', '.join(MODEL_FILES)}")
+    return folder
+
+
 def load_model(folder) -> tuple:
     """(TinyLlama in eval mode, SpmVocab) from a folder written by this module (safetensors only)."""
-    folder = Path(folder)
+    folder = check_model_dir(folder)
     model = TinyLlama(LlamaConfig.load(folder / "config.json"))
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     return model.eval(), SpmVocab.load(folder / "vocab.json")

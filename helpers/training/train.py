@@ -37,6 +37,16 @@ class TrainSettings:
     eval_every: int = 50
     seed: int = 1234
 
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "seq_len", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"warmup must be a whole number of steps >= 0, got {self.warmup!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+
 
 PRESETS = {
     "ci": (LlamaConfig(vocab_size=512, d_model=64, n_layer=2, n_head=4, n_kv_head=2, d_ff=256,

@@ -98,8 +98,11 @@ def test_header_whose_shape_disagrees_with_its_bytes_is_refused_by_safetensors(t
 
 
 def test_file_larger_than_available_memory_is_refused(good_file):
-    with pytest.raises(CheckpointError, match="memory"):
+    with pytest.raises(CheckpointError,
+                       match=r"needs 58 bytes \(0\.00 MiB\) for its tensors but only 50 bytes \(0\.00 MiB\) of memory"):
         check_checkpoint(good_file, available_bytes=50)
+    with pytest.raises(CheckpointError, match=r"only 57 bytes"):
+        check_checkpoint(good_file, available_bytes=57)
     assert check_checkpoint(good_file, available_bytes=58).tensor_bytes == 58
 
 

@@ -236,6 +236,29 @@ def test_bad_sampling_inputs_are_refused(tiny_pipe):
         make_scheduler("Euler", tiny_pipe.scheduler.config)
 
 
+@pytest.mark.parametrize("labels", [[1.5], ["3"], [True], [[1, 12]]])
+def test_labels_that_are_not_whole_numbers_0_to_10_are_named(tiny_pipe, labels):
+    with pytest.raises(ValueError, match=r"labels must be whole numbers: digits 0-9 or 10 \(no prompt\), got "):
+        tiny_pipe(labels, num_inference_steps=2)
+
+
+@pytest.mark.parametrize("steps", [2.5, "25", True, 1001])
+def test_steps_outside_the_trained_noise_levels_are_named(tiny_pipe, steps):
+    with pytest.raises(ValueError, match=rf"steps must be a whole number from 1 to 1000 .*got {steps!r}$"):
+        tiny_pipe([1], num_inference_steps=steps)
+
+
+@pytest.mark.parametrize("guidance", ["2", float("nan"), float("inf"), None])
+def test_guidance_that_is_not_a_number_is_named(tiny_pipe, guidance):
+    with pytest.raises(ValueError, match=r"guidance must be a number, 0 or more, got "):
+        tiny_pipe([1], num_inference_steps=2, guidance_scale=guidance)
+
+
+def test_numpy_labels_steps_and_guidance_are_accepted(tiny_pipe):
+    images = tiny_pipe(np.arange(3), num_inference_steps=np.int64(2), guidance_scale=np.float32(2.0))
+    assert images.shape == (3, 1, 16, 16)
+
+
 def test_unet_evaluations_count_the_guidance_pass():
     assert unet_evaluations(25, 1.0) == 25 and unet_evaluations(25, 0.0) == 25
     assert unet_evaluations(25, 3.0) == 50

@@ -1,4 +1,6 @@
 """Training utilities: batches, schedule, a short seeded run that lowers the loss."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -54,3 +56,11 @@ def test_short_seeded_training_lowers_loss_and_repeats():
 def test_unknown_preset_named(tmp_path):
     with pytest.raises(ValueError, match="'huge'"):
         train_llm.run("huge", tmp_path)
+
+
+@pytest.mark.parametrize("field, value", [("steps", 0), ("steps", -3), ("steps", 2.5), ("batch_size", "16"),
+                                          ("seq_len", True), ("warmup", -1), ("lr", 0.0), ("eval_every", 0)])
+def test_settings_refuse_bad_values_by_name(field, value):
+    kwargs = {"steps": 40, "batch_size": 16, "seq_len": 64, field: value}
+    with pytest.raises(ValueError, match=rf"^{field} must be .*got {re.escape(repr(value))}$"):
+        train_llm.TrainSettings(**kwargs)
