@@ -15,14 +15,14 @@ import io
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from helpers.gguf.header import read_header
 from helpers.llm.load import check_file_fits, log_softmax
-from helpers.llm.memory_check import rss_bytes
+from helpers.llm.memory_check import architecture_of, rss_bytes
 from helpers.memory.architecture import FAMILIES, Architecture
 
 # llama.cpp's ggml type ids for the KV cache types the course uses (ggml.h: enum ggml_type).
@@ -186,15 +186,13 @@ def measure_context(path, n_ctx: int, k_type: str = "f16", v_type: str = None,
 
 
 def architecture_from_gguf(path, name: str = None) -> Architecture:
-    """The :class:`Architecture` a GGUF file's metadata describes (layers, widths, heads, vocab, context)."""
+    """The :class:`Architecture` a GGUF file's metadata describes (``helpers.llm.memory_check.architecture_of``,
+    the one mapping from a header), for a family the course lays out; ``name`` replaces the file's own."""
     header = read_header(path)
     if header.architecture not in FAMILIES:
         raise ValueError(f"{Path(path).name}: architecture must be one of {FAMILIES}, got {header.architecture!r}")
-    return Architecture(
-        name=name or header.name, n_layers=header.n_layers, hidden=header.hidden, ffn=header.ffn,
-        n_heads=header.n_heads, n_kv_heads=header.n_kv_heads, head_dim=header.head_dim, vocab=header.vocab,
-        max_context=header.context_length, tied_embeddings=not header.has_output_weight,
-        family=header.architecture, tokenizer="spm" if header.tokenizer_model == "llama" else "bpe")
+    return replace(architecture_of(header), name=name or header.name,
+                   tokenizer="spm" if header.tokenizer_model == "llama" else "bpe")
 
 
 def window_starts(n_tokens: int, window: int, n_windows: int) -> list:
