@@ -31,7 +31,7 @@
 # %% tags=["parameters"]
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
-CORPUS_FILE = None  # None: the course's Shakespeare training text in data/; or a path to any UTF-8 text file
+CORPUS_FILE = None  # None: the course's Shakespeare training text in data/; or any UTF-8 text file (relative to the course folder, or absolute)
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -49,10 +49,10 @@ QUICK = start_notebook(QUICK, seed=SEED)
 from pathlib import Path
 
 from helpers.course.paths import DATA_DIR
-from helpers.textgen.bigram import average_surprise_bits, fit_bigram
+from helpers.textgen.bigram import average_surprise_bits, fit_bigram, read_training_text
 
 corpus_path = Path(CORPUS_FILE) if CORPUS_FILE else DATA_DIR / "shakespeare" / "train.txt"
-text = corpus_path.read_text(encoding="utf-8")
+text = read_training_text(corpus_path)
 model = fit_bigram(text)
 print(f"{len(text):,} characters of training text, {len(model.alphabet)} distinct characters")
 print(text[:300])
@@ -91,7 +91,8 @@ for temperature in (0.3, 1.0, 2.0):
 
 # %% [markdown]
 # The same distribution at three temperatures, after a `t` (the widget's first letter): at 0.3 the
-# likeliest letter takes almost everything, at 2.0 the odds flatten towards the alphabet's.
+# two likeliest characters (`h` and a space) take almost everything, at 2.0 the odds flatten towards
+# the alphabet's (the line under the plots gives the two likeliest characters' share at each temperature).
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 2.8), sharey=True)
@@ -99,6 +100,9 @@ for ax, temperature in zip(axes, (0.3, 1.0, 2.0)):
     show_next_char_distribution(model, "t", temperature, ax=ax)
 plt.tight_layout()
 plt.show()
+two_likeliest = {t: sum(sorted(model.next_char_probabilities("t", t))[-2:]) for t in (0.3, 1.0, 2.0)}
+print("the two likeliest characters after 't' hold", ", ".join(f"{p:.0%} at T={t}" for t, p in two_likeliest.items()),
+      f"(any two of the {len(model.alphabet)} characters: {2 / len(model.alphabet):.1%} if all were equally likely)")
 
 # %% [markdown]
 # With a running kernel, move the controls: the bars are the model's real next-character
@@ -129,7 +133,8 @@ bits = average_surprise_bits(model, heldout)
 uniform_bits = math.log2(len(model.alphabet))
 pd.DataFrame(
     {"bits per character": [uniform_bits, bits], "perplexity": [2**uniform_bits, 2**bits]},
-    index=["uniform guess", "bigram model (held-out text)"],
+    index=["uniform guess", "bigram model (held-out text)" if heldout_path.exists()
+           else "bigram model (the end of its own training text: no heldout.txt beside it)"],
 ).round(2)
 
 # %% [markdown]
@@ -161,23 +166,32 @@ plt.show()
 #
 # A model is a file of numbers (its *parameters* or *weights*). How much memory it needs starts
 # with **parameters × bytes per parameter**. The parameter counts below are computed from each
-# model's published architecture (`data/models.csv`), not copied.
+# model's published architecture (`data/models.csv`), not copied. The last column is the size of a
+# real 4-bit file, a `Q4_K_M` GGUF as llama.cpp writes it (computed tensor by tensor; notebook 07
+# explains the name).
 
 # %%
 from helpers.course.catalog import get_model
 from helpers.memory.architecture import parameter_count
+from helpers.memory.gguf_size import gguf_file_size
 
 names = ["SmolLM2 135M", "Llama 3.2 1B", "Llama 3.1 8B", "Llama 3.1 70B"]
 rows = []
 for name in names:
     n = parameter_count(get_model(name).architecture)
     rows.append({"model": name, "parameters (billions)": n / 1e9,
-                 "16-bit weights (GB)": 2 * n / 1e9, "4-bit weights (GB)": 0.5 * n / 1e9})
-pd.DataFrame(rows).set_index("model").round(2)
+                 "16-bit weights (GB)": 2 * n / 1e9, "4-bit weights (GB)": 0.5 * n / 1e9,
+                 "Q4_K_M file (GB)": gguf_file_size(get_model(name).architecture, "Q4_K_M").total_gb})
+sizes = pd.DataFrame(rows).set_index("model").round(2)
+sizes
 
 # %% [markdown]
-# Real 4-bit files are a little larger (some tensors keep more bits, and there are scales);
-# notebooks 07 and 08 compute them exactly, and add the memory that *running* needs on top.
+# Real 4-bit files are larger than 4 bits per parameter: every block of weights stores its own
+# scale, and some tensors keep more bits (notebook 07). Here the Q4_K_M file is 21% (Llama 3.1 70B)
+# to 57% (SmolLM2 135M) larger than the plain 4-bit figure. The smallest model pays most: its
+# token-embedding table, which it also uses as its output layer, is a large share of its
+# parameters and is stored at 8 bits. Notebook 08 takes files apart tensor by tensor and adds the
+# memory that *running* needs on top.
 #
 # ## Summary
 #

@@ -164,7 +164,8 @@ import matplotlib.pyplot as plt
 
 fig, ax = plt.subplots(figsize=(9, 3.2))
 ax.bar([repr(c.piece) for c in best], [c.probability for c in best])
-ax.set(ylabel="probability", title=f"SmolLM2-135M-Instruct: the next token after {CHAT_PROMPT!r}")
+ax.set(xlabel="next token (quoted: most start with a space)", ylabel="probability",
+       title=f"SmolLM2-135M-Instruct: the next token after {CHAT_PROMPT!r}")
 ax.tick_params(axis="x", rotation=45)
 plt.show()
 print(f"the ten most likely tokens hold {sum(c.probability for c in best):.1%}; "
@@ -211,7 +212,7 @@ fig, ax = plt.subplots(figsize=(10, 3.2))
 for t, style in [(0.5, "o-"), (1.0, "s-"), (1.5, "^-")]:
     ax.plot(range(20), softmax(apply_temperature(fact_logits, t))[order], style, label=f"T = {t}")
 ax.set_xticks(range(20), [repr(pieces[i]) for i in order], rotation=70)
-ax.set(yscale="log", ylabel="probability (log scale)",
+ax.set(yscale="log", xlabel="the 20 most likely next tokens (at T = 1)", ylabel="probability (log scale)",
        title=f"next token after {CHAT_PROMPT!r}: temperature reshapes the distribution")
 ax.legend()
 plt.show()
@@ -219,7 +220,7 @@ plt.show()
 # %% [markdown]
 # Temperature keeps every token and moves probability between them: 0.5 makes `' Paris'` nearly
 # certain, 1.5 hands a good share to the tail. The cut-offs keep the head and drop the rest of the
-# 49,152 tokens: top-p 0.9 and min-p 0.05 keep a handful here, top-k always exactly k (and the
+# 49,152 tokens: top-p 0.9 keeps 10 here and min-p 0.05 only 2, top-k always exactly k (and the
 # tokens it keeps are renormalised, which raises `' Paris'` a little). min-p is why high temperatures
 # stay usable: the tail it removes is where nonsense lives. The repetition penalty pushes back
 # `' capital'`, already in the prompt.

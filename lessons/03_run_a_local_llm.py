@@ -19,7 +19,7 @@
 # what an operator does, step by step, with `llama-cpp-python`: read the file's metadata *before*
 # loading it, check that it fits in memory, load it, stream tokens, hold a chat through the model's
 # own chat template, and measure speed and RAM. The model is the course's own tiny Llama (trained
-# on Shakespeare in notebook 19): 1.3 million parameters and only briefly trained, so its text is
+# on Shakespeare in notebook 19): 1.2 million parameters and only briefly trained, so its text is
 # Shakespeare-flavoured but not fluent. That keeps every step fast on a 2-core CPU; the steps are
 # exactly the same for a 7-billion-parameter model — set `MODEL_PATH` to any GGUF you have.
 # Section 9 then runs a real pretrained chat model, SmolLM2-135M-Instruct, that the set-up installs.
@@ -64,7 +64,7 @@ pd.set_option("display.max_colwidth", 70)
 # A GGUF file starts with a header: key/value metadata (architecture, sizes, the tokenizer, the
 # chat template), then a table of tensors, then the weights. Reading the header costs nothing —
 # the weights are not touched — and it tells you what you are about to load. `read_header`
-# first checks that the file *is* a GGUF and is complete (section 6 shows a bad file refused).
+# first checks that the file *is* a GGUF and is complete (section 7 shows a bad file refused).
 
 # %%
 from helpers.gguf.header import read_header
@@ -226,20 +226,24 @@ print("finish reason:", reply["choices"][0]["finish_reason"], "| usage:", reply[
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 
-from helpers.hardware.measured_speed import interleaved_speeds, median_and_range
+from helpers.hardware.measured_speed import compare_thread_counts, interleaved_speeds, median_and_range
 
 runs = interleaved_speeds(model_path, (1, 2), repeats=3 if QUICK else 7, prompt_tokens=64, generated_tokens=64)
 speed = pd.DataFrame({t: median_and_range(r) for t, r in runs.items()}).T.rename_axis("threads").round(1)
 ax = speed[["prompt tokens/s (median)", "generation tokens/s (median)"]].plot.bar(figsize=(6, 3), rot=0)
-ax.set(xlabel="n_threads", ylabel="tokens per second", title=f"{meta.file_name}: speed by thread count")
+ax.set(xlabel="n_threads", ylabel="tokens per second (median)", title=f"{meta.file_name}: speed by thread count")
 plt.show()
+for phase in ("prompt", "generation"):
+    print(compare_thread_counts(runs, phase))
 speed
 
 # %% [markdown]
-# Compare the medians only where the ranges do not overlap. More threads is not always faster. Each layer is split across the threads, which then wait for
-# each other; for a model this small the waiting costs more than the work, and on a shared or
-# busy machine a second thread may not even get a core. For a large model the matrix work
-# dominates and about one thread per physical core is fastest. Measure on your machine
+# Compare the medians only where the ranges do not overlap; the two lines above the table say, for
+# this run, whether they do. A second thread is not always faster: each layer is split across the
+# threads, which wait for each other at every step. For a model this small that waiting is a large
+# share of each step, and on a shared or busy machine a second thread may not even get a core, so
+# the gain can shrink to nothing or turn into a loss. For a large model the matrix work dominates
+# and about one thread per physical core is fastest. Measure on your machine
 # (`benchmarks/results/llm_quants.md` has repeated measurements for every quant type).
 #
 # **RAM.** The RSS (resident set size: RAM a process occupies) of a fresh Python process before
@@ -266,7 +270,7 @@ pd.Series({"RSS before loading": rss["before_load"], "growth after loading": rss
 # %% [markdown]
 # The KV cache matches llama.cpp's own log exactly and the compute buffer to within about 15%.
 # The process grows by a few MiB *more* than the model needs: llama.cpp's context, thread pool,
-# output buffer and allocator bookkeeping cost a few MiB whatever the model. For this 1.3 MB model
+# output buffer and allocator bookkeeping cost a few MiB whatever the model. For this 1.35 MB file
 # that overhead is most of the growth; for a 4 GB model it is a rounding error and the RSS lands
 # close to the estimate.
 #
@@ -388,13 +392,14 @@ pd.DataFrame(smol.as_rows() + [("licence", card["licence"]), ("SHA-256 (first 16
 # your instructions:
 
 # %%
-smol_llm = load_model(smol_path, n_ctx=1024, n_threads=1, seed=SEED)  # 1 thread: steady on a busy machine (section 6)
+smol_llm = load_model(smol_path, n_ctx=1024, n_threads=1, seed=SEED)  # 1 thread, like notebook 02's chat model
 ask = [{"role": "user", "content": "List three primary colors, separated by commas."}]
 print(render_chat_for(smol_llm, ask))
 
 # %% [markdown]
-# **An instruction followed, streamed.** `stream=True` returns the reply piece by piece, as a chat
-# window shows it (temperature 0: the same reply on every run on this machine):
+# **An instruction followed, loosely, streamed.** `stream=True` returns the reply piece by piece, as a
+# chat window shows it (temperature 0: the same reply on every run on this machine). The colours are
+# right; the format is not: one per line with a letter in brackets, not separated by commas.
 
 # %%
 for chunk in smol_llm.create_chat_completion(ask, max_tokens=MAX_TOKENS, temperature=0.0, stream=True):
@@ -424,13 +429,16 @@ print("The capital of France is" + smol_llm.create_completion("The capital of Fr
 # %% [markdown]
 # A 135 M model at 4 bits keeps some facts, but its chat tuning is shallow: the template and the
 # default system prompt push it towards chatty text rather than the answer. Larger models of the
-# same family (SmolLM2 1.7B below, notebook 09) get much more right and need about ten times the memory.
+# same family score much higher on the benchmarks their makers publish (compare the evaluation tables
+# of [SmolLM2-135M-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct) and
+# [SmolLM2-1.7B-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B-Instruct)), and their
+# files are about ten times larger (table below; notebook 09 asks whether they fit).
 #
 # **Its memory and speed, measured.** The same estimate as in section 2, from the file itself,
 # beside what llama.cpp reports and the growth of a fresh process that loads the model and generates
-# 8 tokens, then generation speed at 1 and 2 threads (your machine's numbers, so these cells are
-# not checked). The quick run measures 1 thread only: on a CI machine other jobs hold the cores, and
-# llama.cpp's threads then wait for each other at every step — the slowdown notebook 10 measures.
+# 8 tokens, then prompt and generation speed, measured in turns as in section 6 (your machine's
+# numbers, so these cells are not checked). The full run compares 1 and 2 threads and says whether
+# their ranges overlap; the quick run (the stored one) measures 1 thread only, to stay short.
 
 # %% tags=["nbval-ignore-output"]
 smol_estimate = estimate_memory(smol, 1024)
@@ -446,6 +454,8 @@ pd.DataFrame({
 # %% tags=["nbval-ignore-output"]
 smol_runs = interleaved_speeds(smol_path, (1,) if QUICK else (1, 2), repeats=3 if QUICK else 7, prompt_tokens=64,
                                generated_tokens=32)
+if len(smol_runs) > 1:
+    print(compare_thread_counts(smol_runs, "generation"))
 pd.DataFrame({t: median_and_range(r) for t, r in smol_runs.items()}).T.rename_axis("threads").round(1)
 
 # %% [markdown]
@@ -472,9 +482,10 @@ pd.DataFrame({name: {"file (GB)": round(a.file_bytes / GB, 2), "memory at 4,096 
               for name, a in bigger.items()}).T
 
 # %% [markdown]
-# And how fast each would generate on this machine, from its measured memory bandwidth (the machine
-# card of notebook 00, or a quick measurement now) — the roofline ceiling, which the measured speed
-# above shows a small model does not reach:
+# And how fast each would generate on this machine, as the course's estimator puts it (notebook 09):
+# the memory-bandwidth roofline from the machine card of notebook 00 (or a quick measurement now),
+# times an efficiency factor, with a full 4,096-token KV cache read for every token. It is an
+# estimate, not a measurement; notebook 10 sets such estimates beside llama.cpp's measured speed.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.machine import describe_machine, load_machine_card
@@ -482,7 +493,7 @@ from helpers.memory.willitrun import machine_card_gpu
 
 machine = machine_card_gpu(load_machine_card() or describe_machine(repeats=2))
 pd.Series({name: assess(get_model(name).architecture, "Q4_K_M", 4096, gpu=machine).tokens_per_second
-           for name in bigger}, name=f"roofline tokens/s on {machine.name}").round(1).to_frame()
+           for name in bigger}, name=f"estimated tokens/s on {machine.name}").round(1).to_frame()
 
 # %% [markdown]
 # ## Summary

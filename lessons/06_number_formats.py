@@ -24,14 +24,15 @@
 # - Read a float's bit layout (sign, exponent, mantissa) and derive its range and precision from it.
 # - Explain why bf16 keeps fp32's range but not its precision, and why fp16 overflows above 65504.
 # - Quantize to int8/int4 with a scale, and see why one scale per row beats one per tensor.
-# - Describe what real weight matrices look like: a narrow bell, rare outliers, rows of different size.
+# - Describe what trained weight matrices look like: most weights small, rows of very different size,
+#   and in large language models rare outliers.
 #
 # **Time:** 30 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
 QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
 SEED = 0
-MODEL_PATH = None  # a .safetensors or .gguf file (e.g. the tiny Llama in data/tiny_llama/); None: a digits MLP
+MODEL_PATH = None  # a .safetensors or .gguf file, relative to the course folder (e.g. "data/tiny_llama/model.safetensors") or absolute; None: a digits MLP
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -143,8 +144,8 @@ plt.show()
 # ## 3. A real model's weights
 #
 # `load_weight_matrices` reads the 2-D tensors of a `.safetensors` or `.gguf` file (never a pickle).
-# With `MODEL_PATH = None` it trains a small multilayer perceptron on scikit-learn's digits (about
-# 2 s, then cached). To look at the course's own tiny Llama instead, set `MODEL_PATH` in the
+# With `MODEL_PATH = None` it trains a small multilayer perceptron on scikit-learn's digits (a few
+# seconds on a 2-core CPU, then cached in `build/`). To look at the course's own tiny Llama instead, set `MODEL_PATH` in the
 # parameters cell to the file this cell names, and run the notebook again.
 
 # %% tags=["nbval-ignore-output"]
@@ -158,11 +159,14 @@ print("course model file:", relative_to_repo(course_model) if course_model else 
 
 source, matrices = load_weight_matrices(MODEL_PATH, seed=SEED)
 print("weights from:", source)
-pd.DataFrame([(name, f"{w.shape[0]} x {w.shape[1]}", w.size, float(w.std()), float(np.abs(w).max()),
-               nf.outlier_share(w))
-              for name, w in matrices.items()],
-             columns=["matrix", "rows x cols", "weights", "std", "max |w|", "share beyond 6 std"],
-             ).set_index("matrix").round(4)
+weights_table = pd.DataFrame([(name, f"{w.shape[0]} x {w.shape[1]}", w.size, float(w.std()), float(np.abs(w).max()),
+                               nf.outlier_share(w))
+                              for name, w in matrices.items()],
+                             columns=["matrix", "rows x cols", "weights", "std", "max |w|", "share beyond 6 std"],
+                             ).set_index("matrix")
+beyond = round((weights_table["share beyond 6 std"] * weights_table["weights"]).sum())
+print(f"weights beyond 6 standard deviations of their matrix: {beyond:,} of {weights_table['weights'].sum():,}")
+weights_table.round(4)
 
 # %%
 name = max(matrices, key=lambda k: matrices[k].size)
@@ -182,12 +186,18 @@ plt.show()
 
 # %% [markdown]
 # Two facts decide everything that follows. Most weights are small compared with the largest one
-# (left: a small MLP still shows the flat top of its uniform random initialisation; trained
-# language models look more like a bell with heavier tails), so a format needs fine steps near
+# (left; this small MLP still shows the flat top of its uniform random initialisation, while the
+# course's tiny Llama, loaded with `MODEL_PATH`, shows a bell), so a format needs fine steps near
 # zero; and rows differ a lot in size (right). One scale for the whole matrix must stretch to the
-# largest weight and then wastes its few levels on a range most weights never use. Large language
-# models add a harsher version of this: rare *outlier* weights and channels far beyond 6 standard
-# deviations (the table's last column counts them for the model loaded here).
+# largest weight and then wastes its few levels on a range most weights never use.
+#
+# Large language models add a harsher version of this: a few weights and feature dimensions far
+# larger than the rest, which are the first casualties of a coarse grid (weight outliers in
+# [SqueezeLLM, Kim et al. 2023](https://arxiv.org/abs/2306.07629); outlier features of billion-
+# parameter models in [LLM.int8(), Dettmers et al. 2022](https://arxiv.org/abs/2208.07339)). The line
+# above the table counts the weights beyond 6 standard deviations of their matrix for the model
+# loaded here (a normal distribution puts about 2 in a billion there); the digits MLP and the
+# course's tiny Llama have none: they are far too small to grow such outliers.
 
 # %% [markdown]
 # ## 4. What each format does to the same weights

@@ -56,7 +56,9 @@ def check_choice(answer, expected, *, allowed, hints=None) -> Feedback:
     """Compare a choice (a string or bool from ``allowed``); ``hints`` maps wrong choices to hints."""
     if answer is None:
         return NOT_ANSWERED
-    if answer not in allowed:
+    same_type = [a for a in allowed  # 1 is not True, a list is not a string
+                 if isinstance(answer, type(a)) and isinstance(answer, bool) == isinstance(a, bool)]
+    if answer not in same_type:
         return Feedback(False, f"{answer!r} is not one of the allowed answers {list(allowed)!r}.")
     if answer == expected:
         return Feedback(True, f"{answer!r} is right.")

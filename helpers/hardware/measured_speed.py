@@ -119,3 +119,25 @@ def median_and_range(results) -> dict:
         out.update({f"{phase} tokens/s (median)": float(np.median(values)),
                     f"{phase} tokens/s (lowest)": min(values), f"{phase} tokens/s (highest)": max(values)})
     return out
+
+
+def compare_thread_counts(runs: dict, phase: str = "generation") -> str:
+    """One sentence comparing the lowest and highest thread count of ``interleaved_speeds``' runs.
+
+    ``phase`` is "prompt" or "generation". A difference is called only when the ranges (lowest to
+    highest of the repetitions) do not overlap; otherwise the sentence says the runs cannot tell.
+    """
+    if phase not in ("prompt", "generation"):
+        raise ValueError(f"phase must be 'prompt' or 'generation', got {phase!r}")
+    if len(runs) < 2:
+        raise ValueError(f"need runs for at least two thread counts, got {sorted(runs)!r}")
+    few, many = min(runs), max(runs)
+    a, b = median_and_range(runs[few]), median_and_range(runs[many])
+    low, high, median = (f"{phase} tokens/s ({k})" for k in ("lowest", "highest", "median"))
+    ratio = b[median] / a[median]
+    head = f"{phase}: {many} threads give {ratio:.2f}x the median tokens/s of {few}"
+    if b[low] > a[high]:
+        return f"{head}; the ranges do not overlap: faster with {many} threads on this machine."
+    if b[high] < a[low]:
+        return f"{head}; the ranges do not overlap: slower with {many} threads on this machine."
+    return f"{head}; the ranges overlap: these runs cannot tell the two apart."

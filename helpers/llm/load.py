@@ -30,6 +30,25 @@ def check_file_fits(path, available_bytes=None) -> None:
                          f"{available / 2**30:.2f} GiB of memory is available")
 
 
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_settings(n_ctx, n_threads, n_gpu_layers) -> None:
+    """Refuse settings llama.cpp would reject with an opaque message, or silently reinterpret.
+
+    ``n_ctx``: tokens, a whole number >= 0 (0: the model's trained context); ``n_threads``: a whole
+    number >= 1; ``n_gpu_layers``: -1 (all) or a whole number >= 0.
+    """
+    if not _is_whole(n_ctx) or n_ctx < 0:
+        raise ValueError(f"n_ctx must be a whole number of tokens >= 0 (0: the model's trained context), "
+                         f"got {n_ctx!r}")
+    if not _is_whole(n_threads) or n_threads < 1:
+        raise ValueError(f"n_threads must be a whole number >= 1 (about one per physical core), got {n_threads!r}")
+    if not _is_whole(n_gpu_layers) or n_gpu_layers < -1:
+        raise ValueError(f"n_gpu_layers must be -1 (all) or a whole number >= 0, got {n_gpu_layers!r}")
+
+
 def load_model(path, n_ctx: int = 256, n_threads: int = 2, n_gpu_layers: int = 0,
                seed: int = 0, logits_all: bool = False, available_bytes=None, **kwargs):
     """A ``llama_cpp.Llama`` for ``path`` after :func:`check_file_fits` accepted it (verbose off).
@@ -39,6 +58,7 @@ def load_model(path, n_ctx: int = 256, n_threads: int = 2, n_gpu_layers: int = 0
     """
     import llama_cpp
 
+    check_settings(n_ctx, n_threads, n_gpu_layers)
     if available_bytes is None and n_gpu_layers != 0:
         available_bytes = psutil.virtual_memory().available + gpu_memory_bytes()
     check_file_fits(path, available_bytes)

@@ -30,9 +30,15 @@ def find_course_model(folder: Path = TINY_LLAMA_DIR):
 
 
 def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    return {k: v.astype(np.float32) for k, v in load_file(str(path)).items()
+    try:
+        tensors = load_file(str(path))
+    except SafetensorError as err:
+        raise ValueError(f"{path.name}: not a readable .safetensors file ({err}); "
+                         "download or copy it again, or pick another MODEL_PATH") from None
+    return {k: v.astype(np.float32) for k, v in tensors.items()
             if v.ndim == 2 and np.issubdtype(v.dtype, np.floating)}
 
 
@@ -125,15 +131,19 @@ def classifier_quality(params: dict, x, y) -> dict:
 def load_weight_matrices(path=None, seed: int = 0):
     """``(source description, {name: float32 (rows, cols) matrix})`` from ``path`` or the digits MLP.
 
-    ``path``: a ``.safetensors`` or ``.gguf`` file. Other suffixes, missing files and files over
+    ``path``: a ``.safetensors`` or ``.gguf`` file, absolute or relative to the course folder (or to
+    the working directory). Other suffixes, missing files and files over
     ``MAX_FILE_BYTES`` are refused before anything is read.
     """
     if path is None:
         params = train_digits_mlp(seed)
         return "scikit-learn MLP trained on digits (64-512-256-10)", {k: v for k, v in params.items() if v.ndim == 2}
+    given = path
     path = Path(path)
+    if not path.is_absolute() and not path.is_file():
+        path = REPO_ROOT / path  # a notebook runs in notebooks/; relative paths start at the course folder
     if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path.name!r}")
+        raise FileNotFoundError(f"no model file at {str(given)!r} (a relative path starts at the course folder)")
     if path.suffix not in (".safetensors", ".gguf"):
         raise ValueError(f"model files must be .safetensors or .gguf, got {path.suffix!r}")
     if path.stat().st_size > MAX_FILE_BYTES:

@@ -4,8 +4,11 @@ It already shows the two ideas every LLM shares: a model gives a probability dis
 next token, and text is generated one token at a time, each choice fed back in (autoregression).
 """
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from helpers.course.paths import REPO_ROOT
 
 
 @dataclass
@@ -60,3 +63,21 @@ def average_surprise_bits(model: BigramModel, text: str) -> float:
     for current, following in zip(text, text[1:]):
         total -= np.log2(model.next_char_probabilities(current)[model.index(following)])
     return total / (len(text) - 1)
+
+
+def read_training_text(path) -> str:
+    """The UTF-8 text of ``path`` (absolute, or relative to the course folder or working directory).
+
+    A missing file or one that is not UTF-8 text is refused with a message naming the path.
+    """
+    given, path = path, Path(path)
+    if not path.is_absolute() and not path.is_file():
+        path = REPO_ROOT / path  # a notebook runs in notebooks/; relative paths start at the course folder
+    if not path.is_file():
+        raise FileNotFoundError(f"no text file at {str(given)!r} (a relative path starts at the course folder); "
+                                "give a UTF-8 text file, or None for the course's Shakespeare")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path.name} is not UTF-8 text (byte {err.start} cannot be decoded): "
+                         "give a plain-text file") from None

@@ -7,15 +7,21 @@ import matplotlib.pyplot as plt
 from helpers.textgen.bigram import BigramModel, generate
 
 
+def char_label(char: str) -> str:
+    """A short readable axis label for one character: 'sp' for a space, escapes for newlines and tabs."""
+    return "sp" if char == " " else repr(char)[1:-1]
+
+
 def show_next_char_distribution(model: BigramModel, char: str, temperature: float, top: int = 12, ax=None):
     """Bar chart of the ``top`` most likely characters after ``char`` at ``temperature``."""
     probabilities = model.next_char_probabilities(char, temperature)
     order = probabilities.argsort()[::-1][:top]
-    labels = [repr(model.alphabet[i])[1:-1] or "?" for i in order]
+    labels = [char_label(model.alphabet[i]) for i in order]
     ax = ax or plt.gca()
     ax.bar(labels, probabilities[order], color="#3182bd")
     ax.set_ylim(0, 1)
-    ax.set_xlabel(f"next character after {char!r}")
+    blank = " (sp: a space)" if " " in (char, *(model.alphabet[i] for i in order)) else ""
+    ax.set_xlabel(f"next character after {char_label(char)!r}{blank}")
     ax.set_ylabel("probability")
     ax.set_title(f"temperature {temperature:.2f}")
 

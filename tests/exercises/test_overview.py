@@ -19,6 +19,14 @@ def test_check_number_core():
     assert check_choice("x", "y", allowed=("y", "z")).message.startswith("'x' is not one of")
 
 
+@pytest.mark.parametrize("wrong_type", [1, 1.0, "True", [True], {"a": 1}])
+def test_check_choice_refuses_other_types_with_a_message(wrong_type):
+    feedback = check_choice(wrong_type, True, allowed=(True, False))
+    assert not feedback and "is not one of the allowed answers [True, False]" in feedback.message
+    assert check_choice(True, True, allowed=(True, False))
+    assert not check_choice(["Q4_K"], "Q4_K", allowed=("Q4_0", "Q4_K"))
+
+
 def test_p_u_after_q():
     p = MODEL.next_char_probabilities("q")[MODEL.index("u")]
     assert check_p_u_after_q(float(p), MODEL)

@@ -2,7 +2,14 @@
 import pytest
 
 from helpers.gguf.random_weights import write_random_gguf
-from helpers.hardware.measured_speed import SpeedResult, best_of, interleaved_speeds, measure_speed, median_and_range
+from helpers.hardware.measured_speed import (
+    SpeedResult,
+    best_of,
+    compare_thread_counts,
+    interleaved_speeds,
+    measure_speed,
+    median_and_range,
+)
 from helpers.memory.architecture import Architecture
 
 TINY = Architecture("tiny", n_layers=2, hidden=64, ffn=128, n_heads=4, n_kv_heads=2, head_dim=16, vocab=320,
@@ -60,3 +67,17 @@ def test_median_and_range():
     with pytest.raises(ValueError, match="at least one"):
         median_and_range([])
 
+
+
+def test_compare_thread_counts_calls_a_difference_only_without_overlap():
+    def runs(threads, *gen_seconds):
+        return [SpeedResult("m", threads, 10, 1.0, 10, s) for s in gen_seconds]
+
+    faster = compare_thread_counts({1: runs(1, 1.0, 1.1, 0.9), 2: runs(2, 0.5, 0.55, 0.45)})
+    assert faster.startswith("generation: 2 threads give 2.00x") and "faster with 2 threads" in faster
+    assert "slower with 2 threads" in compare_thread_counts({1: runs(1, 0.5, 0.45), 2: runs(2, 1.0, 1.1)})
+    assert "cannot tell" in compare_thread_counts({1: runs(1, 1.0, 0.5), 2: runs(2, 0.9, 0.6)})
+    with pytest.raises(ValueError, match="phase must be"):
+        compare_thread_counts({1: runs(1, 1.0), 2: runs(2, 1.0)}, phase="decode")
+    with pytest.raises(ValueError, match="at least two thread counts"):
+        compare_thread_counts({1: runs(1, 1.0)})

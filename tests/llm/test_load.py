@@ -25,6 +25,24 @@ def test_missing_file_named(tmp_path):
         llm.load_model(tmp_path / "nothing.gguf")
 
 
+@pytest.mark.parametrize("settings, named", [
+    ({"n_ctx": -5}, "n_ctx must be a whole number of tokens >= 0.*-5"),
+    ({"n_ctx": "256"}, "n_ctx.*'256'"),
+    ({"n_threads": 0}, "n_threads must be a whole number >= 1.*got 0"),
+    ({"n_threads": 1.5}, "n_threads.*1.5"),
+    ({"n_gpu_layers": -2}, "n_gpu_layers must be -1 \\(all\\) or a whole number >= 0, got -2"),
+    ({"n_gpu_layers": True}, "n_gpu_layers.*True"),
+])
+def test_bad_settings_named_before_llama_cpp(settings, named):
+    with pytest.raises(ValueError, match=named):
+        llm.load_model(SHIPPED, **settings)
+
+
+def test_good_settings_pass():
+    llm.check_settings(0, 1, -1)
+    llm.check_settings(256, 2, 0)
+
+
 @pytest.mark.slow
 def test_load_and_stream_greedy_is_repeatable():
     model = llm.load_model(SHIPPED, n_ctx=128)

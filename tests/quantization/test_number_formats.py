@@ -137,6 +137,21 @@ def test_model_files_are_checked(tmp_path):
         load_weight_matrices(bad)
 
 
+def test_relative_model_path_starts_at_the_course_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as a notebook does: it runs in notebooks/, not in the course folder
+    name, mats = load_weight_matrices("data/tiny_llama/model.safetensors")
+    assert name == "model.safetensors" and mats
+    with pytest.raises(FileNotFoundError, match="'data/nothing.safetensors' .a relative path starts at the course"):
+        load_weight_matrices("data/nothing.safetensors")
+
+
+def test_corrupt_safetensors_refused_with_its_name(tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
+    with pytest.raises(ValueError, match="broken.safetensors: not a readable .safetensors file"):
+        load_weight_matrices(bad)
+
+
 def test_safetensors_round_trip(tmp_path):
     from safetensors.numpy import save_file
 

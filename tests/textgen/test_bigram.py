@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.textgen.bigram import average_surprise_bits, fit_bigram, generate
+from helpers.textgen.bigram import average_surprise_bits, fit_bigram, generate, read_training_text
 
 
 def test_counts_follow_the_text():
@@ -46,3 +46,19 @@ def test_bad_input_is_named(call, match):
 def test_fit_needs_text():
     with pytest.raises(ValueError, match="at least 2"):
         fit_bigram("a")
+
+
+def test_read_training_text_relative_to_the_course_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a notebook runs in notebooks/
+    assert read_training_text("data/shakespeare/heldout.txt").strip()
+    (tmp_path / "mine.txt").write_text("héllo", encoding="utf-8")
+    assert read_training_text("mine.txt") == "héllo"
+
+
+def test_read_training_text_refuses_missing_and_binary_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no text file at 'nothing.txt'.*None for the course's Shakespeare"):
+        read_training_text("nothing.txt")
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(b"\x80\x81\xff")
+    with pytest.raises(ValueError, match="weights.bin is not UTF-8 text .byte 0"):
+        read_training_text(binary)
