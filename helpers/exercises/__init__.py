@@ -48,7 +48,9 @@ def check_number(answer, expected: float, *, rel_tol: float = 0.02, unit: str = 
         if is_close(answer, wrong_value, rel_tol):
             return Feedback(False, hint)
     direction = "high" if answer > expected else "low"
-    factor = max(answer, expected) / min(answer, expected) if min(answer, expected) > 0 else float("inf")
+    if min(answer, expected) <= 0:  # no meaningful factor across zero or between signs
+        return Feedback(False, f"{answer:g}{suffix} is too {direction}" + (" (a negative number)." if answer < 0 <= expected else "."))
+    factor = max(answer, expected) / min(answer, expected)
     return Feedback(False, f"{answer:g}{suffix} is too {direction} (off by a factor of {factor:.2g}).")
 
 
@@ -56,6 +58,8 @@ def check_choice(answer, expected, *, allowed, hints=None) -> Feedback:
     """Compare a choice (a string or bool from ``allowed``); ``hints`` maps wrong choices to hints."""
     if answer is None:
         return NOT_ANSWERED
+    if isinstance(answer, str):  # " File truncated" and "file truncated" mean the allowed "File truncated"
+        answer = next((a for a in allowed if isinstance(a, str) and a.casefold() == answer.strip().casefold()), answer)
     same_type = [a for a in allowed  # 1 is not True, a list is not a string
                  if isinstance(answer, type(a)) and isinstance(answer, bool) == isinstance(a, bool)]
     if answer not in same_type:

@@ -69,6 +69,8 @@ def load_model(path, n_ctx: int = 256, n_threads: int = 2, n_gpu_layers: int = 0
 
 def stream_tokens(llm, prompt: str, max_tokens: int = 64, temperature: float = 0.0, **kwargs):
     """Yield generated text pieces one at a time (llama-cpp-python's streaming completion)."""
+    if not _is_whole(max_tokens) or max_tokens < 1:  # llama-cpp-python reads 0 or less as "until the context is full"
+        raise ValueError(f"max_tokens must be a whole number of tokens >= 1, got {max_tokens!r}")
     for chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature,
                                        stream=True, **kwargs):
         yield chunk["choices"][0]["text"]

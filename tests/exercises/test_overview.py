@@ -43,3 +43,16 @@ def test_bytes_for_weights():
     assert check_bytes_for_weights(6.0, 3e9, 16)
     assert "8 bits" in check_bytes_for_weights(48.0, 3e9, 16).message
     assert "GiB" in check_bytes_for_weights(6e9 / 2**30, 3e9, 16).message
+
+
+def test_a_choice_is_matched_without_case_or_surrounding_spaces():
+    allowed = ("File truncated", "Adjacent")
+    assert check_choice(" file truncated ", "File truncated", allowed=allowed)
+    assert check_choice("ADJACENT", "File truncated", allowed=allowed).message == "'Adjacent' is not it; look again."
+    assert not check_choice("truncated", "File truncated", allowed=allowed)
+
+
+def test_a_number_across_zero_gets_no_factor():
+    assert check_number(-5.0, 5.0).message == "-5 is too low (a negative number)."
+    assert check_number(0.0, 5.0).message == "0 is too low."
+    assert "factor" not in check_number(3.0, -2.0).message

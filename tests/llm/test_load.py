@@ -97,3 +97,10 @@ def test_chat_template_from_metadata_is_applied():
                                          temperature=0.0)
     assert reply["choices"][0]["message"]["role"] == "assistant"
     assert reply["usage"]["prompt_tokens"] == len(model.tokenize(b"USER:\nWhat news?\n\nASSISTANT:\n", add_bos=True))
+
+
+@pytest.mark.parametrize("max_tokens", [0, -1, 2.5, "48"])
+def test_a_max_tokens_that_would_mean_until_the_context_is_full_is_refused(max_tokens):
+    model = llm.load_model(SHIPPED, n_ctx=64, n_threads=1)
+    with pytest.raises(ValueError, match=rf"max_tokens must be a whole number of tokens >= 1, got {max_tokens!r}"):
+        list(llm.stream_tokens(model, "ROMEO:\n", max_tokens=max_tokens))

@@ -72,3 +72,17 @@ def test_codes_point_at_catalogue_entries_and_bad_settings_are_refused():
     assert all(e["source"].startswith("https://") and e["symptom"] and e["fix"] for e in catalogue.values())
     with pytest.raises(ValueError, match="threads"):
         diagnose(CPU_BOX, SMALL, "Q4_K_M", 2048, 0, 0)
+
+
+@pytest.mark.parametrize("code, first_bytes", [("gguf_entry_not_found", b"Entry not found"),
+                                               ("gguf_bad_magic", b"<!DOCTYPE html><html>")])
+def test_the_bad_magic_symptoms_are_what_this_llama_cpp_prints(tmp_path, code, first_bytes):
+    from llama_cpp import Llama
+
+    from helpers.llm.context import captured_llama_log
+
+    path = tmp_path / "model.gguf"
+    path.write_bytes(first_bytes + b"\0" * 64)
+    with captured_llama_log() as log, pytest.raises(ValueError):
+        Llama(str(path), verbose=True)
+    assert load_troubleshooting()[code]["symptom"] in log.getvalue()
