@@ -25,6 +25,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
 from helpers.llm.chat_model import chat_model_path, model_card  # noqa: E402
 from helpers.llm.load import load_model  # noqa: E402
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-shots", type=int, default=6)
     args = parser.parse_args(argv)
+    other_work = OtherWork()
     started = time.perf_counter()
     llm = load_model(chat_model_path(), n_ctx=1024, n_threads=args.threads, seed=0, logits_all=True)
     tasks, reviews = few_shot_tasks(), review_set()
@@ -110,7 +112,7 @@ def main(argv=None) -> int:
         "Sets: `data/prompting/few_shot_tasks.json` (24 items per task, 6 worked examples) and "
         "`data/prompting/json_reviews.json` (24 reviews), both written for the course. Counts are exact and "
         "repeat for this model file, llama-cpp-python version and thread count; seconds depend on the machine "
-        "and on what else it was running (it was shared).", "",
+        "and on what else it was running. " + other_work.sentence(), "",
         "## Few-shot accuracy by number of examples", "",
         "Each item's likeliest allowed label, by log-probability as the start of the assistant's reply. "
         "`turns`: instruction as system prompt, examples as user/assistant turns; `one message`: instruction, "
@@ -133,8 +135,9 @@ def main(argv=None) -> int:
         "Reading: llama-cpp-python's converter drops `minimum`/`maximum` (its source marks them TODO), so out-of-range "
         "stars parse but fail validation; an `enum` keeps the stars in range, and the model then writes 1 where it "
         "wanted a score out of ten: valid and wrong. llama.cpp's own C++ converter "
-        "(`common/json-schema-to-grammar.cpp`, llama-server) turns integer minimum/maximum into digit rules "
-        "(llama.cpp pull request 7797); that converter is not run here.", ""])
+        "(`common/json-schema-to-grammar.cpp`, llama-server) turns integer minimum/maximum into digit rules; "
+        "`benchmarks/json_grammar.py --llama-server` runs the same reviews through both converters "
+        "(`benchmarks/results/json_grammar.md`).", ""])
     write_text_atomic(REPO_ROOT / "benchmarks" / "results" / "prompting_real_model.md", text)
     return 0
 

