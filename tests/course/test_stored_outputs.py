@@ -46,3 +46,66 @@ def test_findings_catch_placeholders_and_stale_claims(tmp_path):
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda p: p.stem)
 def test_stored_outputs_have_no_placeholders_or_stale_claims(notebook):
     assert stale_findings(output_texts(notebook)) == []
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+STATIC_VIEWS = {"image/png", "text/html"}
+WIDGET_IMPORT = re.compile(r"from helpers\.widgets\.(\w+) import \(?([\w,\s]+)\)?")
+
+
+def widget_functions(cells) -> dict:
+    """Name -> helpers.widgets module, for every name a notebook imports from helpers.widgets."""
+    names = {}
+    for cell in cells:
+        for match in WIDGET_IMPORT.finditer(cell.source):
+            names.update({name: match.group(1) for name in re.findall(r"\w+", match.group(2))})
+    return names
+
+
+def widget_modules_called(source, names) -> set:
+    return {names[name] for name in re.findall(r"\b(\w+)\(", source) if name in names}
+
+
+def stored_kinds(cell) -> set:
+    return {kind for output in cell.get("outputs", []) for kind in output.get("data", {})}
+
+
+def widgets_without_static_view(cells) -> list:
+    """Code cells that show a helpers.widgets widget with no figure or table from the same widget module
+    in that cell or the code cell just before or after it: blank wherever no kernel runs."""
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    names = widget_functions(code)
+    found = []
+    for i, cell in enumerate(code):
+        modules = widget_modules_called(cell.source, names)
+        if WIDGET_VIEW not in stored_kinds(cell) or not modules:
+            continue  # not a course widget (a progress bar, say)
+        beside = code[max(i - 1, 0):i] + code[i + 1:i + 2]
+        if not (stored_kinds(cell) & STATIC_VIEWS or any(
+                stored_kinds(other) & STATIC_VIEWS and widget_modules_called(other.source, names) & modules
+                for other in beside)):
+            found.append(f"code cell {i}: a widget of helpers.widgets.{', '.join(sorted(modules))} with no static view beside it")
+    return found
+
+
+def test_a_widget_without_a_static_view_is_found():
+    def cell(source, kinds):
+        return nbformat.v4.new_code_cell(source, outputs=[{"output_type": "display_data", "metadata": {},
+                                                           "data": {kind: "x" for kind in kinds}}])
+    imports = cell("from helpers.widgets.toy import toy_app, toy_figure", [])
+    widget = cell("toy_app()", [WIDGET_VIEW, "text/plain"])
+    figure = cell("toy_figure(1)", ["image/png"])
+    unrelated = cell("plt.plot([1])", ["image/png"])
+    progress = cell("train()", [WIDGET_VIEW])
+    assert widgets_without_static_view([imports, figure, widget]) == []
+    assert widgets_without_static_view([imports, widget, figure]) == []
+    assert widgets_without_static_view([imports, progress]) == []
+    assert widgets_without_static_view([imports, unrelated, widget]) == [
+        "code cell 2: a widget of helpers.widgets.toy with no static view beside it"]
+    assert widgets_without_static_view([imports, figure, unrelated, widget]) == [
+        "code cell 3: a widget of helpers.widgets.toy with no static view beside it"]
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_widget_has_a_static_view_beside_it(notebook):
+    assert widgets_without_static_view(nbformat.read(notebook, as_version=4).cells) == []
