@@ -221,6 +221,22 @@ def schema_for_fields(fields: dict, max_string_chars: int = 16) -> dict:
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
 
+def _check_keyword_values(schema: dict, where: str) -> None:
+    """Refuse keyword values JSON Schema does not allow, naming them (never a library's own error)."""
+    if "properties" in schema and not isinstance(schema["properties"], dict):
+        raise ValueError(f"schema at {where}: properties must be a dict of name -> schema, got {schema['properties']!r}")
+    if "required" in schema and not (isinstance(schema["required"], list)
+                                     and all(isinstance(name, str) for name in schema["required"])):
+        raise ValueError(f"schema at {where}: required must be a list of property names, got {schema['required']!r}")
+    if "enum" in schema and not isinstance(schema["enum"], list):
+        raise ValueError(f"schema at {where}: enum must be a list of allowed values, got {schema['enum']!r}")
+    if "pattern" in schema:
+        try:
+            re.compile(schema["pattern"])
+        except (re.error, TypeError) as err:
+            raise ValueError(f"schema at {where}: pattern {schema['pattern']!r} is not a regular expression ({err})") from None
+
+
 def validate(instance, schema: dict, where: str = "$") -> list:
     """Problems of ``instance`` against a JSON Schema subset ([] when valid).
 
@@ -236,6 +252,7 @@ def validate(instance, schema: dict, where: str = "$") -> list:
     unknown = set(schema) - known
     if unknown:
         raise ValueError(f"schema at {where} uses unsupported keywords {sorted(unknown)}; supported: {sorted(known)}")
+    _check_keyword_values(schema, where)
     kind = schema.get("type")
     if kind is not None:
         if kind == "integer":

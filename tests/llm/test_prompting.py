@@ -246,3 +246,14 @@ def test_llama_server_converter_enforces_what_the_python_one_drops(llm):
     for row in rows:
         assert row["finish"] in ("stop", "length") and row["tokens"] >= 1
         assert prompting.grammar_faults(row["output"], schema) == {"control_chars": 0, "out_of_range": []}
+
+
+@pytest.mark.parametrize("schema, message", [
+    ({"type": "string", "pattern": "("}, r"pattern '\(' is not a regular expression"),
+    ({"type": "object", "required": "mood"}, "required must be a list of property names, got 'mood'"),
+    ({"type": "object", "properties": []}, r"properties must be a dict of name -> schema, got \[\]"),
+    ({"enum": "merry"}, "enum must be a list of allowed values, got 'merry'"),
+])
+def test_a_malformed_schema_is_refused_by_name(schema, message):
+    with pytest.raises(ValueError, match=message):
+        prompting.validate({"mood": "merry"} if schema.get("type") == "object" else "merry", schema)
