@@ -44,8 +44,9 @@ QUICK = start_notebook(QUICK, seed=SEED)
 #
 # `assess` plans memory (weights, KV cache, compute buffer, runtime) for the configuration, compares
 # the GPU share with what the device can use (all of a discrete card's VRAM; of an Apple chip's
-# unified memory, what Metal allows by default: two thirds up to 32 GB, three quarters above) and, when everything sits in one kind of memory, estimates the
-# generation speed from bandwidth.
+# unified memory, what Metal allows by default: two thirds up to 32 GB, three quarters above) and
+# estimates the generation speed from bandwidth: the bytes read on the GPU at its bandwidth, those
+# left in system RAM at the RAM's.
 
 # %%
 from helpers.course.catalog import get_gpu, get_model
@@ -100,7 +101,8 @@ pd.DataFrame([["yes" if assess(get_model(m).architecture, "Q4_K_M", 8192, gpu=ge
 # with the context, so does the time per token: the table is at this notebook's context, and
 # notebook 10 (section 2) has Llama 3.1 8B Q4_K_M on an RTX 3090 at every context from empty to
 # 32,768 tokens, beside a published llama-bench run. The estimate says nothing about prompt
-# processing, which is compute-bound, and nothing about a model split between GPU and RAM.
+# processing, which is compute-bound; a model split between GPU and RAM comes next, and notebook 11
+# covers it in full.
 
 # %%
 from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
@@ -155,7 +157,9 @@ pd.DataFrame(rows, columns=["model", "file", "GPU", "file (GB)", "setting that f
 # RAM, at a third (RTX 4060 Ti) to a tenth (RTX 3090) of the GPU's bandwidth. The same trick runs the 117-billion-weight gpt-oss-120b on
 # one 24 GB card at a usable speed, faster than a 70B dense model split over the same hardware.
 # These are estimates (bandwidth ceilings times a typical efficiency): llama.cpp's CPU side also has
-# to compute on what it reads, so measure before you buy.
+# to compute on what it reads, so measure before you buy. The verdict takes the same option:
+# `assess(..., n_cpu_moe="auto")`, `python -m helpers.memory.willitrun --n-cpu-moe auto`, and the
+# widget's "experts in RAM" control find the fewest blocks whose experts must stay in RAM.
 
 # %% [markdown]
 # ## 5. Forum claims, side by side with the estimator
@@ -229,6 +233,14 @@ exit_code = main(["--layers", "40", "--hidden", "5120", "--ffn", "13824", "--hea
                   "--head-dim", "128", "--vocab", "32000", "--vram-gb", "12", "--n-gpu-layers", "auto"])
 
 # %% [markdown]
+# And the mixture of experts of section 4 with the fewest blocks' experts kept in system RAM
+# (`--n-cpu-moe auto`; a dense model is refused with a message):
+
+# %%
+exit_code = main(["--model", "Qwen3 30B-A3B", "--quant", "Q4_K_M", "--ctx", "8192", "--gpu", "RTX 4060 Ti 16GB",
+                  "--n-cpu-moe", "auto"])
+
+# %% [markdown]
 # ## 9. A real file, before you download it
 #
 # Everything above plans a model's *shape* at a predicted quantization mix. A real GGUF file carries
@@ -270,7 +282,8 @@ pd.DataFrame(curated_table(machines=machines))[["model", "listed GB", *machines]
 #   blocks (and their KV cache) to system RAM.
 # - For a fixed device, bits per weight and context trade against each other: the best-settings table shows the frontier.
 # - Speed is bounded by bandwidth / bytes per token; the estimate applies a measured efficiency and
-#   holds only when the model sits in one kind of memory.
+#   reads the bytes left in system RAM at the RAM's bandwidth, so a dense split is slow and an
+#   expert split (`n_cpu_moe`) is not.
 # - The `willitrun` command line answers the same question for any architecture, with `--json` for scripts.
 # - A real file's header gives the exact plan, and a file on a hub can be judged from its header alone
 #   (`--hf`), then fetched verified (`python -m helpers.hub.download`).

@@ -3,6 +3,7 @@
     python -m helpers.memory.willitrun --model "Llama 3.1 8B" --quant Q4_K_M --ctx 8192 --gpu "RTX 3090"
     python -m helpers.memory.willitrun --layers 32 --hidden 4096 --ffn 14336 --heads 32 --kv-heads 8 \\
         --head-dim 128 --vocab 128256 --vram-gb 8 --n-gpu-layers auto --json
+    python -m helpers.memory.willitrun --model "Qwen3 30B-A3B" --ctx 8192 --gpu "RTX 4060 Ti 16GB" --n-cpu-moe auto
     python -m helpers.memory.willitrun --gguf model.gguf --gpu "RTX 3060 12GB"
     python -m helpers.memory.willitrun --hf Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf --gpu "RTX 3060 12GB"
 
@@ -12,18 +13,23 @@ own tensor table, the same plan for a local or remote copy.
 
 Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gb`` is in GiB too,
 the unit nvidia-smi and vendors' "24 GB" cards use. Speed is a roofline estimate
-(``helpers.hardware.roofline``) at a full context, only when everything runs on one kind of memory; a
-mixture of experts reads only the experts each token uses. A file's sliding window, experts and latent
-attention come from its own keys (``helpers.llm.memory_check.architecture_of``).
+(``helpers.hardware.roofline``) at a full context; a mixture of experts reads only the experts each
+token uses. A plan split between the GPU and system RAM (``--n-gpu-layers`` below all, or a mixture of
+experts' ``--n-cpu-moe N``: the expert tensors of the first N blocks stay in RAM) reads each side at its
+own bandwidth and adds the times (``helpers.hardware.offload``); system RAM is the catalog's
+``SYSTEM_RAM`` unless ``--ram-bandwidth-gbps`` says otherwise. A file's split gets no speed (its
+header has no per-block expert sizes). A file's sliding window, experts and latent attention come from
+its own keys (``helpers.llm.memory_check.architecture_of``).
 """
 import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus
 from helpers.gguf.header import read_header
+from helpers.hardware.offload import bytes_read_split, offload_seconds_per_token
 from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second
 from helpers.hub.ranges import HubError, parse_hub_spec
 from helpers.hub.remote_gguf import read_hub_header, read_remote_header
@@ -32,6 +38,7 @@ from helpers.memory.architecture import LIMITS, Architecture, parameter_count
 from helpers.memory.gguf_size import bytes_read_per_token, check_mix, gguf_file_size, mix_names
 from helpers.memory.vram import (
     KV_CACHE_TYPES,
+    check_n_cpu_moe,
     file_memory_plan,
     judge,
     kv_cache_bytes,
@@ -42,6 +49,8 @@ from helpers.memory.vram import (
 )
 
 MAX_VRAM_GIB = 4096.0
+# System RAM for a GPU/RAM split when none is named: the machine notebook 09 compares with (data/gpus.csv).
+SYSTEM_RAM = "CPU desktop DDR5-5600 dual-channel"
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,9 @@ class Assessment:
     n_layers: int
     file_bytes: int
     verdict: object  # helpers.memory.vram.Verdict
-    tokens_per_second: object  # float, or None when it cannot be estimated (mixed GPU/CPU, unknown bandwidth)
+    tokens_per_second: object  # float, or None when it cannot be estimated (unknown bandwidth, a file's split)
+    n_cpu_moe: int = 0  # blocks whose expert tensors stay in system RAM (llama.cpp's --n-cpu-moe)
+    ram_bandwidth_gbps: object = None  # GB/s of the system RAM a split's speed assumed; None without a split
 
     def as_dict(self) -> dict:
         plan = self.verdict.plan
@@ -69,7 +80,8 @@ class Assessment:
             "total_bytes": plan.total, "gpu_bytes": plan.gpu_total, "cpu_bytes": plan.cpu_total,
             "gpu_budget_bytes": self.verdict.gpu_budget_bytes,
             "fits": self.verdict.fits, "layers_on_gpu": plan.layers_on_gpu, "n_layers": self.n_layers,
-            "output_on_gpu": plan.output_on_gpu,
+            "output_on_gpu": plan.output_on_gpu, "n_cpu_moe": self.n_cpu_moe,
+            "ram_bandwidth_gbps": self.ram_bandwidth_gbps,
             "estimated_tokens_per_second": self.tokens_per_second, "reason": self.verdict.reason,
         }
 
@@ -90,31 +102,101 @@ def _gpu_budget(arch: Architecture, name: str, context: int, gpu, gpu_budget_byt
 
 def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_budget_bytes=None,
            n_gpu_layers=-1, cache_type: str = "f16", batch: int = 1, flash_attention: bool = False,
-           bandwidth_gbps=None) -> Assessment:
+           bandwidth_gbps=None, n_cpu_moe=0, ram_bandwidth_gbps=None) -> Assessment:
     """Plan memory and judge it. ``gpu`` from the catalog, or ``gpu_budget_bytes`` alone.
 
     ``n_gpu_layers``: -1 all, "auto" the most that fit, or a number. A ``cpu`` catalog entry runs with 0.
+    ``n_cpu_moe`` (a mixture of experts only): 0, a number of blocks whose expert tensors stay in system
+    RAM (llama.cpp's ``--n-cpu-moe``), or "auto" the fewest that fit the GPU with the other tensors on it.
+    ``bandwidth_gbps``: the GPU's (default the catalog's); ``ram_bandwidth_gbps``: system RAM's for a
+    split (default the GPU's own memory when unified, else the catalog's ``SYSTEM_RAM``), both GB/s.
     """
     check_mix(quant)
     budget, n_gpu_layers = _gpu_budget(arch, arch.name, context, gpu, gpu_budget_bytes, n_gpu_layers)
     options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
+    if n_cpu_moe == "auto":
+        if n_gpu_layers == "auto":
+            raise ValueError("n_gpu_layers and n_cpu_moe cannot both be 'auto': fix one of them")
+        check_n_cpu_moe(arch, arch.n_layers)  # refuses a dense model by name
+        n_cpu_moe = fewest_cpu_moe_that_fit(arch, quant, context, budget, n_gpu_layers, **options)
+    elif isinstance(n_cpu_moe, str):
+        raise ValueError(f"n_cpu_moe must be a whole number in [0, {arch.n_layers}] or 'auto', got {n_cpu_moe!r}")
+    n_cpu_moe = check_n_cpu_moe(arch, n_cpu_moe)
     if n_gpu_layers == "auto":
-        n_gpu_layers = most_gpu_layers_that_fit(arch, quant, context, budget, **options)
-    plan = memory_plan(arch, quant, context, n_gpu_layers, **options)
+        n_gpu_layers = most_gpu_layers_that_fit(arch, quant, context, budget, n_cpu_moe=n_cpu_moe, **options)
+    plan = memory_plan(arch, quant, context, n_gpu_layers, n_cpu_moe=n_cpu_moe, **options)
     ram_budget = gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0
-    verdict = judge(plan, budget, ram_budget)
+    verdict = _name_experts_in_ram(judge(plan, budget, ram_budget), arch, n_cpu_moe)
+    speed, ram_gbps = None, None  # no speed for a plan that cannot load
+    if verdict.fits and _is_split(plan, n_cpu_moe):
+        speed, ram_gbps = _split_speed(arch, quant, plan, n_gpu_layers, n_cpu_moe, gpu, bandwidth_gbps,
+                                       ram_bandwidth_gbps)
+    elif verdict.fits:
+        speed = _speed(arch, bytes_read_per_token(arch, quant), context, cache_type, batch, plan, gpu, bandwidth_gbps)
     return Assessment(arch.name, quant, context, cache_type, arch.n_layers, gguf_file_size(arch, quant).total_bytes,
-                      verdict, _speed(arch, bytes_read_per_token(arch, quant), context, cache_type, batch, plan, gpu,
-                                      bandwidth_gbps) if verdict.fits else None)  # no speed for a plan that cannot load
+                      verdict, speed, n_cpu_moe, ram_gbps)
+
+
+def fewest_cpu_moe_that_fit(arch: Architecture, quant: str, context: int, gpu_budget_bytes: int,
+                            n_gpu_layers=-1, **options) -> int:
+    """The smallest ``n_cpu_moe`` (0 .. n_layers) whose plan's GPU share fits ``gpu_budget_bytes`` (bytes).
+
+    n_layers (every expert in RAM) when none fits; ``options`` as :func:`helpers.memory.vram.memory_plan`'s.
+    """
+    for n in range(arch.n_layers + 1):
+        if memory_plan(arch, quant, context, n_gpu_layers, n_cpu_moe=n, **options).gpu_total <= gpu_budget_bytes:
+            return n
+    return arch.n_layers
+
+
+def _name_experts_in_ram(verdict, arch: Architecture, n_cpu_moe: int):
+    """The verdict with its reason naming the experts kept in system RAM, and, for a mixture of experts that
+    does not fit the GPU, the way out through ``n_cpu_moe``; a dense model's verdict unchanged."""
+    if not arch.is_moe:
+        return verdict
+    reason = verdict.reason
+    if n_cpu_moe:
+        where = f"experts of the first {n_cpu_moe} layers in RAM"
+        reason = f"{reason}, {where}" if verdict.fits else f"{reason} ({where})"
+    if verdict.gpu_headroom_bytes < 0 and n_cpu_moe < arch.n_layers:
+        reason += "; or keep more experts in system RAM (n_cpu_moe, 'auto' the fewest that fit)"
+    return replace(verdict, reason=reason)
+
+
+def _is_split(plan, n_cpu_moe: int) -> bool:
+    """Whether a plan reads weights both on the GPU and in system RAM."""
+    all_cpu = plan.layers_on_gpu == 0 and not plan.output_on_gpu
+    return not all_cpu and (n_cpu_moe > 0 or not plan.output_on_gpu)
+
+
+def _split_speed(arch, quant, plan, n_gpu_layers, n_cpu_moe, gpu, bandwidth_gbps, ram_bandwidth_gbps):
+    """(tokens/s, RAM GB/s) of a GPU/RAM split: ``helpers.hardware.offload``'s bytes each side reads, the
+    KV cache where the plan keeps it, times added; (None, None) when the GPU's bandwidth is unknown."""
+    gpu_bandwidth = bandwidth_gbps or (gpu.bandwidth_gbps if gpu is not None else None)
+    if gpu_bandwidth is None:
+        return None, None
+    if ram_bandwidth_gbps is None:
+        unified = gpu is not None and gpu.kind == "unified"
+        ram_bandwidth_gbps = gpu.bandwidth_gbps if unified else get_gpu(SYSTEM_RAM).bandwidth_gbps
+    gpu_read, cpu_read = bytes_read_split(arch, quant, n_gpu_layers, n_cpu_moe)
+    seconds = offload_seconds_per_token(gpu_read + plan.kv_gpu, cpu_read + plan.kv_cpu, gpu_bandwidth,
+                                        ram_bandwidth_gbps, BANDWIDTH_EFFICIENCY[gpu.kind if gpu else "discrete"],
+                                        BANDWIDTH_EFFICIENCY["cpu"])
+    return 1 / seconds, ram_bandwidth_gbps
 
 
 def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_gpu_layers=-1,
                 cache_type: str = "f16", batch: int = 1, flash_attention: bool = False,
-                bandwidth_gbps=None) -> Assessment:
+                bandwidth_gbps=None, n_cpu_moe=0) -> Assessment:
     """:func:`assess` for a real GGUF file, from its header (``helpers.gguf.header.read_header``, or
     ``helpers.hub.remote_gguf`` for a file on a hub): weights exact from its tensor table
-    (``helpers.memory.vram.file_memory_plan``), the rest from its shape. Same arguments as :func:`assess`.
+    (``helpers.memory.vram.file_memory_plan``), the rest from its shape. Same arguments as :func:`assess`,
+    except that ``n_cpu_moe`` must be 0: a file's plan places whole blocks (the header sums the experts of
+    all blocks, not of each), and a split between GPU and RAM gets no speed estimate.
     """
+    if n_cpu_moe != 0:
+        raise ValueError(f"n_cpu_moe {n_cpu_moe!r} is not planned for a file (its header has no per-block expert "
+                         "sizes): leave it at 0, or plan the model's shape with --model")
     arch = architecture_of(header)
     budget, n_gpu_layers = _gpu_budget(arch, header.file_name, context, gpu, gpu_budget_bytes, n_gpu_layers)
     options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
@@ -148,7 +230,7 @@ def _speed(arch, weight_bytes_per_token, context, cache_type, batch, plan, gpu, 
     all_gpu = plan.output_on_gpu
     all_cpu = plan.layers_on_gpu == 0 and not plan.output_on_gpu
     if not (all_gpu or all_cpu):
-        return None  # split between GPU and RAM: see the throughput lesson
+        return None  # a file's split between GPU and RAM: no per-block expert sizes to split by
     if bandwidth_gbps is None:
         if gpu is None or (all_cpu and gpu.kind == "discrete"):
             return None
@@ -215,6 +297,12 @@ def _ngl(text):
     return _bounded(int, -1, 100_000, "--n-gpu-layers (or 'auto')")(text)
 
 
+def _n_cpu_moe(text):
+    if text == "auto":
+        return text
+    return _bounded(int, 0, 100_000, "--n-cpu-moe (or 'auto')")(text)
+
+
 ARCH_FLAGS = {"layers": "n_layers", "hidden": "hidden", "ffn": "ffn", "heads": "n_heads",
               "kv_heads": "n_kv_heads", "head_dim": "head_dim", "vocab": "vocab"}
 
@@ -246,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bandwidth-gbps", type=_bounded(float, 1, 20000, "--bandwidth-gbps"),
                    help="memory bandwidth in GB/s for the speed estimate (default: the catalog GPU's)")
     p.add_argument("--n-gpu-layers", type=_ngl, default=-1, help="-1 all (default), 'auto' most that fit, or N")
+    p.add_argument("--n-cpu-moe", type=_n_cpu_moe, default=0,
+                   help="mixture of experts: keep the expert tensors of the first N blocks in system RAM, "
+                        "'auto' the fewest that fit (default 0)")
+    p.add_argument("--ram-bandwidth-gbps", type=_bounded(float, 1, 20000, "--ram-bandwidth-gbps"),
+                   help=f"system-RAM bandwidth in GB/s for a GPU/RAM split (default {SYSTEM_RAM}'s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     return p
 
@@ -287,10 +380,13 @@ def format_text(a: Assessment) -> str:
              f"  total            {gib('total_bytes')}  "
              f"(GPU {d['gpu_bytes'] / 2**30:.2f}, RAM {d['cpu_bytes'] / 2**30:.2f})",
              f"  GPU usable       {gib('gpu_budget_bytes')}  (headroom {a.verdict.gpu_headroom_bytes / 2**30:.2f} GiB)",
-             f"  layers on GPU    {d['layers_on_gpu']} of {d['n_layers']}" + (" + output" if d["output_on_gpu"] else ""),
-             ("YES, " if a.verdict.fits else "NO, ") + a.verdict.reason]
+             f"  layers on GPU    {d['layers_on_gpu']} of {d['n_layers']}" + (" + output" if d["output_on_gpu"] else "")]
+    if a.n_cpu_moe:
+        lines.append(f"  experts in RAM   first {a.n_cpu_moe} of {a.n_layers} layers (--n-cpu-moe {a.n_cpu_moe})")
+    lines.append(("YES, " if a.verdict.fits else "NO, ") + a.verdict.reason)
     if a.tokens_per_second is not None:
-        lines.append(f"  estimated speed  {a.tokens_per_second:8.1f} tokens/s (roofline, at full context)")
+        where = "" if a.ram_bandwidth_gbps is None else f", GPU + system RAM at {a.ram_bandwidth_gbps:g} GB/s"
+        lines.append(f"  estimated speed  {a.tokens_per_second:8.1f} tokens/s (roofline{where}, at full context)")
     return "\n".join(lines)
 
 
@@ -329,9 +425,12 @@ def main(argv=None) -> int:
         parser.error(f"give --gpu NAME (e.g. {next(iter(load_gpus()))!r}) or --vram-gb")
     options = dict(gpu=gpu, gpu_budget_bytes=None if gpu else int(args.vram_gb * 2**30),
                    n_gpu_layers=args.n_gpu_layers, cache_type=args.kv_cache_type, batch=args.batch,
-                   flash_attention=args.flash_attn, bandwidth_gbps=args.bandwidth_gbps)
+                   flash_attention=args.flash_attn, bandwidth_gbps=args.bandwidth_gbps, n_cpu_moe=args.n_cpu_moe)
     try:
-        result = assess_file(header, args.ctx, **options) if header else assess(arch, args.quant, args.ctx, **options)
+        if header:
+            result = assess_file(header, args.ctx, **options)
+        else:
+            result = assess(arch, args.quant, args.ctx, ram_bandwidth_gbps=args.ram_bandwidth_gbps, **options)
     except ValueError as err:
         parser.error(str(err))
     out = result.as_dict()

@@ -1,5 +1,6 @@
-"""The "Will it run?" widget: pick a model, quant, context and GPU; see the memory bar, the verdict
-and the best settings that fit. The math lives in ``helpers.memory.willitrun`` / ``helpers.memory.vram``."""
+"""The "Will it run?" widget: pick a model, quant, context and GPU (and, for a mixture of experts, how
+many blocks keep their experts in system RAM); see the memory bar, the verdict and the best settings
+that fit. The math lives in ``helpers.memory.willitrun`` / ``helpers.memory.vram``."""
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -32,8 +33,16 @@ def breakdown_figure(result, gpu_name: str = ""):
     return fig
 
 
+def expert_offload_options(arch) -> list:
+    """(label, ``n_cpu_moe``) choices for a model: none, the fewest that fit, or the first N blocks' experts
+    in system RAM; only "none" for a dense model."""
+    if not arch.is_moe:
+        return [("none", 0)]
+    return [("none", 0), ("fewest that fit", "auto")] + [(f"first {n} layers", n) for n in range(1, arch.n_layers + 1)]
+
+
 def verdict_line(result) -> str:
-    """The verdict in one line, with the speed estimate and the context it holds for."""
+    """The verdict in one line (it names any experts kept in RAM), with the speed estimate and its context."""
     speed = result.tokens_per_second
     return (("YES, " if result.verdict.fits else "NO, ") + result.verdict.reason +
             (f" · about {speed:.0f} tokens/s at {result.context:,} tokens of context" if speed else ""))
@@ -50,6 +59,7 @@ def will_it_run_app(card=None):
     from IPython.display import display
 
     gpus = dict(load_gpus())
+    mine = None
     if card is not None:
         mine = machine_card_gpu(card)
         gpus = {mine.name: mine, **gpus}
@@ -60,15 +70,29 @@ def will_it_run_app(card=None):
                      description="GPU")
     cache = w.Dropdown(options=list(KV_CACHE_TYPES), value="f16", description="KV cache")
     offload = w.Dropdown(options=[("all layers", -1), ("as many as fit", "auto")], value=-1, description="offload")
+    experts = w.Dropdown(options=[("none", 0)], value=0, description="experts in RAM")
     out = w.Output()
+    switching = []  # non-empty while a model change rebuilds the experts control
+
+    def show_experts(arch):
+        switching.append(True)
+        experts.options = expert_offload_options(arch)
+        experts.value = 0
+        switching.pop()
+        experts.disabled = not arch.is_moe
+        experts.layout.display = None if arch.is_moe else "none"
 
     def render(_=None):
+        if switching:
+            return
         out.clear_output(wait=True)
         arch, chosen = get_model(model.value).architecture, gpus[gpu.value]
+        ram_gbps = card.best_bandwidth_gbps if mine is not None and chosen is mine else None
         with out:
             try:
                 result = assess(arch, quant.value, min(context.value, arch.max_context), gpu=chosen,
-                                n_gpu_layers=offload.value, cache_type=cache.value)
+                                n_gpu_layers=offload.value, cache_type=cache.value, n_cpu_moe=experts.value,
+                                ram_bandwidth_gbps=ram_gbps)
             except ValueError as err:
                 print(err)
                 return
@@ -81,8 +105,10 @@ def will_it_run_app(card=None):
                   if best["quant"] else "no quant fits this context entirely on this device")
             display(best_settings_table(best))
 
-    for control in (model, quant, context, gpu, cache, offload):
+    model.observe(lambda change: show_experts(get_model(change["new"]).architecture), names="value")
+    for control in (model, quant, context, gpu, cache, offload, experts):
         control.observe(render, names="value")
+    show_experts(get_model(model.value).architecture)
     render()
-    return w.VBox([w.HBox([model, gpu]), w.HBox([quant, cache]), w.HBox([context, offload]), out])
+    return w.VBox([w.HBox([model, gpu]), w.HBox([quant, cache]), w.HBox([context, offload, experts]), out])
 

@@ -57,3 +57,48 @@ def test_verdict_line_names_the_context_of_its_speed():
     speed = generation_tokens_per_second(arch, "Q4_K_M", 8192, gpu)
     assert line.startswith("YES, fits") and line.endswith(f"about {speed:.0f} tokens/s at 8,192 tokens of context")
     assert verdict_line(assess(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192, gpu=gpu)).startswith("NO, ")
+
+
+def test_experts_control_shows_for_a_mixture_of_experts_only(capsys):
+    from helpers.widgets.willitrun import expert_offload_options
+
+    app = will_it_run_app()
+    model, gpu = app.children[0].children
+    experts = app.children[2].children[2]
+    assert experts.description == "experts in RAM" and experts.disabled and experts.layout.display == "none"
+    capsys.readouterr()
+    model.value = "Qwen3 30B-A3B"
+    assert not experts.disabled and experts.layout.display is None
+    assert list(experts.options) == expert_offload_options(get_model("Qwen3 30B-A3B").architecture)
+    gpu.value = "RTX 4060 Ti 16GB"
+    assert "NO, needs" in capsys.readouterr().out
+    experts.value = "auto"
+    shown = capsys.readouterr().out
+    expected = assess(get_model("Qwen3 30B-A3B").architecture, "Q4_K_M", 8192, gpu=get_gpu("RTX 4060 Ti 16GB"),
+                      n_cpu_moe="auto")
+    assert expected.n_cpu_moe > 0 and verdict_line(expected) in shown
+    model.value = "Llama 3.1 8B"  # dense again: the control hides and resets, the plan has no experts in RAM
+    assert experts.value == 0 and experts.disabled and experts.layout.display == "none"
+    assert "experts of the first" not in capsys.readouterr().out
+    assert expert_offload_options(get_model("Llama 3.1 8B").architecture) == [("none", 0)]
+
+
+def test_verdict_line_names_the_experts_in_ram():
+    arch, gpu = get_model("gpt-oss 120B").architecture, get_gpu("RTX 3090")
+    result = assess(arch, "MXFP4_MOE", 8192, gpu=gpu, n_cpu_moe="auto")
+    line = verdict_line(result)
+    assert line.startswith(f"YES, fits: all blocks and the output layer on the GPU, experts of the first "
+                           f"{result.n_cpu_moe} layers in RAM")
+    assert line.endswith(f"about {result.tokens_per_second:.0f} tokens/s at 8,192 tokens of context")
+
+
+def test_on_the_learners_machine_a_split_reads_ram_at_its_measured_bandwidth(capsys):
+    mine = card([CardGPU("NVIDIA", "NVIDIA GeForce RTX 4060 Ti 16GB", 16 * 2**30, "CUDA")])
+    app = will_it_run_app(mine)
+    app.children[0].children[0].value = "Qwen3 30B-A3B"
+    capsys.readouterr()
+    app.children[2].children[2].value = 12
+    expected = assess(get_model("Qwen3 30B-A3B").architecture, "Q4_K_M", 8192, gpu=machine_card_gpu(mine),
+                      n_cpu_moe=12, ram_bandwidth_gbps=mine.best_bandwidth_gbps)
+    assert expected.ram_bandwidth_gbps == 20.0 and expected.tokens_per_second
+    assert verdict_line(expected) in capsys.readouterr().out
