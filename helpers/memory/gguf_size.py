@@ -164,7 +164,8 @@ class PredictedTensor:
     nbytes: int
 
 
-def predicted_tensors(arch: Architecture, mix: str, imatrix: bool = False, legacy_qkv: bool = False) -> list:
+@lru_cache(maxsize=128)  # offload searches ask for the same file hundreds of times
+def predicted_tensors(arch: Architecture, mix: str, imatrix: bool = False, legacy_qkv: bool = False) -> tuple:
     """Every tensor of the GGUF file ``mix`` makes from ``arch``: name, GGUF shape, ggml type, bytes.
 
     Compare with a real file: ``[(t.name, tuple(t.shape), t.tensor_type.name) for t in
@@ -174,7 +175,7 @@ def predicted_tensors(arch: Architecture, mix: str, imatrix: bool = False, legac
     for t in model_tensors(arch):
         ggml_type = tensor_type(t, arch, mix, imatrix, legacy_qkv)
         out.append(PredictedTensor(t.name, t.shape, ggml_type, tensor_nbytes(t.shape, ggml_type)))
-    return out
+    return tuple(out)
 
 
 def metadata_bytes_estimate(arch: Architecture, tensors) -> int:
