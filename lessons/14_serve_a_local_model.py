@@ -284,7 +284,7 @@ pd.DataFrame(fault_rows).set_index("fault")
 from helpers.serving.load import median_rows, run_clients
 from helpers.serving.server import llama_server_available
 
-CLIENTS = [1, 2, 4] if QUICK else [1, 2, 4, 8]
+CLIENTS = [1, 4] if QUICK else [1, 2, 4, 8]
 LOAD_TOKENS = 32 if QUICK else 128
 ROUNDS = 3
 prompts = ["Write a short poem about the sea.", "Explain what a GPU is.", "List some rivers of Europe.",

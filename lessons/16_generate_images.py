@@ -238,7 +238,7 @@ generation_explorer(pipe, judge, n_per_digit=2, steps=STEPS, guidance=GUIDANCE)
 # steps and allows big jumps. **DPM-Solver++** treats denoising as an ordinary differential
 # equation and uses the last two predictions to take second-order steps. All three read the same
 # trained UNet: only the path changes. Time grows with the number of UNet evaluations (steps × 2 with
-# guidance), whatever the scheduler. Measured on this machine, 16 images per run; every setting runs once
+# guidance), whatever the scheduler. Measured on this machine, 16 images per run (8 in the quick run); every setting runs once
 # per round, three rounds, so a busy moment of a shared machine hits all settings alike; the table gives
 # the median and the spread (fastest to slowest round):
 
@@ -249,16 +249,17 @@ import time
 from helpers.images.digits_diffusion import unet_evaluations
 
 ROUNDS = 3
+IMAGES = 8 if QUICK else 16
 timed = [(name, steps) for name in ["DDPM", "DDIM", "DPM-Solver++"] for steps in ([5, 10] if QUICK else [10, 25, 50])]
 seconds = {setting: [] for setting in timed}
 for _ in range(ROUNDS):
     for name, steps in timed:
         start = time.perf_counter()
-        pipe(np.arange(16) % 10, num_inference_steps=steps, guidance_scale=GUIDANCE, seed=SEED, scheduler=name)
+        pipe(np.arange(IMAGES) % 10, num_inference_steps=steps, guidance_scale=GUIDANCE, seed=SEED, scheduler=name)
         seconds[(name, steps)].append(time.perf_counter() - start)
 rows = []
 for (name, steps), runs in seconds.items():
-    ms_per_image = [1000 * s / 16 for s in runs]
+    ms_per_image = [1000 * s / IMAGES for s in runs]
     evaluations = unet_evaluations(steps, GUIDANCE)
     rows.append({"scheduler": name, "steps": steps, "UNet evaluations per image": evaluations,
                  "ms per image (median)": round(statistics.median(ms_per_image), 1),
