@@ -12,7 +12,6 @@ leaving that model out of the fit (leave-one-model-out), so no row predicts itse
 Writes benchmarks/results/tokens_per_second.md (1 thread) or tokens_per_second_Nthreads.md.
 """
 import argparse
-import csv
 import datetime
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from helpers.course.catalog import get_gpu, get_model  # noqa: E402
 from helpers.gguf.random_weights import cached_random_gguf  # noqa: E402
 from helpers.hardware.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth  # noqa: E402
 from helpers.hardware.measured_speed import best_of, load_llama, measure_speed  # noqa: E402
-from helpers.hardware.offload import offload_curve  # noqa: E402
+from helpers.hardware.published_speeds import check_published  # noqa: E402
 from helpers.hardware.ranking import assess_device  # noqa: E402
 from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, fit_speed_model  # noqa: E402
 from helpers.memory.gguf_size import bytes_read_per_token  # noqa: E402
@@ -61,23 +60,6 @@ def measure_all(models, mixes, threads):
                              prompt=result.prompt_tokens_per_second))
             print(f"{name} {mix}: {rows[-1]['measured']:.1f} tokens/s", flush=True)
     return rows
-
-
-def gpu_rows():
-    out = []
-    with open(ROOT / "data" / "published_speeds.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            arch = get_model(row["model"]).architecture
-            if row["n_gpu_layers"] == "all":
-                gpu = get_gpu(row["device"].split(" +")[0])
-                estimate = estimated_tokens_per_second(bytes_read_per_token(arch, row["mix"]) + kv_cache_bytes(arch, 512),
-                                                       gpu.bandwidth_gbps, BANDWIDTH_EFFICIENCY[gpu.kind])
-            else:
-                ddr5 = get_gpu("CPU desktop DDR5-5600 dual-channel").bandwidth_gbps
-                estimate = offload_curve(arch, row["mix"], 512, 960, ddr5)[0].tokens_per_second
-            out.append((row["device"], row["model"], row["mix"], row["n_gpu_layers"], float(row["tokens_per_second"]),
-                        estimate, row["source"]))
-    return out
 
 
 def seed_rows():
@@ -117,21 +99,23 @@ def report(rows, bandwidth, threads, command) -> str:
         lines.append(f"| {r['model']} | {r['mix']} | {r['layers']} | {r['bytes'] / 1e6:.0f} | {r['measured']:.1f} | {predicted:.1f} | "
                      f"{error:+.0%} | {naive:.1f} | {'yes' if abs(error) <= TOLERANCE else 'NO'} |")
     lines += ["", "## Published GPU and CPU figures against the roofline estimate", "",
-              "Efficiency 0.7 of peak for discrete GPUs, 0.6 for system RAM (helpers.hardware.roofline), 512-token context.", "",
-              "| device | model | mix | GPU layers | published tok/s | estimate tok/s | estimate / published | source |",
-              "|---|---|---|---|---:|---:|---:|---|"]
-    for device, model, mix, ngl, published, estimate, source in gpu_rows():
-        lines.append(f"| {device} | {model} | {mix} | {ngl} | {published:.2f} | {estimate:.2f} | "
-                     f"{estimate / published:.2f} | {source} |")
+              "Efficiency 0.7 of peak for discrete GPUs, 0.6 for system RAM (helpers.hardware.roofline); each run at "
+              "its mean context (a llama-bench tgN: N/2 tokens; a chat session: unknown, weights only, an upper bound) "
+              "(helpers.hardware.published_speeds.check_published).", "",
+              "| device | model | mix | test | context (tokens) | published tok/s | estimate tok/s | estimate / published | source |",
+              "|---|---|---|---|---:|---:|---:|---:|---|"]
+    for c in check_published():
+        p = c.published
+        lines.append(f"| {p.device} | {p.model} | {p.mix} | {p.test} | {c.estimate_context_tokens} | "
+                     f"{p.tokens_per_second:.2f} | {c.estimate:.2f} | {c.ratio:.2f} | {p.source} |")
     lines += ["", "## The seed figures", "",
               "| claim | seed tok/s | estimate tok/s | GPU layers | estimate / seed |", "|---|---:|---:|---:|---:|"]
     for claim, seed, estimate, ngl in seed_rows():
         lines.append(f"| {claim} | {seed} | {estimate:.1f} | {ngl} | {estimate / seed:.2f} |")
     lines += ["", "The 70B figure (about 3 tokens/s with the best split that fits) is reproduced. The 8B figure "
               "(40 tokens/s) is not what llama.cpp does at Q4_K_M on a 3090 with a short context: the published "
-              "runs above for 8B at about 4.5 bits on cards of that class are 2.3-2.8x faster, and the estimate "
-              "matches the NVIDIA llama-bench run (RTX 3080) while overshooting the AMD card and the 3090 "
-              "chat-session figure (different 4-bit mix, not llama-bench). The condition rows show when 40 tokens/s "
+              "llama-bench runs above for 8B Q4_K_M on cards of that class are more than twice as fast (the ratio "
+              "column gives the estimate against each; notebook 11 explains the gaps). The condition rows show when 40 tokens/s "
               "is right on that card: the unquantized F16 model, or Q4_K_M with a long context in the cache "
               "(every token reads the whole KV cache too).", ""]
     return "\n".join(lines)
