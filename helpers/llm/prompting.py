@@ -432,8 +432,7 @@ def llama_server_completion(url: str, prompt_ids, *, json_schema: dict = None, t
     turned into a grammar by llama.cpp's C++ converter (``common/json-schema-to-grammar.cpp``).
     The sampling defaults are llama-cpp-python's ``create_chat_completion`` defaults.
     """
-    import urllib.error
-    import urllib.request
+    from helpers.serving.client import post_json
 
     if not prompt_ids or not all(isinstance(i, int) for i in prompt_ids):
         raise ValueError(f"prompt_ids must be a non-empty list of token ids, got {prompt_ids!r}")
@@ -443,14 +442,7 @@ def llama_server_completion(url: str, prompt_ids, *, json_schema: dict = None, t
             "top_k": top_k, "top_p": top_p, "min_p": min_p, "repeat_penalty": 1.0, "cache_prompt": True}
     if json_schema is not None:
         body["json_schema"] = json_schema
-    request = urllib.request.Request(f"{url}/completion", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as reply:
-            return json.load(reply)
-    except urllib.error.HTTPError as err:
-        raise RuntimeError(f"llama-server refused the request (HTTP {err.code}): "
-                           f"{err.read().decode(errors='replace')[:300]}") from None
+    return post_json(f"{url}/completion", body, timeout_s)
 
 
 def llama_server_grammar(url: str, schema: dict, prompt_ids=(1,)) -> str:

@@ -93,6 +93,13 @@ def check_model_name(base_url: str, model: str) -> None:
         raise ValueError(f"the server offers no model named {model!r}; it offers {offered}")
 
 
+def post_json(url: str, body: dict, timeout_s: float = 120.0) -> dict:
+    """POST ``body`` as JSON to ``url`` (any endpoint, e.g. llama-server's ``/completion``); the JSON reply.
+    An HTTP error raises :class:`ServerError` with the server's own text."""
+    with _request(url, json.dumps(body).encode(), timeout_s) as reply:
+        return json.load(reply)
+
+
 def post_raw(base_url: str, body: bytes, timeout_s: float = 120.0) -> dict:
     """POST bytes as they are (even malformed JSON) to /chat/completions; the JSON reply."""
     with _request(f"{base_url}/chat/completions", body, timeout_s) as reply:
