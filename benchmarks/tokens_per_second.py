@@ -1,4 +1,4 @@
-"""Predicted vs measured generation tokens/s on this machine, and the published GPU figures.
+"""Predicted vs measured generation tokens/s on this machine's CPU.
 
 Builds random-weight GGUF files of real architectures (cached under build/speed), measures
 generation speed with llama.cpp on the CPU, and compares it with the speed model of
@@ -9,7 +9,8 @@ leaving that model out of the fit (leave-one-model-out), so no row predicts itse
 
     .venv/bin/python benchmarks/tokens_per_second.py [--quick] [--threads N]
 
-Writes benchmarks/results/tokens_per_second.md (1 thread) or tokens_per_second_Nthreads.md.
+Writes benchmarks/results/tokens_per_second.md (1 thread) or tokens_per_second_Nthreads.md. The same
+model against published GPU and CPU runs is benchmarks/device_speed_fit.py.
 """
 import argparse
 import datetime
@@ -21,12 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.catalog import get_gpu, get_model  # noqa: E402
+from helpers.course.version import code_version  # noqa: E402
 from helpers.gguf.random_weights import cached_random_gguf  # noqa: E402
+from helpers.hardware.device_speed import speed_model  # noqa: E402
 from helpers.hardware.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth  # noqa: E402
 from helpers.hardware.measured_speed import best_of, load_llama, measure_speed  # noqa: E402
-from helpers.hardware.published_speeds import check_published  # noqa: E402
-from helpers.hardware.ranking import assess_device  # noqa: E402
-from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second, fit_speed_model  # noqa: E402
+from helpers.hardware.roofline import fit_speed_model  # noqa: E402
 from helpers.memory.gguf_size import bytes_read_per_token  # noqa: E402
 from helpers.memory.vram import kv_cache_bytes  # noqa: E402
 
@@ -62,62 +63,28 @@ def measure_all(models, mixes, threads):
     return rows
 
 
-def seed_rows():
-    """(claim, seed tok/s, estimate, GPU layers): the two seed figures, then conditions under which 40 tok/s holds."""
-    card, ddr5 = get_gpu("RTX 3090"), get_gpu("CPU desktop DDR5-5600 dual-channel").bandwidth_gbps
-    small = get_model("Llama 3.1 8B").architecture
-    big = get_model("Llama 3.1 70B").architecture
-    rows = [("Llama 3.1 8B Q4_K_M, RTX 3090, 4k context", 40, small, "Q4_K_M", 4096),
-            ("Llama 3.1 70B Q4_K_M, RTX 3090 + DDR5-5600 dual channel, 4k context", 3, big, "Q4_K_M", 4096),
-            ("(condition) the same 8B unquantized, F16, 4k context", 40, small, "F16", 4096),
-            ("(condition) 8B Q4_K_M with 96k tokens already in the KV cache", 40, small, "Q4_K_M", 96 * 1024)]
-    out = []
-    for claim, seed, arch, mix, context in rows:
-        best = assess_device(arch, mix, context, card, ddr5)  # the fastest n_gpu_layers that fits the card
-        out.append((claim, seed, best.tokens_per_second, best.n_gpu_layers))
-    return out
-
-
 def report(rows, bandwidth, threads, command) -> str:
     fit = fit_speed_model([r["bytes"] for r in rows], [r["layers"] for r in rows], [r["measured"] for r in rows], bandwidth)
+    cpu_class = speed_model(get_gpu("CPU desktop DDR5-5600 dual-channel"))  # fitted to published CPU runs
     lines = ["# Generation tokens/s: predicted vs measured", "",
-             f"Command: `{command}`  ", f"Date: {datetime.date.today().isoformat()}  ",
+             f"Command: `{command}`  ", f"Code version: {code_version()}  ", f"Date: {datetime.date.today().isoformat()}  ",
              f"Machine: copy bandwidth {bandwidth:.1f} GB/s ({threads} thread(s)), {threads} llama.cpp thread(s), "
              f"prompt {PROMPT} tokens, {GENERATED} generated, best of {REPEATS}.", "",
              f"Speed model fitted on all rows: efficiency {fit.efficiency:.3f} of the copy bandwidth, "
              f"overhead {fit.overhead_seconds_per_layer * 1e3:.3f} ms per layer. Each prediction below is made from a "
              f"fit that leaves that model out (both of its mixes).", "",
-             "| model | mix | layers | MB read/token | measured tok/s | predicted tok/s | error | roofline at 0.6 | within ±35% |",
+             "| model | mix | layers | MB read/token | measured tok/s | predicted tok/s | error | published CPUs' model "
+             "| within ±35% |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         others = [o for o in rows if o["model"] != r["model"]]
         loo = fit_speed_model([o["bytes"] for o in others], [o["layers"] for o in others],
                               [o["measured"] for o in others], bandwidth)
         predicted = loo.tokens_per_second(r["bytes"], bandwidth, r["layers"])
-        naive = estimated_tokens_per_second(r["bytes"], bandwidth, BANDWIDTH_EFFICIENCY["cpu"])
+        naive = cpu_class.tokens_per_second(r["bytes"], bandwidth, r["layers"])
         error = predicted / r["measured"] - 1
         lines.append(f"| {r['model']} | {r['mix']} | {r['layers']} | {r['bytes'] / 1e6:.0f} | {r['measured']:.1f} | {predicted:.1f} | "
                      f"{error:+.0%} | {naive:.1f} | {'yes' if abs(error) <= TOLERANCE else 'NO'} |")
-    lines += ["", "## Published GPU and CPU figures against the roofline estimate", "",
-              "Efficiency 0.7 of peak for discrete GPUs, 0.6 for system RAM (helpers.hardware.roofline); each run at "
-              "its mean context (a llama-bench tgN: N/2 tokens; a chat session: unknown, weights only, an upper bound) "
-              "(helpers.hardware.published_speeds.check_published).", "",
-              "| device | model | mix | test | context (tokens) | published tok/s | estimate tok/s | estimate / published | source |",
-              "|---|---|---|---|---:|---:|---:|---:|---|"]
-    for c in check_published():
-        p = c.published
-        lines.append(f"| {p.device} | {p.model} | {p.mix} | {p.test} | {c.estimate_context_tokens} | "
-                     f"{p.tokens_per_second:.2f} | {c.estimate:.2f} | {c.ratio:.2f} | {p.source} |")
-    lines += ["", "## The seed figures", "",
-              "| claim | seed tok/s | estimate tok/s | GPU layers | estimate / seed |", "|---|---:|---:|---:|---:|"]
-    for claim, seed, estimate, ngl in seed_rows():
-        lines.append(f"| {claim} | {seed} | {estimate:.1f} | {ngl} | {estimate / seed:.2f} |")
-    lines += ["", "The 70B figure (about 3 tokens/s with the best split that fits) is reproduced. The 8B figure "
-              "(40 tokens/s) is not what llama.cpp does at Q4_K_M on a 3090 with a short context: the published "
-              "llama-bench runs above for 8B Q4_K_M on cards of that class are more than twice as fast (the ratio "
-              "column gives the estimate against each; notebook 11 explains the gaps). The condition rows show when 40 tokens/s "
-              "is right on that card: the unquantized F16 model, or Q4_K_M with a long context in the cache "
-              "(every token reads the whole KV cache too).", ""]
     return "\n".join(lines)
 
 

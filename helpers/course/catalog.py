@@ -15,6 +15,13 @@ from helpers.course.paths import DATA_DIR
 from helpers.memory.architecture import Architecture
 
 GPU_KINDS = ("discrete", "unified", "cpu")
+# Families of devices that share one fitted speed model (``helpers.hardware.device_speed``), with the
+# kind of memory each has: a card's own VRAM, memory shared with the CPU, or system RAM alone.
+DEVICE_CLASSES = {
+    "nvidia-consumer": "discrete", "nvidia-workstation": "discrete", "nvidia-datacenter": "discrete",
+    "amd-consumer": "discrete", "amd-instinct": "discrete", "intel-discrete": "discrete",
+    "apple": "unified", "integrated": "unified", "cpu": "cpu",
+}
 
 
 def suggest(name: str, choices) -> str:
@@ -113,6 +120,7 @@ class GPU:
     memory_gib: float
     bandwidth_gbps: float  # GB/s, 10**9 bytes per second
     fp16_tflops: float
+    device_class: str  # a key of DEVICE_CLASSES: which fitted speed model describes it
     power_w: float
     price_usd: float
     price_date: str
@@ -121,6 +129,18 @@ class GPU:
     @property
     def memory_bytes(self) -> int:
         return int(self.memory_gib * 2**30)
+
+
+def _device_class(row: dict, filename: str, kind: str = None) -> str:
+    """The row's device class, checked against DEVICE_CLASSES and (when given) the row's kind of memory."""
+    device_class = row["device_class"]
+    if device_class not in DEVICE_CLASSES:
+        raise ValueError(f"{filename}: {row['name']!r} device_class must be one of {sorted(DEVICE_CLASSES)}, "
+                         f"got {device_class!r}")
+    if kind is not None and DEVICE_CLASSES[device_class] != kind:
+        raise ValueError(f"{filename}: {row['name']!r} is {kind} but device_class {device_class!r} is "
+                         f"{DEVICE_CLASSES[device_class]}")
+    return device_class
 
 
 @lru_cache(maxsize=1)
@@ -135,6 +155,7 @@ def load_gpus() -> dict:
             memory_gib=_number(row, "memory_gib", 1, 4096, "gpus.csv"),
             bandwidth_gbps=_number(row, "bandwidth_gbps", 1, 20000, "gpus.csv"),
             fp16_tflops=_number(row, "fp16_tflops", 0.1, 5000, "gpus.csv"),
+            device_class=_device_class(row, "gpus.csv", row["kind"]),
             power_w=_number(row, "power_w", 1, 5000, "gpus.csv"),
             price_usd=_number(row, "price_usd", 1, 100000, "gpus.csv"),
             price_date=row["price_date"], source=row["source"],
@@ -145,6 +166,44 @@ def load_gpus() -> dict:
 def get_gpu(name: str) -> GPU:
     """The catalog GPU called ``name``; unknown names raise ValueError with close matches."""
     return _find(name, load_gpus(), "GPU")
+
+
+@dataclass(frozen=True)
+class BenchmarkDevice:
+    """A device of ``data/benchmark_devices.csv``: one that published speeds were measured on but that the
+    buying catalog (``data/gpus.csv``) does not list. Memory in GiB, bandwidth in GB/s (10**9 bytes/s)."""
+
+    name: str
+    device_class: str
+    memory_gib: object  # float, or None where the source does not say
+    bandwidth_gbps: float
+    source: str  # of the bandwidth
+
+    @property
+    def kind(self) -> str:
+        return DEVICE_CLASSES[self.device_class]
+
+
+@lru_cache(maxsize=1)
+def load_devices() -> dict:
+    """Every device with a known bandwidth: the GPUs of ``data/gpus.csv`` and ``data/benchmark_devices.csv``.
+
+    {name: GPU or BenchmarkDevice}; a name in both files is refused (one home per device).
+    """
+    devices = dict(load_gpus())
+    for row in _read_csv("benchmark_devices.csv"):
+        if row["name"] in devices:
+            raise ValueError(f"benchmark_devices.csv: {row['name']!r} is already in gpus.csv; keep it in one file")
+        devices[row["name"]] = BenchmarkDevice(
+            row["name"], _device_class(row, "benchmark_devices.csv"),
+            _number(row, "memory_gib", 0.5, 4096, "benchmark_devices.csv") if row["memory_gib"].strip() else None,
+            _number(row, "bandwidth_gbps", 1, 20000, "benchmark_devices.csv"), row["source"])
+    return devices
+
+
+def get_device(name: str):
+    """A device of :func:`load_devices` (a ``GPU`` or a ``BenchmarkDevice``); unknown names raise with close matches."""
+    return _find(name, load_devices(), "device")
 
 
 # --- GGUF quantization types -------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Checks for the exercises of notebook 11 (offload)."""
 from helpers.exercises import check_number
 from helpers.hardware.offload import offload_seconds_per_token
+from helpers.hardware.roofline import SpeedModel
 
 
 def check_offload_speed(answer, gpu_bytes, cpu_bytes, gpu_bw, cpu_bw, gpu_eff, cpu_eff):
-    """11 ex. 1: tokens/s of a split model = 1 / (GPU time + CPU time)."""
-    right = 1 / offload_seconds_per_token(gpu_bytes, cpu_bytes, gpu_bw, cpu_bw, gpu_eff, cpu_eff)
+    """11 ex. 1: tokens/s of a split model = 1 / (GPU time + CPU time), reading time only."""
+    right = 1 / offload_seconds_per_token(gpu_bytes, cpu_bytes, gpu_bw, cpu_bw, SpeedModel(gpu_eff, 0),
+                                          SpeedModel(cpu_eff, 0))
     gpu_t = gpu_bytes / (gpu_eff * gpu_bw * 1e9)
     cpu_t = cpu_bytes / (cpu_eff * cpu_bw * 1e9)
     return check_number(answer, right, rel_tol=0.03, unit="tokens/s", mistakes=[

@@ -42,11 +42,15 @@ def check_best_quant(answer, best: str, allowed):
     return check_choice(answer, best, allowed=allowed, hints=hints)
 
 
-def check_tokens_per_second(answer, bytes_per_token: float, bandwidth_gbps: float, efficiency: float):
-    """09 ex. 2: roofline estimate = efficiency x bandwidth / bytes read per token (tokens/s)."""
+def check_tokens_per_second(answer, bytes_per_token: float, bandwidth_gbps: float, efficiency: float,
+                            seconds_per_layer: float = 0.0, n_layers: int = 0):
+    """09 ex. 2: speed model = 1 / (bytes / (efficiency x bandwidth) + layers x time per layer) (tokens/s)."""
     ceiling = generation_ceiling_tokens_per_second(bytes_per_token, bandwidth_gbps)
-    return check_number(answer, efficiency * ceiling, rel_tol=0.03, unit="tokens/s", mistakes=[
-        (ceiling, "That is the ceiling; real runs reach only a share of peak bandwidth: multiply by the efficiency."),
+    reading_s = 1 / (efficiency * ceiling)
+    right = 1 / (reading_s + n_layers * seconds_per_layer)
+    return check_number(answer, right, rel_tol=0.03, unit="tokens/s", mistakes=[
+        (ceiling, "That is the ceiling; real runs reach only a share of peak bandwidth, and each layer takes time too."),
+        (1 / reading_s, "That counts only the reading; add the fixed time of every layer to the seconds per token."),
         (efficiency * ceiling * 1e9 / 2**30, "Keep bytes and GB/s in the same decimal unit (10**9), not GiB."),
         (efficiency * bandwidth_gbps * bytes_per_token / 1e9, "Divide bandwidth by the bytes per token, not multiply."),
     ])

@@ -1,9 +1,11 @@
 """Speed when a model does not fit on the GPU: some layers in VRAM, the rest in system RAM.
 
 Each generated token reads the GPU's share of the weights at GPU bandwidth and the CPU's share at
-system-RAM bandwidth, one after the other, so the times add:
+system-RAM bandwidth, one after the other, and each side pays its fixed time for the layers it runs, so
+the times add (each side's ``SpeedModel``, fitted per device class in ``helpers.hardware.device_speed``):
 
-    seconds/token = GPU bytes / (GPU efficiency x GPU bandwidth) + CPU bytes / (CPU efficiency x RAM bandwidth)
+    seconds/token = GPU bytes / (GPU efficiency x GPU bandwidth) + GPU layers x GPU time per layer
+                  + CPU bytes / (CPU efficiency x RAM bandwidth) + CPU layers x CPU time per layer
 
 Bandwidths in GB/s (10**9 bytes/s), sizes in bytes. The embedding matrix is a lookup of one row
 per token, so it is not counted as read unless it doubles as the output matrix (tied embeddings).
@@ -15,25 +17,23 @@ reads only the used experts' share of the experts it holds (``expert_offload_cur
 """
 from dataclasses import dataclass
 
-from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
+from helpers.hardware.roofline import SpeedModel
 from helpers.memory.architecture import Architecture
 from helpers.memory.gguf_size import predicted_tensors
 from helpers.memory.vram import kv_cache_bytes, memory_plan, tensor_placement, weight_split
 
 
 def offload_seconds_per_token(gpu_bytes: float, cpu_bytes: float, gpu_bandwidth_gbps: float,
-                              cpu_bandwidth_gbps: float, gpu_efficiency: float = BANDWIDTH_EFFICIENCY["discrete"],
-                              cpu_efficiency: float = BANDWIDTH_EFFICIENCY["cpu"]) -> float:
-    """Seconds per generated token for a split read: the GPU part plus the CPU part."""
+                              cpu_bandwidth_gbps: float, gpu_model: SpeedModel, cpu_model: SpeedModel,
+                              gpu_layers: int = 0, cpu_layers: int = 0) -> float:
+    """Seconds per generated token for a split: the GPU's part plus the CPU's part (bytes, GB/s, layers each)."""
     if gpu_bytes < 0 or cpu_bytes < 0 or gpu_bytes + cpu_bytes <= 0:
         raise ValueError(f"bytes must be >= 0 and not both 0, got gpu {gpu_bytes!r}, cpu {cpu_bytes!r}")
     for name, value in (("gpu_bandwidth_gbps", gpu_bandwidth_gbps), ("cpu_bandwidth_gbps", cpu_bandwidth_gbps)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
-    for name, value in (("gpu_efficiency", gpu_efficiency), ("cpu_efficiency", cpu_efficiency)):
-        if not 0 < value <= 1:
-            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return gpu_bytes / (gpu_efficiency * gpu_bandwidth_gbps * 1e9) + cpu_bytes / (cpu_efficiency * cpu_bandwidth_gbps * 1e9)
+    return (gpu_model.seconds_for(gpu_bytes, gpu_bandwidth_gbps, gpu_layers)
+            + cpu_model.seconds_for(cpu_bytes, cpu_bandwidth_gbps, cpu_layers))
 
 
 def unread_expert_bytes(arch: Architecture, mix: str, n_gpu_layers: int, n_cpu_moe: int = 0) -> tuple:
@@ -65,12 +65,12 @@ class OffloadPoint:
 
 
 def offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwidth_gbps: float, cpu_bandwidth_gbps: float,
-                  gpu_efficiency: float = BANDWIDTH_EFFICIENCY["discrete"],
-                  cpu_efficiency: float = BANDWIDTH_EFFICIENCY["cpu"]) -> list:
+                  gpu_model: SpeedModel, cpu_model: SpeedModel) -> list:
     """Estimated tokens/s for every ``n_gpu_layers`` from 0 to n_layers + 1 (output layer too).
 
     The KV cache of the layers on each side is read there too (one sequence, f16 cache, ``context`` tokens);
-    a mixture of experts reads only its routed experts' share on either side.
+    a mixture of experts reads only its routed experts' share on either side. ``gpu_model`` and
+    ``cpu_model``: the two sides' speed models (``helpers.hardware.device_speed.speed_model``).
     """
     skip = embedding_lookup_bytes(arch, mix)
     points = []
@@ -81,8 +81,8 @@ def offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwidth_gbps
         unread_gpu, unread_cpu = unread_expert_bytes(arch, mix, n)
         gpu_read = split.gpu_bytes - unread_gpu + kv_gpu
         cpu_read = split.cpu_bytes - unread_cpu - skip + kv_cpu
-        seconds = offload_seconds_per_token(gpu_read, cpu_read, gpu_bandwidth_gbps, cpu_bandwidth_gbps,
-                                            gpu_efficiency, cpu_efficiency)
+        seconds = offload_seconds_per_token(gpu_read, cpu_read, gpu_bandwidth_gbps, cpu_bandwidth_gbps, gpu_model,
+                                            cpu_model, split.layers_on_gpu, arch.n_layers - split.layers_on_gpu)
         points.append(OffloadPoint(n, gpu_read, cpu_read, memory_plan(arch, mix, context, n).gpu_total, 1 / seconds))
     return points
 
@@ -106,15 +106,12 @@ def tensor_split_bytes(total_bytes: int, shares) -> list:
 def sequential_seconds_per_token(parts) -> float:
     """Seconds per token when devices take turns (llama.cpp's layer split, offload): the sum over devices.
 
-    ``parts``: (bytes read on the device, bandwidth in GB/s, efficiency) per device.
+    ``parts``: (bytes read on the device, bandwidth in GB/s, its SpeedModel, layers it runs) per device.
     """
     parts = list(parts)
     if not parts:
-        raise ValueError("parts must list at least one (bytes, bandwidth_gbps, efficiency)")
-    for nbytes, bandwidth, efficiency in parts:
-        if nbytes < 0 or not bandwidth > 0 or not 0 < efficiency <= 1:
-            raise ValueError(f"need bytes >= 0, bandwidth > 0, efficiency in (0, 1]; got {(nbytes, bandwidth, efficiency)}")
-    return sum(nbytes / (efficiency * bandwidth * 1e9) for nbytes, bandwidth, efficiency in parts)
+        raise ValueError("parts must list at least one (bytes, bandwidth_gbps, speed model, layers)")
+    return sum(model.seconds_for(nbytes, bandwidth, layers) for nbytes, bandwidth, model, layers in parts)
 
 
 def learners_per_server(server_bytes: int, per_learner_bytes: int, reserve_bytes: int = 0) -> int:
@@ -160,12 +157,11 @@ class ExpertOffloadPoint:
 
 
 def expert_offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwidth_gbps: float,
-                         cpu_bandwidth_gbps: float, gpu_efficiency: float = BANDWIDTH_EFFICIENCY["discrete"],
-                         cpu_efficiency: float = BANDWIDTH_EFFICIENCY["cpu"]) -> list:
+                         cpu_bandwidth_gbps: float, gpu_model: SpeedModel, cpu_model: SpeedModel) -> list:
     """Estimated tokens/s for ``--n-cpu-moe`` 0 .. n_layers with ``--n-gpu-layers`` all (the usual MoE recipe).
 
     The KV cache stays on the GPU (every block is offloaded) and is read there (window-only cache,
-    f16, ``context`` tokens).
+    f16, ``context`` tokens); the GPU runs every layer, the CPU the experts of the first n.
     """
     if not arch.is_moe:
         raise ValueError(f"expert offload needs a mixture of experts; {arch.name!r} has no experts")
@@ -174,7 +170,7 @@ def expert_offload_curve(arch: Architecture, mix: str, context: int, gpu_bandwid
     for n in range(arch.n_layers + 1):
         gpu_read, cpu_read = bytes_read_split(arch, mix, -1, n)
         seconds = offload_seconds_per_token(gpu_read + kv, cpu_read, gpu_bandwidth_gbps, cpu_bandwidth_gbps,
-                                            gpu_efficiency, cpu_efficiency)
+                                            gpu_model, cpu_model, arch.n_layers, n)
         plan = memory_plan(arch, mix, context, -1, n_cpu_moe=n)
         points.append(ExpertOffloadPoint(n, gpu_read + kv, cpu_read, plan.gpu_total, plan.cpu_total, 1 / seconds))
     return points

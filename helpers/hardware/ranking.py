@@ -2,17 +2,21 @@
 
 For each device of ``data/gpus.csv`` the best ``n_gpu_layers`` that fits its memory is found
 (discrete GPUs offload the rest to system RAM of ``ram_bandwidth_gbps``), and speed comes from the
-offload model of ``helpers.hardware.offload``. Prices in US dollars (catalog list prices), speeds in tokens/s.
+offload model of ``helpers.hardware.offload`` with each device class's fitted speed model
+(``helpers.hardware.device_speed``); each option carries how far that class's estimates are from
+published runs of cards the fit had not seen (``speed_error_p90``), so a ranking can say how sure it is.
+Prices in US dollars (catalog list prices), speeds in tokens/s.
 """
 from dataclasses import dataclass
 
-from helpers.course.catalog import GPU, load_gpus
+from helpers.course.catalog import GPU, get_gpu, load_gpus
+from helpers.hardware.device_speed import speed_model, typical_error
 from helpers.hardware.offload import best_fitting_point, offload_curve
-from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
 from helpers.memory.architecture import Architecture
 from helpers.memory.vram import memory_plan, usable_gpu_bytes
 
 DEFAULT_RAM_GBPS = 89.6  # DDR5-5600 dual channel (data/gpus.csv), the host RAM beside a discrete GPU
+HOST_RAM = "CPU desktop DDR5-5600 dual-channel"  # its catalog row: the speed model of the layers left in RAM
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class DeviceOption:
     n_gpu_layers: int  # best setting that fits; 0 = CPU only
     tokens_per_second: float
     power_w: float
+    speed_error_median: float  # median |error| of the class's held-out check (0.08 = 8%)
+    speed_error_p90: float  # 90% of that class's published runs were within this relative error
 
     @property
     def tokens_per_second_per_1000_usd(self) -> float:
@@ -34,18 +40,24 @@ def assess_device(arch: Architecture, quant: str, context: int, gpu: GPU,
                   ram_bandwidth_gbps: float = DEFAULT_RAM_GBPS) -> DeviceOption:
     """Best setting of ``arch`` at ``quant`` and ``context`` on ``gpu``; ``None``-free: CPU rows use their own RAM."""
     if gpu.kind == "discrete":
-        curve = offload_curve(arch, quant, context, gpu.bandwidth_gbps, ram_bandwidth_gbps)
+        curve = offload_curve(arch, quant, context, gpu.bandwidth_gbps, ram_bandwidth_gbps, speed_model(gpu),
+                              speed_model(get_gpu(HOST_RAM)))
         best = best_fitting_point(curve, usable_gpu_bytes(gpu))
         return DeviceOption(gpu.name, gpu.kind, gpu.price_usd, best.n_gpu_layers == arch.n_layers + 1,
-                            best.n_gpu_layers, best.tokens_per_second, gpu.power_w)
+                            best.n_gpu_layers, best.tokens_per_second, gpu.power_w, *_errors(gpu))
     # unified memory and CPU rows: one memory, one bandwidth; fits when the whole plan fits
     plan = memory_plan(arch, quant, context, -1 if gpu.kind == "unified" else 0)
     budget = usable_gpu_bytes(gpu) if gpu.kind == "unified" else gpu.memory_bytes
     fits = (plan.gpu_total if gpu.kind == "unified" else plan.cpu_total) <= budget
-    curve = offload_curve(arch, quant, context, gpu.bandwidth_gbps, gpu.bandwidth_gbps,
-                          BANDWIDTH_EFFICIENCY[gpu.kind], BANDWIDTH_EFFICIENCY[gpu.kind])
+    curve = offload_curve(arch, quant, context, gpu.bandwidth_gbps, gpu.bandwidth_gbps, speed_model(gpu),
+                          speed_model(gpu))
     return DeviceOption(gpu.name, gpu.kind, gpu.price_usd, fits, arch.n_layers + 1 if fits else 0,
-                        curve[-1].tokens_per_second if fits else 0.0, gpu.power_w)
+                        curve[-1].tokens_per_second if fits else 0.0, gpu.power_w, *_errors(gpu))
+
+
+def _errors(gpu) -> tuple:
+    error = typical_error(gpu)
+    return error.median_abs_error, error.p90_abs_error
 
 
 def rank_devices(arch: Architecture, quant: str, context: int, budget_usd: float = None, min_tokens_per_second=0.0,

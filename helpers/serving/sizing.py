@@ -9,9 +9,12 @@ so it is busy N x reply_tokens / (X x (R + think_s)) of the time, which must sta
 ``TARGET_UTILIZATION``. The answer is the largest N that keeps each reply faster than reading.
 
 Per-request speed comes from a measurement (a :class:`helpers.serving.load.LoadResult` row) or,
-for a GPU the learner does not have, from the roofline: with ``b`` replies batched, one decoding
-step reads the weights once and every slot's KV cache, so a step takes
-(weight bytes + b x KV bytes per slot) / (efficiency x bandwidth), and every turn first reads its
+for a GPU the learner does not have, from the card's fitted speed model
+(``helpers.hardware.device_speed``): with ``b`` replies batched, one decoding step reads the weights
+once and every slot's KV cache and runs every layer once, so a step takes
+(weight bytes + b x KV bytes per slot) / (efficiency x bandwidth) + layers x time per layer (the
+published single-request runs it is fitted to cannot tell how batching changes the per-layer time,
+so it is kept as it is: an estimate), and every turn first reads its
 prompt (the conversation so far), which takes 2 x active parameters FLOPs per prompt token at the
 card's fp16 rate. The server is kept below ``TARGET_UTILIZATION`` busy: as a queue approaches
 full use, waits grow without bound (a queue's wait scales with 1 / (1 - utilization)). Bytes;
@@ -20,7 +23,8 @@ bandwidth in GB/s; compute in TFLOPS (10**12 operations per second).
 from dataclasses import dataclass
 
 from helpers.course.catalog import get_gpu, get_model
-from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
+from helpers.hardware.device_speed import speed_model
+from helpers.hardware.roofline import SpeedModel
 from helpers.memory.architecture import active_parameter_count
 from helpers.memory.gguf_size import bytes_read_per_token
 from helpers.memory.vram import kv_cache_bytes, memory_plan, usable_gpu_bytes
@@ -76,12 +80,12 @@ def learners_from_measurements(rows, reply_tokens: int, think_s: float,
 
 
 def batched_tokens_per_second(weight_bytes: float, kv_bytes_per_slot: float, slots: int, bandwidth_gbps: float,
-                              efficiency: float) -> float:
-    """Roofline speed each of ``slots`` batched replies gets (tokens/s per request)."""
+                              model: SpeedModel, n_layers: int) -> float:
+    """Speed each of ``slots`` batched replies gets (tokens/s per request): one step per token for all of them."""
     if not slots >= 1:
         raise ValueError(f"slots must be >= 1, got {slots!r}")
     step_bytes = weight_bytes + slots * kv_bytes_per_slot
-    return efficiency * bandwidth_gbps * 1e9 / step_bytes
+    return 1 / model.seconds_per_token(step_bytes, bandwidth_gbps, n_layers)
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,8 @@ def gpu_workshop_estimate(model: str, mix: str, gpu: str, context_per_learner: i
     weights = bytes_read_per_token(arch, mix)
     used, speed = 0, 0.0
     for slots in range(1, fit + 1):
-        each = batched_tokens_per_second(weights, kv_per_slot, slots, card.bandwidth_gbps, BANDWIDTH_EFFICIENCY[card.kind])
+        each = batched_tokens_per_second(weights, kv_per_slot, slots, card.bandwidth_gbps, speed_model(card),
+                                         arch.n_layers)
         if each < floor_tokens_per_second:
             break
         used, speed = slots, each

@@ -7,17 +7,20 @@ from IPython.display import display
 
 from helpers.course.catalog import get_gpu, get_model, load_gpus, load_models
 from helpers.hardware.cost import load_api_prices, local_cost_per_million
+from helpers.hardware.device_speed import speed_model
 from helpers.hardware.offload import best_fitting_point, offload_curve
 from helpers.hardware.ranking import assess_device, rank_devices
 from helpers.memory.vram import usable_gpu_bytes
 
-CPU_MEMORY = {g.name: g.bandwidth_gbps for g in load_gpus().values() if g.kind == "cpu"}
+CPU_MEMORY = {g.name: g for g in load_gpus().values() if g.kind == "cpu"}
 
 
 def offload_figure(model: str, quant: str, context: int, gpu_name: str, ram_name: str):
     """Tokens/s (estimated) against n_gpu_layers, the settings that fit marked; returns the figure."""
     arch, gpu = get_model(model).architecture, get_gpu(gpu_name)
-    points = offload_curve(arch, quant, context, gpu.bandwidth_gbps, CPU_MEMORY[ram_name])
+    ram = CPU_MEMORY[ram_name]
+    points = offload_curve(arch, quant, context, gpu.bandwidth_gbps, ram.bandwidth_gbps, speed_model(gpu),
+                           speed_model(ram))
     budget = usable_gpu_bytes(gpu)
     best = best_fitting_point(points, budget)
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -45,12 +48,15 @@ def offload_app():
 
 
 def ranking_table(options, context_tokens: int = None) -> pd.DataFrame:
-    """``helpers.hardware.ranking.rank_devices``'s result as a table (tokens/s rounded), the context in the header."""
+    """``helpers.hardware.ranking.rank_devices``'s result as a table (tokens/s rounded), the context in the header,
+    with how far published runs of each device's class were from the estimate (90% of them within +-X%)."""
     speed = "tokens/s" if context_tokens is None else f"tokens/s at {context_tokens:,} tokens of context"
     return pd.DataFrame([(o.name, o.kind, o.price_usd, "yes" if o.fits_entirely else f"{o.n_gpu_layers} layers",
-                          round(o.tokens_per_second, 1), round(o.tokens_per_second_per_1000_usd, 1))
+                          round(o.tokens_per_second, 1), f"+-{o.speed_error_p90:.0%}",
+                          round(o.tokens_per_second_per_1000_usd, 1))
                          for o in options],
-                        columns=["device", "kind", "price (USD)", "fits entirely", speed, f"{speed} per $1000"]
+                        columns=["device", "kind", "price (USD)", "fits entirely", speed,
+                                 "90% of its class's published runs within", f"{speed} per $1000"]
                         ).set_index("device")
 
 

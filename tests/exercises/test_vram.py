@@ -38,3 +38,6 @@ def test_tokens_per_second_check():
     assert check_tokens_per_second(140, 5e9, 1000, 0.7)
     assert "ceiling" in check_tokens_per_second(200, 5e9, 1000, 0.7).message
     assert "GiB" in check_tokens_per_second(140 * 1e9 / 2**30, 5e9, 1000, 0.7).message
+    # with 32 layers of 0.1 ms each: 1 / (5e9 / 0.7e12 + 3.2e-3) = 96.7 tokens/s; reading alone is a named mistake
+    assert check_tokens_per_second(96.7, 5e9, 1000, 0.7, 1e-4, 32)
+    assert "fixed time of every layer" in check_tokens_per_second(140, 5e9, 1000, 0.7, 1e-4, 32).message

@@ -1,45 +1,67 @@
-"""Published speeds: every row sourced and known, each set beside the estimate at its own context."""
+"""Published speeds: every row sourced, its device's bandwidth sourced, its test and context read right."""
 import pytest
 
-from helpers.course.catalog import get_gpu, get_model
-from helpers.hardware.published_speeds import check_published, load_published_speeds
-from helpers.hardware.roofline import generation_tokens_per_second
+from helpers.course.catalog import DEVICE_CLASSES, get_device, load_devices
+from helpers.hardware.published_speeds import COLUMNS, load_published_speeds
 
-HEADER = ("device,model,mix,context_note,mean_context_tokens,n_gpu_layers,tokens_per_second,engine,date,note,"
-          "source\n")
+HEADER = ",".join(COLUMNS) + "\n"
+GOOD = "RTX 3090,Llama 3.1 8B,Q4_K_M,tg128,0,100,CUDA,abc (1),0,all,2024-05,https://x,note,\n"
 
 
-def test_every_row_is_sourced_and_the_3090_llama_bench_run_is_there():
+def test_the_record_spans_many_devices_of_every_kind_each_row_sourced():
     rows = load_published_speeds()
-    assert all(r.source.startswith("https://") and r.tokens_per_second > 0 for r in rows)
-    bench = {r.test: r for r in rows if r.device == "RTX 3090" and r.is_benchmark}
-    assert {t: r.mean_context_tokens for t, r in bench.items()} == {"tg512": 256, "tg1024": 512, "tg4096": 2048,
-                                                                     "tg8192": 4096}
-    assert bench["tg512"].tokens_per_second == 115.42 and "4426e298" in bench["tg512"].engine
-    chat = [r for r in rows if r.test == "chat"]
-    assert chat and all(r.mean_context_tokens is None for r in chat)
+    generation = [r for r in rows if r.phase == "generation" and not r.not_fitted_because]
+    devices = {r.device for r in rows}
+    assert len(rows) >= 100 and len(devices) >= 40
+    classes = {get_device(d).device_class for d in devices}
+    assert {"nvidia-consumer", "nvidia-datacenter", "amd-consumer", "amd-instinct", "apple", "integrated",
+            "cpu"} <= classes <= set(DEVICE_CLASSES)
+    assert len({r.model for r in generation}) >= 5 and len({r.mix for r in generation}) >= 5
+    assert all(r.source.startswith("https://") and r.tokens_per_second > 0 and r.build for r in rows)
+    for name in devices:  # every device's bandwidth has its own source
+        assert get_device(name).source.strip()
 
 
-def test_each_check_uses_the_runs_own_context():
-    checks = check_published()
-    for c in checks:
-        expected = generation_tokens_per_second(get_model(c.published.model).architecture, c.published.mix,
-                                                c.published.mean_context_tokens or 0, get_gpu(c.published.device))
-        assert c.estimate == pytest.approx(expected)
-        assert c.ratio == pytest.approx(c.estimate / c.published.tokens_per_second)
-    # the efficiency a run reached times the assumed one's ratio gives back the estimate's ratio
-    for c in checks:
-        assert c.efficiency_assumed / c.efficiency_reached == pytest.approx(c.ratio)
+def test_a_tg_run_stands_for_its_mean_context_after_the_depth():
+    bench = {r.test: r for r in load_published_speeds() if r.device == "RTX 3090" and r.source.endswith("3090_v3.ipynb")}
+    assert bench["tg512"].mean_context_tokens == 256 and bench["tg8192"].mean_context_tokens == 4096
+    deep = [r for r in load_published_speeds() if r.phase == "generation" and r.depth]
+    assert deep and all(r.mean_context_tokens == r.depth + r.test_tokens // 2 for r in deep)
+    assert all(r.mean_context_tokens is None for r in load_published_speeds() if r.phase != "generation")
+
+
+def test_devices_live_in_one_file_each_and_their_class_matches_their_memory():
+    devices = load_devices()
+    assert all(DEVICE_CLASSES[d.device_class] == d.kind for d in devices.values())
+    assert get_device("H100 PCIe").bandwidth_gbps < get_device("H100 SXM").bandwidth_gbps  # not the same card
 
 
 @pytest.mark.parametrize("row, match", [
-    ("RTX 9999,Llama 3.1 8B,Q4_K_M,tg128,64,all,100,x,2024,x,https://x\n", "RTX 9999"),
-    ("RTX 3090,Llama 3.1 8B,Q4_K_M,tg128,64,all,0,x,2024,x,https://x\n", "tokens_per_second > 0"),
-    ("RTX 3090,Llama 3.1 8B,Q4_K_M,tg128,64,all,100,x,2024,x,\n", "https source"),
-    ("RTX 3090,Llama 3.1 8B,Q4_K_M,tg128,64,20,100,x,2024,x,https://x\n", "n_gpu_layers 'all'"),
+    (GOOD.replace("RTX 3090", "RTX 9999"), "RTX 9999"),
+    (GOOD.replace(",100,", ",0,"), "tokens_per_second > 0"),
+    (GOOD.replace("https://x", "see forum"), "https source"),
+    (GOOD.replace(",all,", ",20,"), "n_gpu_layers 'all'"),
+    (GOOD.replace("tg128", "tg-128"), "test must be"),
+    (GOOD.replace(",0,100", ",-5,100"), "depth must be"),
+    (GOOD.replace("CUDA", "OpenCL"), "backend must be"),
+    (GOOD.replace("Q4_K_M", "Q4_K_XXL"), "Q4_K_XXL"),
+    (GOOD.replace("2024-05", "May 2024"), "date"),
 ])
 def test_bad_rows_are_refused_with_their_line(tmp_path, row, match):
     path = tmp_path / "speeds.csv"
-    path.write_text(HEADER + row)
-    with pytest.raises(ValueError, match=match):
+    path.write_text(HEADER + GOOD + row)
+    assert len(load_published_speeds(_write(tmp_path, HEADER + GOOD))) == 1
+    with pytest.raises(ValueError, match=match) as err:
         load_published_speeds(path)
+    assert "line 3" in str(err.value) or match in ("RTX 9999", "Q4_K_XXL")
+
+
+def test_a_file_with_other_columns_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="columns must be"):
+        load_published_speeds(_write(tmp_path, "device,model\nRTX 3090,Llama 3.1 8B\n"))
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "other.csv"
+    path.write_text(text)
+    return path

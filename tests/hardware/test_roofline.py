@@ -4,7 +4,6 @@ import math
 import pytest
 
 from helpers.hardware.roofline import (
-    BANDWIDTH_EFFICIENCY,
     bytes_read_per_token,
     estimated_tokens_per_second,
     generation_ceiling_tokens_per_second,
@@ -25,7 +24,6 @@ def test_estimate_scales_the_ceiling_and_adds_the_kv_cache():
     per_token = bytes_read_per_token(4e9, 1e9)
     assert per_token == 5e9
     assert estimated_tokens_per_second(per_token, 1000, 0.7) == pytest.approx(140)
-    assert all(0 < e <= 1 for e in BANDWIDTH_EFFICIENCY.values())
     with pytest.raises(ValueError, match="efficiency"):
         estimated_tokens_per_second(per_token, 1000, 1.5)
     with pytest.raises(ValueError):
@@ -43,6 +41,21 @@ def test_speed_model_recovers_known_efficiency_and_overhead_per_layer():
     assert fitted.overhead_seconds_per_layer == pytest.approx(0.0003, rel=1e-6)
     assert truth.tokens_per_second(1e8, 40, 30) < estimated_tokens_per_second(1e8, 40, 0.45)
     assert truth.tokens_per_second(1e8, 40, 30) < truth.tokens_per_second(1e8, 40, 16)  # deeper is slower
+
+
+def test_speed_model_fit_takes_each_runs_own_bandwidth_and_weighs_errors_relatively():
+    from helpers.hardware.roofline import SpeedModel, fit_speed_model
+
+    truth = SpeedModel(efficiency=0.8, overhead_seconds_per_layer=100e-6)
+    sizes, layers, bandwidths = [4e9, 4e9, 1e9, 40e9], [32, 32, 16, 80], [1000, 3350, 100, 800]
+    speeds = [truth.tokens_per_second(b, w, n) for b, w, n in zip(sizes, bandwidths, layers)]
+    fitted = fit_speed_model(sizes, layers, speeds, bandwidths)
+    assert fitted == pytest.approx(truth) or (fitted.efficiency == pytest.approx(0.8)
+                                               and fitted.overhead_seconds_per_layer == pytest.approx(100e-6))
+    noisy = [s * f for s, f in zip(speeds, (1.1, 0.9, 1.1, 0.9))]  # +-10% on a 2 tok/s and a 400 tok/s run alike
+    refit = fit_speed_model(sizes, layers, noisy, bandwidths)
+    errors = [refit.tokens_per_second(b, w, n) / s - 1 for b, w, n, s in zip(sizes, bandwidths, layers, noisy)]
+    assert max(abs(e) for e in errors) < 0.2
 
 
 def test_speed_model_refuses_a_layer_count_that_is_not_a_whole_number():
@@ -67,9 +80,9 @@ def test_speed_model_fit_refuses_one_shape_and_never_goes_negative_or_past_the_b
 def test_one_estimate_by_context_agrees_with_willitrun_and_the_offload_curve():
     """Three routes to 'all layers on one device' give one number: the notebooks may quote any of them."""
     from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.device_speed import generation_tokens_per_second, speed_model
     from helpers.hardware.offload import offload_curve
     from helpers.hardware.ranking import assess_device
-    from helpers.hardware.roofline import generation_tokens_per_second
     from helpers.memory.willitrun import assess
 
     arch = get_model("Llama 3.1 8B").architecture
@@ -79,13 +92,14 @@ def test_one_estimate_by_context_agrees_with_willitrun_and_the_offload_curve():
             assert assess(arch, "Q4_K_M", context, gpu=device).tokens_per_second == pytest.approx(one, rel=1e-9)
             assert assess_device(arch, "Q4_K_M", context, device).tokens_per_second == pytest.approx(one, rel=1e-9)
     gpu = get_gpu("RTX 3090")
-    full = offload_curve(arch, "Q4_K_M", 4096, gpu.bandwidth_gbps, 89.6)[-1].tokens_per_second
+    ram = speed_model(get_gpu("CPU desktop DDR5-5600 dual-channel"))
+    full = offload_curve(arch, "Q4_K_M", 4096, gpu.bandwidth_gbps, 89.6, speed_model(gpu), ram)[-1].tokens_per_second
     assert full == pytest.approx(generation_tokens_per_second(arch, "Q4_K_M", 4096, gpu), rel=1e-9)
 
 
 def test_speed_falls_as_the_kv_cache_grows():
     from helpers.course.catalog import get_gpu, get_model
-    from helpers.hardware.roofline import speed_by_context
+    from helpers.hardware.device_speed import speed_by_context, speed_model
     from helpers.memory.gguf_size import bytes_read_per_token as weight_bytes
     from helpers.memory.vram import kv_cache_bytes
 
@@ -96,7 +110,8 @@ def test_speed_falls_as_the_kv_cache_grows():
     speeds = [r.tokens_per_second for r in rows]
     assert speeds == sorted(speeds, reverse=True)
     assert rows[0].weight_bytes == weight_bytes(arch, "Q4_K_M")
-    assert speeds[0] == pytest.approx(0.7 * 936e9 / weight_bytes(arch, "Q4_K_M"))  # empty context: weights only
+    empty = speed_model(gpu).tokens_per_second(weight_bytes(arch, "Q4_K_M"), 936, 32)  # empty context: weights only
+    assert speeds[0] == pytest.approx(empty)
     with pytest.raises(ValueError, match="context_tokens"):
         speed_by_context(arch, "Q4_K_M", gpu, [-1])
     with pytest.raises(ValueError, match="at least one"):

@@ -45,11 +45,16 @@ def test_too_slow_for_reading_holds_nobody():
         learners_from_measurements([], 200, 60)
 
 
-def test_batched_speed_shares_one_read_of_the_weights():
-    one = batched_tokens_per_second(4e9, 0.0, 1, 1000, 1.0)
+def test_batched_speed_shares_one_read_of_the_weights_and_one_pass_of_the_layers():
+    from helpers.hardware.roofline import SpeedModel
+
+    reading_only, with_layers = SpeedModel(1.0, 0.0), SpeedModel(1.0, 1e-4)
+    one = batched_tokens_per_second(4e9, 0.0, 1, 1000, reading_only, 32)
     assert one == pytest.approx(250.0)
-    assert batched_tokens_per_second(4e9, 0.0, 8, 1000, 1.0) == pytest.approx(250.0)  # weights read once per step
-    assert batched_tokens_per_second(4e9, 0.5e9, 8, 1000, 1.0) == pytest.approx(1e12 / 8e9)
+    assert batched_tokens_per_second(4e9, 0.0, 8, 1000, reading_only, 32) == pytest.approx(250.0)  # one read per step
+    assert batched_tokens_per_second(4e9, 0.5e9, 8, 1000, reading_only, 32) == pytest.approx(1e12 / 8e9)
+    # 32 layers at 0.1 ms each add 3.2 ms to every step, shared by all slots: 4 ms + 3.2 ms
+    assert batched_tokens_per_second(4e9, 0.0, 8, 1000, with_layers, 32) == pytest.approx(1 / 0.0072)
 
 
 def test_gpu_estimate_is_bounded_by_memory_speed_and_busy_time():

@@ -8,9 +8,19 @@ from helpers.widgets.hardware import offload_app, offload_figure  # noqa: E402
 
 
 def test_offload_figure_marks_the_best_setting():
+    from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.device_speed import speed_model
+    from helpers.hardware.offload import best_fitting_point, offload_curve
+    from helpers.memory.vram import usable_gpu_bytes
+
+    arch, gpu, ram = (get_model("Llama 3.1 70B").architecture, get_gpu("RTX 3090"),
+                      get_gpu("CPU desktop DDR5-5600 dual-channel"))
     fig = offload_figure("Llama 3.1 70B", "Q4_K_M", 4096, "RTX 3090", "CPU desktop DDR5-5600 dual-channel")
     ax = fig.axes[0]
-    assert "best that fits: 46 layers" in ax.texts[0].get_text()
+    best = best_fitting_point(offload_curve(arch, "Q4_K_M", 4096, gpu.bandwidth_gbps, ram.bandwidth_gbps,
+                                            speed_model(gpu), speed_model(ram)), usable_gpu_bytes(gpu))
+    assert 30 < best.n_gpu_layers < 80  # a 70B on a 24 GB card: about half its 80 blocks
+    assert f"best that fits: {best.n_gpu_layers} layers, {best.tokens_per_second:.1f} tok/s" in ax.texts[0].get_text()
     assert ax.get_yscale() == "log"
 
 
@@ -30,8 +40,9 @@ def test_ranking_and_cost_tables():
     table = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=1000))
     assert list(table["tokens/s"]) == sorted(table["tokens/s"], reverse=True)
     labelled = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=1000), 8192)
-    assert list(labelled.columns[-2:]) == ["tokens/s at 8,192 tokens of context",
+    assert list(labelled.columns[-3:]) == ["tokens/s at 8,192 tokens of context", "90% of its class's published runs within",
                                            "tokens/s at 8,192 tokens of context per $1000"]
+    assert all(cell.startswith("+-") and cell.endswith("%") for cell in labelled["90% of its class's published runs within"])
     costs = cost_table(assess_device(arch, "Q4_K_M", 4096, get_gpu("RTX 3090")), 0.3, 8, 3)
     assert costs.index[0] == "RTX 3090 (local)" and costs.iloc[0]["total $/M output tokens"] > 0
     assert len(costs) > 1

@@ -50,7 +50,7 @@ def test_figure_and_best_settings():
 
 
 def test_verdict_line_names_the_context_of_its_speed():
-    from helpers.hardware.roofline import generation_tokens_per_second
+    from helpers.hardware.device_speed import generation_tokens_per_second
 
     arch, gpu = get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090")
     line = verdict_line(assess(arch, "Q4_K_M", 8192, gpu=gpu))
