@@ -60,6 +60,7 @@ class GGUFHeader:
     mla_key_head_dim: int  # attention.key_length_mla: per-head key size of a latent-attention file; 0 when absent
     mla_value_head_dim: int  # attention.value_length_mla: per-head value size likewise
     expert_bytes: int  # tensor bytes of the routed experts (ffn_*_exps tensors); 0 for a dense model
+    largest_block_matrix_bytes: int  # the largest weight matrix of any block (what a GPU copies from RAM)
 
     def as_rows(self) -> list:
         """(field, value) pairs for a table; sizes as bytes and MiB or GiB."""
@@ -191,11 +192,13 @@ def _parsed_header(name: str, size: int, mtime_ns: int) -> GGUFHeader:
     path = Path(name)
     reader = open_checked(path)
     arch = str(_value(reader, "general.architecture") or "unknown")
-    layer_bytes, output_bytes, embedding_bytes, expert_bytes = {}, 0, 0, 0
+    layer_bytes, output_bytes, embedding_bytes, expert_bytes, largest_block_matrix = {}, 0, 0, 0, 0
     for t in reader.tensors:
         if t.name.startswith("blk."):
             i = int(t.name.split(".")[1])
             layer_bytes[i] = layer_bytes.get(i, 0) + int(t.n_bytes)
+            if len(t.shape) > 1:
+                largest_block_matrix = max(largest_block_matrix, int(t.n_bytes))
             if "_exps." in t.name:  # routed experts: blk.N.ffn_{gate,up,down}_exps (weights, and biases in gpt-oss)
                 expert_bytes += int(t.n_bytes)
         elif t.name == "token_embd.weight":
@@ -239,5 +242,5 @@ def _parsed_header(name: str, size: int, mtime_ns: int) -> GGUFHeader:
         n_shared_experts=number("expert_shared_count"), n_dense_layers=number("leading_dense_block_count"),
         kv_lora_rank=number("attention.kv_lora_rank"), q_lora_rank=number("attention.q_lora_rank"),
         mla_key_head_dim=number("attention.key_length_mla"), mla_value_head_dim=number("attention.value_length_mla"),
-        expert_bytes=expert_bytes,
+        expert_bytes=expert_bytes, largest_block_matrix_bytes=largest_block_matrix,
     )

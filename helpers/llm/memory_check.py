@@ -148,7 +148,8 @@ def estimate_memory(meta: GGUFHeader, n_ctx: int, n_gpu_layers: int = 0, n_ubatc
     return MemoryEstimate(
         weights_cpu=meta.tensor_bytes - weights_gpu, weights_gpu=weights_gpu,
         kv_cache_cpu=kv_total - kv_gpu, kv_cache_gpu=kv_gpu,
-        compute_buffer=compute_buffer_bytes(arch, n_ctx, ubatch=n_ubatch), on_gpu=n > 0,
+        compute_buffer=compute_buffer_bytes(arch, n_ctx, ubatch=n_ubatch, flash_attention=False),  # Llama's default
+        on_gpu=n > 0,
     )
 
 

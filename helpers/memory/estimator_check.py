@@ -6,12 +6,20 @@ tensor and the KV cache and compute buffer llama.cpp reports with the prediction
 the mixtures of experts Qwen3 MoE, gpt-oss and DeepSeek, DeepSeek's latent attention): each keeps its
 family's tensor layout, layer pattern and cache layout, with small widths so a file is a few MB.
 Sizes in bytes. A family runs in a second or two on a CPU; nothing is downloaded.
+
+``check_published_buffers`` does the same against GPUs: the KV cache and compute buffer llama.cpp
+reported when people loaded real models on CUDA, Metal and Vulkan (``data/published_buffers.csv``,
+each log with its source, settings and build), beside the estimate for the same settings.
 """
 import contextlib
+import csv
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.course.catalog import get_model
+from helpers.course.paths import DATA_DIR
 from helpers.gguf.header import open_checked
 from helpers.memory.architecture import Architecture
 from helpers.memory.gguf_size import gguf_file_size, predicted_tensors
@@ -107,7 +115,88 @@ def check_family(family: str, folder, context: int = 4096, quant: str = None) ->
         real = llama_cpp_buffers(path, context, swa_full=swa_full)
         label = "swa_full" if swa_full else "window only"
         rows += [(f"KV cache ({label})", kv_cache_bytes(arch, context, swa_full=swa_full), real["kv_cache_bytes"]),
-                 (f"compute buffer ({label})", compute_buffer_bytes(arch, context, swa_full=swa_full),
+                 (f"compute buffer ({label})", compute_buffer_bytes(arch, context, swa_full=swa_full, flash_attention=False),
                   real["compute_buffer_bytes"])]
     return [{"family": family, "quant": quant, "what": what, "estimated (bytes)": est, "llama.cpp (bytes)": real,
              "error (%)": round(100 * (est / real - 1), 2) if real else 0.0} for what, est, real in rows]
+
+
+PUBLISHED_BUFFERS_CSV = DATA_DIR / "published_buffers.csv"
+SHAPE_COLUMNS = ("n_layers", "hidden", "ffn", "n_heads", "n_kv_heads", "head_dim", "vocab")
+
+
+@dataclass(frozen=True)
+class PublishedBuffers:
+    """One published llama.cpp load log, every layer on one GPU: its settings and the sizes it printed (MiB)."""
+
+    model: str
+    architecture: Architecture
+    backend: str
+    device: str
+    n_ctx: int
+    n_ubatch: int
+    n_seq_max: int
+    flash_attention: bool
+    swa_full: bool
+    kv_type: str
+    kv_buffer_mib: object  # float, or None when the log has no KV line
+    compute_buffer_mib: object  # float, or None when the log has no compute line
+    build: str
+    source: str
+    note: str
+
+
+def _architecture(row: dict, line: int) -> Architecture:
+    """A catalog model's shape, or the shape the log printed (columns ``SHAPE_COLUMNS``) for another model."""
+    given = {k: row[k].strip() for k in SHAPE_COLUMNS if row[k].strip()}
+    if not given:
+        return get_model(row["model"]).architecture
+    if len(given) != len(SHAPE_COLUMNS):
+        raise ValueError(f"published_buffers.csv line {line}: give all of {SHAPE_COLUMNS} or none, got {sorted(given)}")
+    return Architecture(row["model"], max_context=10_000_000, **{k: int(v) for k, v in given.items()})
+
+
+def load_published_buffers(path=PUBLISHED_BUFFERS_CSV) -> list:
+    """Every log of ``data/published_buffers.csv``, checked: a shape, whole settings, at least one size, a source."""
+    def mib(text):
+        return float(text) if text.strip() else None
+
+    out = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for line, r in enumerate(csv.DictReader(f), start=2):
+            if not r["source"].startswith("https://") or r["flash_attn"] not in ("0", "1") \
+                    or r["swa_full"] not in ("0", "1") or not (r["kv_buffer_mib"].strip() or r["compute_buffer_mib"].strip()):
+                raise ValueError(f"{Path(path).name} line {line}: need an https source, flash_attn and swa_full 0 or 1, "
+                                 f"and a KV or compute size; got {r['source']!r}, {r['flash_attn']!r}, {r['swa_full']!r}")
+            out.append(PublishedBuffers(r["model"], _architecture(r, line), r["backend"], r["device"], int(r["n_ctx"]),
+                                        int(r["n_ubatch"]), int(r["n_seq_max"]), r["flash_attn"] == "1",
+                                        r["swa_full"] == "1", r["kv_type"], mib(r["kv_buffer_mib"]),
+                                        mib(r["compute_buffer_mib"]), r["build"], r["source"], r["note"]))
+    return out
+
+
+def check_published_buffers(logs=None) -> list:
+    """Each published log beside the estimate for its settings: rows with MiB (2**20 bytes) and errors (%).
+
+    KV cache: ``kv_cache_bytes`` at the log's n_ctx (llama.cpp's n_ctx counts every slot's cells).
+    Compute buffer: ``compute_buffer_bytes`` at its n_ctx, n_ubatch and flash-attention setting, every
+    layer on the GPU (nothing copied from RAM).
+    """
+    rows = []
+    for log in load_published_buffers() if logs is None else logs:
+        arch = log.architecture
+        kv = kv_cache_bytes(arch, log.n_ctx, cache_type=log.kv_type, swa_full=log.swa_full, ubatch=log.n_ubatch) / 2**20
+        compute = compute_buffer_bytes(arch, log.n_ctx, ubatch=log.n_ubatch, flash_attention=log.flash_attention,
+                                       swa_full=log.swa_full) / 2**20
+        rows.append({"model": log.model, "backend": log.backend, "device": log.device, "n_ctx": log.n_ctx,
+                     "n_ubatch": log.n_ubatch, "flash attention": "on" if log.flash_attention else "off",
+                     "KV published (MiB)": log.kv_buffer_mib, "KV estimated (MiB)": round(kv, 2),
+                     "KV error (%)": _error(kv, log.kv_buffer_mib),
+                     "compute published (MiB)": log.compute_buffer_mib, "compute estimated (MiB)": round(compute, 2),
+                     "compute error (%)": _error(compute, log.compute_buffer_mib), "build": log.build,
+                     "source": log.source})
+    return rows
+
+
+def _error(estimate: float, published):
+    return None if published is None else round(100 * (estimate / published - 1), 1)

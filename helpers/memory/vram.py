@@ -29,8 +29,22 @@ The model, term by term (all in bytes; GiB = 2**30 bytes, GB = 10**9 bytes):
   (``helpers.memory.estimator_check.llama_cpp_buffers``; tests keep them within 10% for dense models
   and 5% for the reduced sliding-window, MoE and MLA models of ``estimator_check.REDUCED``); GPU
   backends reserve similar amounts.
+  *Weights left in system RAM* beside a GPU (a partial offload, or ``--n-cpu-moe``): for a micro-batch
+  of 32 tokens or more the GPU backend still runs their matrix products, and llama.cpp's scheduler
+  copies the whole weight tensor into the GPU's compute buffer first (``ggml_backend_sched_split_graph``
+  in ggml-backend.cpp; CUDA's ``offload_op``; "the size of the compute buffers will increase
+  significantly when offloading a model partially", llama.cpp PR 6083). The largest such tensor is
+  added to the phase that uses it (``offload_copy_bytes``): for a large mixture of experts one layer's
+  experts are hundreds of MiB, often more than all the activations.
+* **flash attention**: llama.cpp's tools (``-fa auto``, the default since late 2025), Ollama and LM
+  Studio turn it on where the backend supports it; llama-cpp-python's ``Llama`` leaves it off unless
+  ``flash_attn=True`` (``RUNTIME_FLASH_ATTENTION``). Plans default to the tools' setting
+  (``DEFAULT_FLASH_ATTENTION``) and say which they used.
 * **runtime overhead**: a CUDA/ROCm/Metal context, cuBLAS workspaces and the like, ~400 MiB on a
   GPU as nvidia-smi shows before any tensor is allocated (``RUNTIME_OVERHEAD_BYTES``).
+* **margin**: a plan is called "fits" only when ``FIT_MARGIN_BYTES`` stay free on the GPU
+  (``usable_gpu_bytes``), the margin llama.cpp's ``--fit`` keeps; a plan inside the card but not the
+  margin is a *near miss*.
 
 Offload follows llama.cpp's ``n_gpu_layers``: the *last* n blocks go to the GPU; n = blocks + 1 also
 moves the output layer; the token embeddings always stay in system RAM. KV cache of offloaded
@@ -45,6 +59,16 @@ from helpers.memory.gguf_size import predicted_tensors
 
 KV_CACHE_TYPES = ("f16", "q8_0", "q4_0", "f32")
 RUNTIME_OVERHEAD_BYTES = 400 * 2**20
+# Free memory llama.cpp's --fit leaves on every device by default (--fit-target 1024 MiB, llama.cpp PR
+# 16653): room for what the plan does not count (allocator fragmentation, a CUDA graph, a driver's own
+# buffers). A desktop whose GPU also drives the screen needs more: the compositor, a browser and a
+# video player hold several hundred MiB to a few GiB of the same memory (nvidia-smi lists them).
+FIT_MARGIN_BYTES = 1024 * 2**20
+# Flash attention by default, per runtime (see the module docstring); plans follow llama.cpp's tools.
+RUNTIME_FLASH_ATTENTION = {"llama.cpp (llama-server, llama-cli)": True, "Ollama": True, "LM Studio": True,
+                           "llama-cpp-python (Llama)": False}
+DEFAULT_FLASH_ATTENTION = True
+OFFLOAD_COPY_MIN_UBATCH = 32  # GPU backends run RAM weights' products themselves from this batch size on
 # Share of unified memory the GPU may use by default: Metal's recommendedMaxWorkingSetSize as
 # llama.cpp logs it. Two thirds on Macs of up to 32 GiB (16 GiB: 10922.67 MB,
 # github.com/abetlen/llama-cpp-python/issues/687; 32 GiB: 21845.34 MB,
@@ -165,9 +189,15 @@ def feed_forward_bytes_per_token(arch: Architecture) -> int:
     return max(routed, 12 * arch.ffn if arch.n_dense_layers else 0)
 
 
-def compute_buffer_bytes(arch: Architecture, context: int, ubatch: int = DEFAULT_UBATCH,
-                         flash_attention: bool = False, swa_full: bool = False) -> int:
-    """llama.cpp's compute buffer (bytes): the largest of the attention, feed-forward and logits phases."""
+def compute_buffer_bytes(arch: Architecture, context: int, ubatch: int = DEFAULT_UBATCH, *,
+                         flash_attention: bool, swa_full: bool = False, ffn_copy_bytes: int = 0,
+                         output_copy_bytes: int = 0) -> int:
+    """llama.cpp's compute buffer (bytes): the largest of the attention, feed-forward and logits phases.
+
+    ``flash_attention`` must be said (runtimes differ: ``RUNTIME_FLASH_ATTENTION``). ``ffn_copy_bytes``
+    and ``output_copy_bytes``: a weight tensor in system RAM that a GPU copies into this buffer to run
+    its product (``offload_copy_bytes``), added to the feed-forward or the logits phase; 0 on a CPU.
+    """
     cells = kv_cells(context)
     ubatch = min(_positive_int("ubatch", ubatch, high=65536), cells)
     d = arch.hidden
@@ -180,7 +210,8 @@ def compute_buffer_bytes(arch: Architecture, context: int, ubatch: int = DEFAULT
         attention += 10 * arch.n_heads * (arch.kv_lora_rank + arch.qk_rope_head_dim)
     feed_forward = feed_forward_bytes_per_token(arch) + 8 * d
     logits = 4 * arch.vocab + 8 * d
-    return int(ubatch * max(mask + attention, mask + feed_forward, logits))
+    return int(max(ubatch * (mask + attention), ubatch * (mask + feed_forward) + ffn_copy_bytes,
+                   ubatch * logits + output_copy_bytes))
 
 
 @dataclass(frozen=True)
@@ -247,6 +278,26 @@ def weight_split(arch: Architecture, mix: str, n_gpu_layers: int, imatrix: bool 
     return WeightSplit(gpu, cpu, min(n, arch.n_layers), output_on_gpu)
 
 
+def offload_copy_bytes(arch: Architecture, mix: str, n_gpu_layers: int, imatrix: bool = False,
+                       n_cpu_moe: int = 0, ubatch: int = DEFAULT_UBATCH) -> tuple:
+    """(feed-forward, output) weight bytes a GPU copies into its compute buffer from system RAM (bytes).
+
+    With some weights in RAM beside a GPU, a micro-batch of ``OFFLOAD_COPY_MIN_UBATCH`` tokens or more
+    runs their products on the GPU on a copy of the whole tensor (see the module docstring). The
+    buffer is reused, so only the largest block tensor counts, and the output matrix (or the tied
+    embeddings serving as it) when it stays in RAM. (0, 0) for a CPU-only plan or all on the GPU.
+    """
+    placement = tensor_placement(arch, mix, n_gpu_layers, imatrix, n_cpu_moe)
+    on_gpu_any = any(on_gpu for _, on_gpu in placement)
+    if not on_gpu_any or ubatch < OFFLOAD_COPY_MIN_UBATCH:
+        return 0, 0
+    in_ram = [t for t, on_gpu in placement if not on_gpu]
+    block = max((t.nbytes for t in in_ram if t.name.startswith("blk.") and len(t.shape) > 1), default=0)
+    output_name = "token_embd.weight" if arch.tied_embeddings else "output.weight"
+    output = sum(t.nbytes for t in in_ram if t.name == output_name)
+    return block, output
+
+
 @dataclass(frozen=True)
 class MemoryPlan:
     """Every term, in bytes, on the GPU and in system RAM."""
@@ -260,6 +311,7 @@ class MemoryPlan:
     overhead_gpu: int
     layers_on_gpu: int
     output_on_gpu: bool
+    flash_attention: bool = DEFAULT_FLASH_ATTENTION
 
     @property
     def gpu_total(self) -> int:
@@ -275,31 +327,34 @@ class MemoryPlan:
 
 
 def memory_plan(arch: Architecture, mix: str, context: int, n_gpu_layers: int = -1, batch: int = 1,
-                cache_type: str = "f16", flash_attention: bool = False, imatrix: bool = False,
+                cache_type: str = "f16", flash_attention: bool = DEFAULT_FLASH_ATTENTION, imatrix: bool = False,
                 swa_full: bool = False, n_cpu_moe: int = 0) -> MemoryPlan:
     """All memory terms for running ``arch`` at ``mix`` with ``context`` tokens and ``n_gpu_layers``.
 
     ``n_gpu_layers=0`` is a CPU-only run: no GPU context, everything in RAM. ``swa_full``: keep a
     full-size cache for sliding-window blocks. ``n_cpu_moe``: llama.cpp's ``--n-cpu-moe``, the expert
-    tensors of the first n blocks stay in system RAM (see :func:`weight_split`).
+    tensors of the first n blocks stay in system RAM (see :func:`weight_split`). ``flash_attention``:
+    llama.cpp's tools' default (on); pass False for llama-cpp-python's ``Llama`` as it comes.
     """
     split = weight_split(arch, mix, n_gpu_layers, imatrix, n_cpu_moe)
     kv_total = kv_cache_bytes(arch, context, batch, cache_type, swa_full=swa_full)
     kv_gpu = kv_cache_bytes(arch, context, batch, cache_type, n_layers=split.layers_on_gpu,
                             swa_full=swa_full) if split.layers_on_gpu else 0
-    compute = compute_buffer_bytes(arch, context, flash_attention=flash_attention, swa_full=swa_full)
+    ffn_copy, output_copy = offload_copy_bytes(arch, mix, n_gpu_layers, imatrix, n_cpu_moe)
+    compute = compute_buffer_bytes(arch, context, flash_attention=flash_attention, swa_full=swa_full,
+                                   ffn_copy_bytes=ffn_copy, output_copy_bytes=output_copy)
     on_gpu = split.layers_on_gpu > 0 or split.output_on_gpu
     return MemoryPlan(
         weights_gpu=split.gpu_bytes, weights_cpu=split.cpu_bytes,
         kv_gpu=kv_gpu, kv_cpu=kv_total - kv_gpu,
         compute_gpu=compute if on_gpu else 0, compute_cpu=0 if on_gpu else compute,
         overhead_gpu=RUNTIME_OVERHEAD_BYTES if on_gpu else 0,
-        layers_on_gpu=split.layers_on_gpu, output_on_gpu=split.output_on_gpu,
+        layers_on_gpu=split.layers_on_gpu, output_on_gpu=split.output_on_gpu, flash_attention=flash_attention,
     )
 
 
 def file_memory_plan(header, arch: Architecture, context: int, n_gpu_layers: int = -1, batch: int = 1,
-                     cache_type: str = "f16", flash_attention: bool = False) -> MemoryPlan:
+                     cache_type: str = "f16", flash_attention: bool = DEFAULT_FLASH_ATTENTION) -> MemoryPlan:
     """:func:`memory_plan` for a real file: weights from its tensor table, not from a predicted mix.
 
     ``header`` is a ``helpers.gguf.header.GGUFHeader`` (local or read remotely); ``arch`` its shape
@@ -321,13 +376,17 @@ def file_memory_plan(header, arch: Architecture, context: int, n_gpu_layers: int
     kv_total = kv_cache_bytes(arch, context, batch, cache_type)
     kv_layers = min(layers_on_gpu, arch.n_layers)
     kv_gpu = kv_cache_bytes(arch, context, batch, cache_type, n_layers=kv_layers) if kv_layers else 0
-    compute = compute_buffer_bytes(arch, context, flash_attention=flash_attention)
     on_gpu = layers_on_gpu > 0 or output_on_gpu
+    # weights in RAM that the GPU copies to run them (offload_copy_bytes); the largest block matrix of the file
+    ffn_copy = header.largest_block_matrix_bytes if 0 < layers_on_gpu < blocks else 0
+    output_copy = (header.output_bytes or header.embedding_bytes) if on_gpu and not output_on_gpu else 0
+    compute = compute_buffer_bytes(arch, context, flash_attention=flash_attention, ffn_copy_bytes=ffn_copy,
+                                   output_copy_bytes=output_copy)
     return MemoryPlan(
         weights_gpu=weights_gpu, weights_cpu=weights_cpu, kv_gpu=kv_gpu, kv_cpu=kv_total - kv_gpu,
         compute_gpu=compute if on_gpu else 0, compute_cpu=0 if on_gpu else compute,
         overhead_gpu=RUNTIME_OVERHEAD_BYTES if on_gpu else 0,
-        layers_on_gpu=layers_on_gpu, output_on_gpu=output_on_gpu,
+        layers_on_gpu=layers_on_gpu, output_on_gpu=output_on_gpu, flash_attention=flash_attention,
     )
 
 
@@ -336,55 +395,89 @@ def unified_gpu_fraction(memory_bytes: int) -> float:
     return UNIFIED_GPU_FRACTION_SMALL if memory_bytes <= UNIFIED_SMALL_GIB * 2**30 else UNIFIED_GPU_FRACTION
 
 
-def usable_gpu_bytes(gpu: GPU) -> int:
-    """Bytes the GPU may use: all VRAM for a discrete card, :func:`unified_gpu_fraction` of unified memory."""
+def gpu_capacity_bytes(gpu: GPU) -> int:
+    """Bytes the GPU can hold: all VRAM for a discrete card, :func:`unified_gpu_fraction` of unified memory."""
     if gpu.kind == "unified":
         return int(gpu.memory_bytes * unified_gpu_fraction(gpu.memory_bytes))
     return gpu.memory_bytes if gpu.kind == "discrete" else 0
 
 
+def plan_budget_bytes(capacity_bytes: int, margin_bytes: int = FIT_MARGIN_BYTES) -> int:
+    """What a plan may use of ``capacity_bytes`` on a GPU: the capacity less the margin kept free (bytes)."""
+    return max(0, int(capacity_bytes) - margin_bytes)
+
+
+def usable_gpu_bytes(gpu: GPU) -> int:
+    """Bytes a plan may use on ``gpu``: :func:`gpu_capacity_bytes` less ``FIT_MARGIN_BYTES`` (0 on a CPU)."""
+    capacity = gpu_capacity_bytes(gpu)
+    return plan_budget_bytes(capacity) if capacity else 0
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """The answer to "will it run?" for one configuration (bytes; tokens/s estimated)."""
+    """The answer to "will it run?" for one configuration (bytes; tokens/s estimated).
+
+    ``gpu_budget_bytes`` is what the plan may use, the margin already taken off; a plan above it but
+    within the margin is a *near miss*: it would load, with less free memory than llama.cpp's ``--fit``
+    keeps, and fail as soon as anything else wants GPU memory.
+    """
 
     fits: bool
     plan: MemoryPlan
     gpu_budget_bytes: int
     ram_budget_bytes: int  # 0 when unknown (not checked)
     reason: str
+    margin_bytes: int = FIT_MARGIN_BYTES
 
     @property
     def gpu_headroom_bytes(self) -> int:
+        """Budget left after the plan (bytes, margin not counted); negative when it does not fit."""
         return self.gpu_budget_bytes - self.plan.gpu_total
 
+    @property
+    def near_miss(self) -> bool:
+        return not self.fits and -self.margin_bytes <= self.gpu_headroom_bytes < 0
 
-def judge(plan: MemoryPlan, gpu_budget_bytes: int, ram_budget_bytes: int = 0) -> Verdict:
-    """Compare a plan with the memory available. ``ram_budget_bytes`` 0 = do not check system RAM."""
-    if plan.gpu_total > gpu_budget_bytes:
-        need, have = plan.gpu_total / 2**30, gpu_budget_bytes / 2**30
+
+def judge(plan: MemoryPlan, gpu_budget_bytes: int, ram_budget_bytes: int = 0,
+          margin_bytes: int = FIT_MARGIN_BYTES) -> Verdict:
+    """Compare a plan with the memory available: ``gpu_budget_bytes`` after the margin (``usable_gpu_bytes``),
+    ``ram_budget_bytes`` 0 = do not check system RAM."""
+    need, gib = plan.gpu_total, 2**30
+    if need > gpu_budget_bytes + margin_bytes:
         return Verdict(False, plan, gpu_budget_bytes, ram_budget_bytes,
-                       f"needs {need:.2f} GiB on the GPU, {have:.2f} GiB usable: offload fewer layers, "
-                       "use a smaller quant or a shorter context")
+                       f"needs {need / gib:.2f} GiB on the GPU, {(gpu_budget_bytes + margin_bytes) / gib:.2f} GiB "
+                       f"there ({gpu_budget_bytes / gib:.2f} GiB after the {margin_bytes / gib:.2f} GiB margin): "
+                       "offload fewer layers, use a smaller quant or a shorter context", margin_bytes)
+    if need > gpu_budget_bytes:
+        free = gpu_budget_bytes + margin_bytes - need
+        return Verdict(False, plan, gpu_budget_bytes, ram_budget_bytes,
+                       f"near miss: needs {need / gib:.2f} GiB on the GPU, leaving {free / gib:.2f} GiB free, less "
+                       f"than the {margin_bytes / gib:.2f} GiB margin llama.cpp's --fit keeps (more on a desktop "
+                       "whose GPU also drives the screen): shorten the context or offload one layer fewer",
+                       margin_bytes)
     if ram_budget_bytes and plan.cpu_total > ram_budget_bytes:
         return Verdict(False, plan, gpu_budget_bytes, ram_budget_bytes,
-                       f"needs {plan.cpu_total / 2**30:.2f} GiB of system RAM, {ram_budget_bytes / 2**30:.2f} GiB usable")
+                       f"needs {plan.cpu_total / gib:.2f} GiB of system RAM, {ram_budget_bytes / gib:.2f} GiB usable",
+                       margin_bytes)
     if plan.output_on_gpu:
         where = "all blocks and the output layer on the GPU"
     elif plan.layers_on_gpu:
         where = f"{plan.layers_on_gpu} blocks on the GPU, the rest in system RAM"
     else:
         where = "on the CPU, in system RAM"
-    return Verdict(True, plan, gpu_budget_bytes, ram_budget_bytes, f"fits: {where}")
+    return Verdict(True, plan, gpu_budget_bytes, ram_budget_bytes, f"fits: {where}", margin_bytes)
 
 
 def most_gpu_layers_that_fit(arch: Architecture, mix: str, context: int, gpu_budget_bytes: int, **kwargs) -> int:
-    """The largest ``n_gpu_layers`` (0 .. n_layers + 1) whose GPU share fits ``gpu_budget_bytes``."""
-    best = 0
-    for n in range(1, arch.n_layers + 2):
-        if memory_plan(arch, mix, context, n, **kwargs).gpu_total > gpu_budget_bytes:
-            break
-        best = n
-    return best
+    """The largest ``n_gpu_layers`` (0 .. n_layers + 1) whose GPU share fits ``gpu_budget_bytes``.
+
+    Every setting is tried: all blocks but the output can need more than all of them, because a GPU
+    copies an output matrix left in RAM into its compute buffer (``offload_copy_bytes``).
+    """
+    fitting = [n for n in range(1, arch.n_layers + 2)
+               if memory_plan(arch, mix, context, n, **kwargs).gpu_total <= gpu_budget_bytes]
+    return max(fitting, default=0)
 
 
 def largest_context_that_fits(arch: Architecture, mix: str, budget_bytes: int, n_gpu_layers: int = -1,

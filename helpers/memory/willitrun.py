@@ -12,14 +12,17 @@ range requests: only its header travels, and the bytes transferred are reported)
 own tensor table, the same plan for a local or remote copy.
 
 Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gb`` is in GiB too,
-the unit nvidia-smi and vendors' "24 GB" cards use. Speed is a roofline estimate
-(``helpers.hardware.roofline``) at a full context; a mixture of experts reads only the experts each
-token uses. A plan split between the GPU and system RAM (``--n-gpu-layers`` below all, or a mixture of
-experts' ``--n-cpu-moe N``: the expert tensors of the first N blocks stay in RAM) reads each side at its
-own bandwidth and adds the times (``helpers.hardware.offload``); system RAM is the catalog's
-``SYSTEM_RAM`` unless ``--ram-bandwidth-gbps`` says otherwise. A file's split gets no speed (its
-header has no per-block expert sizes). A file's sliding window, experts and latent attention come from
-its own keys (``helpers.llm.memory_check.architecture_of``).
+the unit nvidia-smi and vendors' "24 GB" cards use; a plan keeps llama.cpp's ``--fit`` margin free
+(``helpers.memory.vram.FIT_MARGIN_BYTES``) and says which flash-attention setting it assumed (on, as
+llama.cpp's tools, Ollama and LM Studio run by default) and what the other would need. Speed is the
+device class's fitted speed model (``helpers.hardware.device_speed``) at a full context; a mixture of
+experts reads only the experts each token uses. A plan split between the GPU and system RAM
+(``--n-gpu-layers`` below all, or a mixture of experts' ``--n-cpu-moe N``: the expert tensors of the
+first N blocks stay in RAM) reads each side at its own bandwidth and adds the times
+(``helpers.hardware.offload``); system RAM is the catalog's ``SYSTEM_RAM`` unless
+``--ram-bandwidth-gbps`` says otherwise. A file's split gets no speed (its header has no per-block expert
+sizes). A file's sliding window, experts and latent attention come from its own keys
+(``helpers.llm.memory_check.architecture_of``).
 """
 import argparse
 import json
@@ -29,14 +32,15 @@ from dataclasses import dataclass, replace
 
 from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus
 from helpers.gguf.header import read_header
+from helpers.hardware.device_speed import speed_model, tokens_per_second
 from helpers.hardware.offload import bytes_read_split, offload_seconds_per_token
-from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY, estimated_tokens_per_second
 from helpers.hub.ranges import HubError, parse_hub_spec
 from helpers.hub.remote_gguf import read_hub_header, read_remote_header
 from helpers.llm.memory_check import architecture_of
 from helpers.memory.architecture import LIMITS, Architecture, parameter_count
 from helpers.memory.gguf_size import bytes_read_per_token, check_mix, gguf_file_size, mix_names
 from helpers.memory.vram import (
+    DEFAULT_FLASH_ATTENTION,
     KV_CACHE_TYPES,
     check_n_cpu_moe,
     file_memory_plan,
@@ -45,12 +49,24 @@ from helpers.memory.vram import (
     largest_context_that_fits,
     memory_plan,
     most_gpu_layers_that_fit,
+    plan_budget_bytes,
     usable_gpu_bytes,
 )
 
 MAX_VRAM_GIB = 4096.0
 # System RAM for a GPU/RAM split when none is named: the machine notebook 09 compares with (data/gpus.csv).
+# Its device class also gives the speed model of a CPU run (helpers.hardware.device_speed).
 SYSTEM_RAM = "CPU desktop DDR5-5600 dual-channel"
+
+
+@dataclass(frozen=True)
+class _UnnamedGPU:
+    """A GPU known only by its memory (``--vram-gb``): estimated as a consumer card."""
+
+    device_class: str = "nvidia-consumer"
+
+
+DEFAULT_GPU_CLASS = _UnnamedGPU()
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class Assessment:
     tokens_per_second: object  # float, or None when it cannot be estimated (unknown bandwidth, a file's split)
     n_cpu_moe: int = 0  # blocks whose expert tensors stay in system RAM (llama.cpp's --n-cpu-moe)
     ram_bandwidth_gbps: object = None  # GB/s of the system RAM a split's speed assumed; None without a split
+    gpu_bytes_other_flash_attention: int = 0  # the plan's GPU total with flash attention switched the other way
 
     def as_dict(self) -> dict:
         plan = self.verdict.plan
@@ -83,6 +100,8 @@ class Assessment:
             "output_on_gpu": plan.output_on_gpu, "n_cpu_moe": self.n_cpu_moe,
             "ram_bandwidth_gbps": self.ram_bandwidth_gbps,
             "estimated_tokens_per_second": self.tokens_per_second, "reason": self.verdict.reason,
+            "flash_attention": plan.flash_attention, "near_miss": self.verdict.near_miss,
+            "gpu_bytes_other_flash_attention": self.gpu_bytes_other_flash_attention,
         }
 
 
@@ -94,16 +113,18 @@ def _gpu_budget(arch: Architecture, name: str, context: int, gpu, gpu_budget_byt
         raise ValueError(f"context {context} exceeds {name}'s trained maximum of {arch.max_context} tokens")
     if gpu is None and not (isinstance(gpu_budget_bytes, (int, float)) and 0 <= gpu_budget_bytes <= MAX_VRAM_GIB * 2**30):
         raise ValueError(f"give a catalog gpu or gpu_budget_bytes in [0, {MAX_VRAM_GIB:g} GiB], got {gpu_budget_bytes!r}")
-    budget = usable_gpu_bytes(gpu) if gpu is not None else int(gpu_budget_bytes)
+    budget = usable_gpu_bytes(gpu) if gpu is not None else plan_budget_bytes(gpu_budget_bytes)
     if gpu is not None and gpu.kind == "cpu" or budget == 0:
         n_gpu_layers = 0
     return budget, n_gpu_layers
 
 
 def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_budget_bytes=None,
-           n_gpu_layers=-1, cache_type: str = "f16", batch: int = 1, flash_attention: bool = False,
+           n_gpu_layers=-1, cache_type: str = "f16", batch: int = 1,
+           flash_attention: bool = DEFAULT_FLASH_ATTENTION,
            bandwidth_gbps=None, n_cpu_moe=0, ram_bandwidth_gbps=None) -> Assessment:
-    """Plan memory and judge it. ``gpu`` from the catalog, or ``gpu_budget_bytes`` alone.
+    """Plan memory and judge it. ``gpu`` from the catalog, or ``gpu_budget_bytes`` alone (the card's memory:
+    the plan keeps ``FIT_MARGIN_BYTES`` of either free). ``flash_attention``: llama.cpp's tools' default, on.
 
     ``n_gpu_layers``: -1 all, "auto" the most that fit, or a number. A ``cpu`` catalog entry runs with 0.
     ``n_cpu_moe`` (a mixture of experts only): 0, a number of blocks whose expert tensors stay in system
@@ -133,8 +154,10 @@ def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_bu
                                        ram_bandwidth_gbps)
     elif verdict.fits:
         speed = _speed(arch, bytes_read_per_token(arch, quant), context, cache_type, batch, plan, gpu, bandwidth_gbps)
+    other = memory_plan(arch, quant, context, n_gpu_layers, n_cpu_moe=n_cpu_moe,
+                        **{**options, "flash_attention": not flash_attention}).gpu_total
     return Assessment(arch.name, quant, context, cache_type, arch.n_layers, gguf_file_size(arch, quant).total_bytes,
-                      verdict, speed, n_cpu_moe, ram_gbps)
+                      verdict, speed, n_cpu_moe, ram_gbps, other)
 
 
 def fewest_cpu_moe_that_fit(arch: Architecture, quant: str, context: int, gpu_budget_bytes: int,
@@ -179,14 +202,17 @@ def _split_speed(arch, quant, plan, n_gpu_layers, n_cpu_moe, gpu, bandwidth_gbps
         unified = gpu is not None and gpu.kind == "unified"
         ram_bandwidth_gbps = gpu.bandwidth_gbps if unified else get_gpu(SYSTEM_RAM).bandwidth_gbps
     gpu_read, cpu_read = bytes_read_split(arch, quant, n_gpu_layers, n_cpu_moe)
+    ram = get_gpu(SYSTEM_RAM)
+    gpu_layers = plan.layers_on_gpu
+    cpu_layers = n_cpu_moe if n_cpu_moe else arch.n_layers - gpu_layers
     seconds = offload_seconds_per_token(gpu_read + plan.kv_gpu, cpu_read + plan.kv_cpu, gpu_bandwidth,
-                                        ram_bandwidth_gbps, BANDWIDTH_EFFICIENCY[gpu.kind if gpu else "discrete"],
-                                        BANDWIDTH_EFFICIENCY["cpu"])
+                                        ram_bandwidth_gbps, speed_model(gpu or DEFAULT_GPU_CLASS), speed_model(ram),
+                                        gpu_layers, cpu_layers)
     return 1 / seconds, ram_bandwidth_gbps
 
 
 def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_gpu_layers=-1,
-                cache_type: str = "f16", batch: int = 1, flash_attention: bool = False,
+                cache_type: str = "f16", batch: int = 1, flash_attention: bool = DEFAULT_FLASH_ATTENTION,
                 bandwidth_gbps=None, n_cpu_moe=0) -> Assessment:
     """:func:`assess` for a real GGUF file, from its header (``helpers.gguf.header.read_header``, or
     ``helpers.hub.remote_gguf`` for a file on a hub): weights exact from its tensor table
@@ -201,17 +227,16 @@ def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_
     budget, n_gpu_layers = _gpu_budget(arch, header.file_name, context, gpu, gpu_budget_bytes, n_gpu_layers)
     options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
     if n_gpu_layers == "auto":
-        n_gpu_layers = 0
-        for n in range(1, len(header.layer_bytes) + 2):
-            if file_memory_plan(header, arch, context, n, **options).gpu_total > budget:
-                break
-            n_gpu_layers = n
+        n_gpu_layers = max((n for n in range(1, len(header.layer_bytes) + 2)
+                            if file_memory_plan(header, arch, context, n, **options).gpu_total <= budget), default=0)
     plan = file_memory_plan(header, arch, context, n_gpu_layers, **options)
     verdict = judge(plan, budget, gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0)
     per_token = file_bytes_read_per_token(header, arch)
     speed = _speed(arch, per_token, context, cache_type, batch, plan, gpu, bandwidth_gbps) if verdict.fits else None
+    other = file_memory_plan(header, arch, context, n_gpu_layers,
+                             **{**options, "flash_attention": not flash_attention}).gpu_total
     return Assessment(header.name, header.file_type, context, cache_type, arch.n_layers, header.file_bytes,
-                      verdict, speed)
+                      verdict, speed, gpu_bytes_other_flash_attention=other)
 
 
 def file_bytes_read_per_token(header, arch: Architecture) -> int:
@@ -235,9 +260,10 @@ def _speed(arch, weight_bytes_per_token, context, cache_type, batch, plan, gpu, 
         if gpu is None or (all_cpu and gpu.kind == "discrete"):
             return None
         bandwidth_gbps = gpu.bandwidth_gbps
-    kind = "cpu" if all_cpu and (gpu is None or gpu.kind != "unified") else (gpu.kind if gpu else "discrete")
+    runs_on_cpu = all_cpu and (gpu is None or gpu.kind != "unified")
+    device = get_gpu(SYSTEM_RAM) if runs_on_cpu else (gpu or DEFAULT_GPU_CLASS)
     per_token = weight_bytes_per_token + kv_cache_bytes(arch, context, batch, cache_type)
-    return estimated_tokens_per_second(per_token, bandwidth_gbps, BANDWIDTH_EFFICIENCY[kind])
+    return tokens_per_second(per_token, arch.n_layers, device, bandwidth_gbps)
 
 
 # Mixes a learner would pick, from most to fewest bits per weight.
@@ -263,18 +289,23 @@ def best_settings(arch: Architecture, gpu: GPU, context: int, quants=QUANT_LADDE
 def machine_card_gpu(card):
     """The learner's machine (``helpers.hardware.machine.MachineCard``) as a catalog-style GPU.
 
-    The first GPU when there is one (bandwidth from the catalog entry whose name it contains, else
-    the measured system-memory bandwidth, a floor); otherwise the CPU with its RAM and measured bandwidth.
+    The first GPU when there is one (bandwidth and device class from the catalog entry whose name it
+    contains, else the measured system-memory bandwidth, a floor, and the vendor's usual class);
+    otherwise the CPU with its RAM and measured bandwidth.
     """
     measured = max(card.best_bandwidth_gbps, 1.0)
+    unknown_price = dict(power_w=1, price_usd=1, price_date="", source="machine card")
     if not card.gpus:
-        return GPU("your machine (CPU)", "cpu", card.ram_total_bytes / 2**30, measured, 1.0, 1, 1, "", "machine card")
+        return GPU("your machine (CPU)", "cpu", card.ram_total_bytes / 2**30, measured, 1.0, "cpu", **unknown_price)
     gpu = card.gpus[0]
     known = [g for name, g in load_gpus().items() if name.lower() in gpu.name.lower()]
-    bandwidth = known[0].bandwidth_gbps if known else measured
     kind = "unified" if gpu.unified_memory else "discrete"
-    return GPU(f"your machine ({gpu.name})", kind, gpu.memory_bytes / 2**30, bandwidth,
-               known[0].fp16_tflops if known else 1.0, 1, 1, "", "machine card")
+    vendor_class = {"Apple": "apple", "AMD": "amd-consumer"}.get(gpu.vendor, "nvidia-consumer")
+    device_class = known[0].device_class if known else ("integrated" if kind == "unified" and gpu.vendor != "Apple"
+                                                        else vendor_class)
+    return GPU(f"your machine ({gpu.name})", kind, gpu.memory_bytes / 2**30,
+               known[0].bandwidth_gbps if known else measured, known[0].fp16_tflops if known else 1.0, device_class,
+               **unknown_price)
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -327,10 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ctx", type=_bounded(int, 1, 10_000_000, "--ctx"), default=4096, help="context in tokens")
     p.add_argument("--batch", type=_bounded(int, 1, 4096, "--batch"), default=1, help="parallel sequences")
     p.add_argument("--kv-cache-type", choices=KV_CACHE_TYPES, default="f16")
-    p.add_argument("--flash-attn", action="store_true", help="flash attention (smaller compute buffer)")
+    p.add_argument("--flash-attn", choices=("on", "off"), default="on",
+                   help="flash attention: on (llama.cpp's -fa auto, Ollama and LM Studio) or off (llama-cpp-python's "
+                        "Llama as it comes): off needs a larger compute buffer")
     p.add_argument("--gpu", help="a GPU or machine of data/gpus.csv")
     p.add_argument("--vram-gb", type=_bounded(float, 0.1, MAX_VRAM_GIB, "--vram-gb"),
-                   help="usable GPU memory in GiB (as nvidia-smi shows)")
+                   help="the GPU's memory in GiB (as nvidia-smi shows; a 1 GiB margin is kept free)")
     p.add_argument("--bandwidth-gbps", type=_bounded(float, 1, 20000, "--bandwidth-gbps"),
                    help="memory bandwidth in GB/s for the speed estimate (default: the catalog GPU's)")
     p.add_argument("--n-gpu-layers", type=_ngl, default=-1, help="-1 all (default), 'auto' most that fit, or N")
@@ -373,20 +406,25 @@ def format_text(a: Assessment) -> str:
     def gib(key):
         return f"{d[key] / 2**30:8.2f} GiB"
 
-    lines = [f"{a.model} · {a.quant} · {a.context} tokens · KV cache {a.kv_cache_type}",
+    fa = "on (llama.cpp's default)" if a.verdict.plan.flash_attention else "off"
+    lines = [f"{a.model} · {a.quant} · {a.context} tokens · KV cache {a.kv_cache_type} · flash attention {fa}",
              f"  file size        {d['file_bytes'] / 1e9:8.2f} GB",
              f"  weights          {gib('weights_bytes')}", f"  KV cache         {gib('kv_cache_bytes')}",
              f"  compute buffer   {gib('compute_buffer_bytes')}", f"  runtime overhead {gib('overhead_bytes')}",
              f"  total            {gib('total_bytes')}  "
              f"(GPU {d['gpu_bytes'] / 2**30:.2f}, RAM {d['cpu_bytes'] / 2**30:.2f})",
-             f"  GPU usable       {gib('gpu_budget_bytes')}  (headroom {a.verdict.gpu_headroom_bytes / 2**30:.2f} GiB)",
+             f"  GPU usable       {gib('gpu_budget_bytes')}  (after a {a.verdict.margin_bytes / 2**30:.2f} GiB margin; "
+             f"headroom {a.verdict.gpu_headroom_bytes / 2**30:.2f} GiB)",
              f"  layers on GPU    {d['layers_on_gpu']} of {d['n_layers']}" + (" + output" if d["output_on_gpu"] else "")]
+    if d["gpu_bytes"]:
+        other = "off" if a.verdict.plan.flash_attention else "on"
+        lines.append(f"  flash attn {other:3s}   GPU total {a.gpu_bytes_other_flash_attention / 2**30:.2f} GiB instead")
     if a.n_cpu_moe:
         lines.append(f"  experts in RAM   first {a.n_cpu_moe} of {a.n_layers} layers (--n-cpu-moe {a.n_cpu_moe})")
     lines.append(("YES, " if a.verdict.fits else "NO, ") + a.verdict.reason)
     if a.tokens_per_second is not None:
         where = "" if a.ram_bandwidth_gbps is None else f", GPU + system RAM at {a.ram_bandwidth_gbps:g} GB/s"
-        lines.append(f"  estimated speed  {a.tokens_per_second:8.1f} tokens/s (roofline{where}, at full context)")
+        lines.append(f"  estimated speed  {a.tokens_per_second:8.1f} tokens/s (fitted speed model{where}, at full context)")
     return "\n".join(lines)
 
 
@@ -425,7 +463,7 @@ def main(argv=None) -> int:
         parser.error(f"give --gpu NAME (e.g. {next(iter(load_gpus()))!r}) or --vram-gb")
     options = dict(gpu=gpu, gpu_budget_bytes=None if gpu else int(args.vram_gb * 2**30),
                    n_gpu_layers=args.n_gpu_layers, cache_type=args.kv_cache_type, batch=args.batch,
-                   flash_attention=args.flash_attn, bandwidth_gbps=args.bandwidth_gbps, n_cpu_moe=args.n_cpu_moe)
+                   flash_attention=args.flash_attn == "on", bandwidth_gbps=args.bandwidth_gbps, n_cpu_moe=args.n_cpu_moe)
     try:
         if header:
             result = assess_file(header, args.ctx, **options)

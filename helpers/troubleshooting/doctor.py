@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from helpers.course.paths import DATA_DIR
 from helpers.hardware.machine import MachineCard
 from helpers.memory.architecture import Architecture
-from helpers.memory.vram import memory_plan, unified_gpu_fraction
+from helpers.memory.vram import FIT_MARGIN_BYTES, judge, memory_plan, plan_budget_bytes, unified_gpu_fraction
 
 SEVERITIES = ("error", "warning", "info")
 RAM_WARNING_SHARE = 0.85  # above this share of available RAM the system starts to swap under other load
@@ -64,10 +64,17 @@ def _gpu_findings(card: MachineCard, plan, n_gpu_layers: int) -> list:
         out.append(Finding("info", "gpu_unused", f"{gpu.name} is available but n_gpu_layers=0",
                            "set n_gpu_layers=-1 (all layers) if the model fits"))
         return out
-    budget = int(gpu.memory_bytes * unified_gpu_fraction(gpu.memory_bytes)) if gpu.unified_memory else gpu.memory_bytes
-    if plan.gpu_total > budget:
+    capacity = int(gpu.memory_bytes * unified_gpu_fraction(gpu.memory_bytes)) if gpu.unified_memory else gpu.memory_bytes
+    verdict = judge(plan, plan_budget_bytes(capacity))
+    if verdict.near_miss:
+        out.append(Finding("warning", "gpu_memory_tight", f"needs {_gib(plan.gpu_total)} of {gpu.name}'s "
+                           f"{_gib(capacity)}: it loads with less than the {_gib(FIT_MARGIN_BYTES)} llama.cpp's --fit "
+                           "keeps free, and fails with out of memory when anything else (the desktop, a browser, a "
+                           "longer prompt batch) wants GPU memory",
+                           "shorten the context, quantize the KV cache or offload one layer fewer"))
+    elif plan.gpu_total > capacity:
         code = "metal_out_of_memory" if gpu.backend == "Metal" else "cuda_oom_llama_cpp"
-        out.append(Finding("error", code, f"needs {_gib(plan.gpu_total)} on {gpu.name}, {_gib(budget)} usable: "
+        out.append(Finding("error", code, f"needs {_gib(plan.gpu_total)} on {gpu.name}, {_gib(capacity)} usable: "
                            "allocation will fail with out of memory",
                            "offload fewer layers (helpers.memory.vram.most_gpu_layers_that_fit), shorten the context "
                            "or use a smaller quant"))
@@ -80,14 +87,18 @@ def _gpu_findings(card: MachineCard, plan, n_gpu_layers: int) -> list:
 
 def diagnose(card: MachineCard, arch: Architecture, quant: str, context: int, n_gpu_layers: int = 0,
              threads: int = 1) -> list:
-    """Findings for running ``arch`` at ``quant`` with ``context`` tokens on ``card``'s machine (errors first)."""
+    """Findings for running ``arch`` at ``quant`` with ``context`` tokens on ``card``'s machine (errors first).
+
+    Memory is planned for the context asked for, as llama.cpp allocates it, with flash attention as
+    llama.cpp's tools default to, and judged with the margin llama.cpp's ``--fit`` keeps free.
+    """
     _check_settings(context, n_gpu_layers, threads)
     findings = []
-    if context > arch.max_context:
+    if context > arch.max_context:  # llama.cpp allocates what was asked (and warns); the plan below does too
         findings.append(Finding("error", "context_overflow", f"context {context} is beyond {arch.name}'s trained "
-                                f"length {arch.max_context}: output degrades into nonsense past it",
-                                f"use at most {arch.max_context} tokens"))
-        context = arch.max_context
+                                f"length {arch.max_context}: the model has not learned positions past it and its "
+                                "predictions get worse there (notebook 05 measures the loss by position)",
+                                f"use at most {arch.max_context} tokens, or a model trained for longer contexts"))
     gpu_layers = 0 if not (card.has_gpu and card.llama_cpp_gpu_offload) else n_gpu_layers
     plan = memory_plan(arch, quant, context, gpu_layers)
     findings += _gpu_findings(card, plan, n_gpu_layers)

@@ -43,3 +43,27 @@ def test_gpt_oss_file_keeps_its_experts_in_mxfp4(folder):
 def test_unknown_family_is_refused(folder):
     with pytest.raises(ValueError, match="family must be one of"):
         reduced_model("mamba", folder)
+
+
+def test_published_gpu_logs_kv_to_the_mib_and_compute_within_a_sixth():
+    """The estimate beside load logs people published from CUDA, Metal and Vulkan (data/published_buffers.csv)."""
+    from helpers.memory.estimator_check import check_published_buffers, load_published_buffers
+
+    logs = load_published_buffers()
+    assert len(logs) >= 15 and {log.backend for log in logs} >= {"CUDA", "Metal", "Vulkan"}
+    rows = check_published_buffers(logs)
+    kv = [r for r in rows if r["KV published (MiB)"] is not None and r["n_ctx"] % 256 == 0]
+    assert len(kv) >= 12 and all(abs(r["KV error (%)"]) <= 0.3 for r in kv)
+    compute = sorted(abs(r["compute error (%)"]) for r in rows if r["compute published (MiB)"] is not None)
+    assert compute[len(compute) // 2] < 10  # median; logs from 2023 builds allocated differently and miss by more
+    moe = [r for r in rows if r["model"].startswith("gpt-oss") and r["compute published (MiB)"] is not None]
+    assert moe and all(abs(r["compute error (%)"]) < 10 for r in moe)
+
+
+def test_a_published_log_without_a_source_or_size_is_refused(tmp_path):
+    from helpers.memory.estimator_check import PUBLISHED_BUFFERS_CSV, load_published_buffers
+
+    header, first = PUBLISHED_BUFFERS_CSV.read_text().splitlines()[:2]
+    (tmp_path / "b.csv").write_text(header + "\n" + first.replace("https://", "see ") + "\n")
+    with pytest.raises(ValueError, match="line 2"):
+        load_published_buffers(tmp_path / "b.csv")

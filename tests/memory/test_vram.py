@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from helpers.course.catalog import get_gpu, get_model
 from helpers.memory.gguf_size import gguf_file_size
 from helpers.memory.vram import (
+    DEFAULT_FLASH_ATTENTION,
+    FIT_MARGIN_BYTES,
     RUNTIME_OVERHEAD_BYTES,
     compute_buffer_bytes,
     context_where_kv_exceeds,
@@ -18,6 +20,7 @@ from helpers.memory.vram import (
     largest_context_that_fits,
     memory_plan,
     most_gpu_layers_that_fit,
+    offload_copy_bytes,
     swa_savings,
     usable_gpu_bytes,
     weight_split,
@@ -66,7 +69,7 @@ def test_unknown_cache_type_is_refused():
 
 
 def test_compute_buffer_near_llama_cpp_report_and_smaller_with_flash_attention():
-    full = compute_buffer_bytes(LLAMA8, 8192)
+    full = compute_buffer_bytes(LLAMA8, 8192, flash_attention=False)
     assert 500 * 2**20 < full < 650 * 2**20  # llama.cpp logs about 560 MiB here
     assert compute_buffer_bytes(LLAMA8, 8192, flash_attention=True) < full
 
@@ -100,13 +103,14 @@ def test_seed_claims():
 def test_verdicts_and_searches():
     plan = memory_plan(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192)
     verdict = judge(plan, 24 * 2**30)
-    assert not verdict.fits and "GiB on the GPU" in verdict.reason
+    assert not verdict.fits and not verdict.near_miss and "GiB on the GPU" in verdict.reason
     layers = most_gpu_layers_that_fit(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192, 24 * 2**30)
     assert 30 < layers < 60
     ctx = largest_context_that_fits(LLAMA8, "Q4_K_M", 8 * 2**30)
     assert ctx % 256 == 0
     assert memory_plan(LLAMA8, "Q4_K_M", ctx).gpu_total <= 8 * 2**30 < memory_plan(LLAMA8, "Q4_K_M", ctx + 256).gpu_total
-    assert usable_gpu_bytes(get_gpu("Apple M2 Max 96GB")) == int(96 * 2**30 * 0.75)
+    assert usable_gpu_bytes(get_gpu("Apple M2 Max 96GB")) == int(96 * 2**30 * 0.75) - FIT_MARGIN_BYTES
+    assert usable_gpu_bytes(get_gpu("RTX 3090")) == 23 * 2**30  # 24 GiB less llama.cpp's --fit margin of 1 GiB
     assert usable_gpu_bytes(get_gpu("CPU desktop DDR4-3200 dual-channel")) == 0
 
 
@@ -201,3 +205,43 @@ def test_unified_memory_share_follows_metals_working_set():
     assert unified_gpu_fraction(32 * 2**30) * 32768 == pytest.approx(21845.33, abs=0.01)
     assert unified_gpu_fraction(64 * 2**30) * 65536 == 49152
     assert usable_gpu_bytes(get_gpu("Apple M1 16GB")) < 0.7 * get_gpu("Apple M1 16GB").memory_bytes
+
+
+def test_plans_follow_the_tools_flash_attention_default_and_say_so():
+    """llama.cpp's tools (-fa auto), Ollama and LM Studio run with flash attention: at 128K tokens the
+    compute buffer without it is tens of times larger (its f32 attention scores)."""
+    on, off = memory_plan(LLAMA8, "Q4_K_M", 131072), memory_plan(LLAMA8, "Q4_K_M", 131072, flash_attention=False)
+    assert DEFAULT_FLASH_ATTENTION and on.flash_attention and not off.flash_attention
+    assert off.compute_gpu > 20 * on.compute_gpu and on.kv_gpu == off.kv_gpu
+    assert on.compute_gpu < 0.3 * 2**30 < 8 * 2**30 < off.compute_gpu
+
+
+def test_a_plan_inside_the_card_but_not_the_margin_is_a_near_miss():
+    plan = memory_plan(LLAMA8, "Q4_K_M", 8192)
+    budget_for = {"roomy": plan.gpu_total + 2 * 2**30, "tight": plan.gpu_total + 2**20, "over": plan.gpu_total - 2**20}
+    roomy, tight, over = (judge(plan, b - FIT_MARGIN_BYTES) for b in budget_for.values())
+    assert roomy.fits and not roomy.near_miss
+    assert not tight.fits and tight.near_miss and "near miss" in tight.reason and "0.00 GiB free" in tight.reason
+    assert not over.fits and not over.near_miss
+
+
+def test_weights_left_in_ram_are_copied_into_the_gpus_compute_buffer():
+    """A partial offload (or --n-cpu-moe) makes the GPU run RAM weights' products on a copy of the tensor:
+    for a large mixture of experts one layer's experts outweigh every activation."""
+    qwen = get_model("Qwen3 235B-A22B").architecture
+    assert offload_copy_bytes(qwen, "Q4_K_M", -1) == (0, 0)  # all on the GPU: nothing to copy
+    assert offload_copy_bytes(qwen, "Q4_K_M", 0) == (0, 0)  # CPU only: no GPU to copy to
+    experts, output = offload_copy_bytes(qwen, "Q4_K_M", -1, n_cpu_moe=10)
+    assert experts > 200 * 2**20 and output == 0
+    all_gpu = memory_plan(qwen, "Q4_K_M", 4096, -1)
+    some_in_ram = memory_plan(qwen, "Q4_K_M", 4096, -1, n_cpu_moe=10)
+    assert some_in_ram.compute_gpu > experts > all_gpu.compute_gpu  # the copy alone outweighs the activations
+    dense_split = memory_plan(LLAMA8, "Q4_K_M", 4096, 20)
+    assert dense_split.compute_gpu > memory_plan(LLAMA8, "Q4_K_M", 4096, -1).compute_gpu
+    assert offload_copy_bytes(LLAMA8, "Q4_K_M", 32)[1] > 300 * 2**20  # the output matrix left in RAM
+
+
+def test_most_layers_that_fit_looks_past_a_setting_that_does_not():
+    """All blocks with the output in RAM can need more GPU memory than all of them (the output's copy)."""
+    budget = memory_plan(LLAMA8, "Q4_K_M", 4096, -1).gpu_total
+    assert most_gpu_layers_that_fit(LLAMA8, "Q4_K_M", 4096, budget) == LLAMA8.n_layers + 1

@@ -179,6 +179,7 @@ MOE_ON_ONE_CARD = [("Qwen3 30B-A3B", "Q4_K_M", "RTX 4060 Ti 16GB"), ("gpt-oss 12
 def test_experts_in_ram_fit_the_card_and_beat_the_best_layer_split(name, quant, gpu_name):
     """n_cpu_moe="auto" keeps the fewest blocks' experts in RAM that let everything else fit the GPU, and
     its speed is ``helpers.hardware.offload``'s; it is faster than the most layers that fit the same card."""
+    from helpers.hardware.device_speed import speed_model
     from helpers.hardware.offload import best_fitting_point, expert_offload_curve, fewest_cpu_moe_that_fits, offload_curve
     from helpers.memory.vram import usable_gpu_bytes
     from helpers.memory.willitrun import SYSTEM_RAM
@@ -197,11 +198,13 @@ def test_experts_in_ram_fit_the_card_and_beat_the_best_layer_split(name, quant, 
     assert experts.tokens_per_second > layers.tokens_per_second > 0
 
     budget = usable_gpu_bytes(gpu)
-    point = fewest_cpu_moe_that_fits(expert_offload_curve(arch, quant, 8192, gpu.bandwidth_gbps, ram.bandwidth_gbps),
-                                     budget)
+    models = speed_model(gpu), speed_model(ram)
+    point = fewest_cpu_moe_that_fits(expert_offload_curve(arch, quant, 8192, gpu.bandwidth_gbps, ram.bandwidth_gbps,
+                                                          *models), budget)
     assert (point.n_cpu_moe, point.gpu_memory_bytes) == (n, experts.verdict.plan.gpu_total)
     assert experts.tokens_per_second == point.tokens_per_second
-    best_layers = best_fitting_point(offload_curve(arch, quant, 8192, gpu.bandwidth_gbps, ram.bandwidth_gbps), budget)
+    best_layers = best_fitting_point(offload_curve(arch, quant, 8192, gpu.bandwidth_gbps, ram.bandwidth_gbps, *models),
+                                     budget)
     assert best_layers.n_gpu_layers == layers.verdict.plan.layers_on_gpu
     assert layers.tokens_per_second == best_layers.tokens_per_second
     assert experts.ram_bandwidth_gbps == ram.bandwidth_gbps and everything.ram_bandwidth_gbps is None

@@ -55,6 +55,29 @@ def test_context_beyond_training():
     assert found[0].severity == "error" and found[0].code == "context_overflow"
 
 
+def test_the_context_asked_for_is_the_one_planned():
+    """llama.cpp allocates the cache for the context asked for, beyond the trained length too: 262,144 tokens
+    of Llama 3.1 8B (trained for 131,072) need twice the KV cache, and no longer fit a 24 GiB card."""
+    assert LLAMA_8B.max_context == 131072
+    trained = diagnose(GPU_BOX, LLAMA_8B, "Q4_K_M", 131072, -1, 4)
+    beyond = diagnose(GPU_BOX, LLAMA_8B, "Q4_K_M", 262144, -1, 4)
+    assert "context_overflow" not in codes(trained) and "context_overflow" in codes(beyond, "error")
+    assert "cuda_oom_llama_cpp" in codes(beyond, "error") and "cuda_oom_llama_cpp" not in codes(trained)
+    needs = next(f.message for f in beyond if f.code == "cuda_oom_llama_cpp")
+    assert float(needs.split("needs ")[1].split(" GiB")[0]) > 36  # 4.6 GiB of weights + 32 GiB of KV cache
+
+
+def test_a_plan_inside_the_card_but_not_the_margin_is_a_warning():
+    from helpers.memory.vram import memory_plan
+
+    need = memory_plan(LLAMA_8B, "Q4_K_M", 32768, -1).gpu_total
+    tight = dataclasses.replace(GPU_BOX, gpus=[dataclasses.replace(RTX, memory_bytes=need + 256 * 2**20)])
+    found = diagnose(tight, LLAMA_8B, "Q4_K_M", 32768, -1, 4)
+    assert "gpu_memory_tight" in codes(found, "warning") and "cuda_oom_llama_cpp" not in codes(found)
+    roomy = dataclasses.replace(GPU_BOX, gpus=[dataclasses.replace(RTX, memory_bytes=need + 2 * GIB)])
+    assert "gpu_memory_tight" not in codes(diagnose(roomy, LLAMA_8B, "Q4_K_M", 32768, -1, 4))
+
+
 def test_gpu_out_of_memory_and_partial_offload():
     big = get_model("Llama 3.1 70B").architecture
     roomy = dataclasses.replace(GPU_BOX, ram_available_bytes=128 * GIB)
