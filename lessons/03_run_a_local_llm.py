@@ -156,7 +156,8 @@ for n_ctx, n_batch in [(256, 512), (256, 64), (4096, 512), (32768, 512)]:
     rows.append({"n_ctx": n_ctx, "n_batch": n_batch, "this file: KV cache (MiB)": small.kv_cache / MiB,
                  "this file: compute buffer (MiB)": small.compute_buffer / MiB,
                  "8B Q4_K_M: KV cache (MiB)": memory_plan(big, "Q4_K_M", n_ctx, 0).kv_cpu / MiB,
-                 "8B Q4_K_M: compute buffer (MiB)": compute_buffer_bytes(big, n_ctx, ubatch=n_batch) / MiB})
+                 "8B Q4_K_M: compute buffer (MiB)": compute_buffer_bytes(big, n_ctx, ubatch=n_batch,
+                                                                                    flash_attention=False) / MiB})
 pd.DataFrame(rows).set_index(["n_ctx", "n_batch"]).round(2)
 
 # %%
@@ -483,9 +484,10 @@ pd.DataFrame({name: {"file (GB)": round(a.file_bytes / GB, 2), "memory at 4,096 
 
 # %% [markdown]
 # And how fast each would generate on this machine, as the course's estimator puts it (notebook 09):
-# the memory-bandwidth roofline from the machine card of notebook 00 (or a quick measurement now),
-# times an efficiency factor, with a full 4,096-token KV cache read for every token. It is an
-# estimate, not a measurement; notebook 10 sets such estimates beside llama.cpp's measured speed.
+# the memory bandwidth from the machine card of notebook 00 (or a quick measurement now) in the speed
+# model fitted to published CPU runs (a share of the bandwidth plus a fixed time per layer), with a
+# full 4,096-token KV cache read for every token. It is an estimate, not a measurement; notebook 10
+# fits the same model to llama.cpp's measured speed on this machine.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.machine import describe_machine, load_machine_card

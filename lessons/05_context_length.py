@@ -122,7 +122,7 @@ measured = {n: measure_context(chat_path, n) for n in contexts}
 kv_table = pd.DataFrame([{
     "n_ctx": n, "KV measured (MiB)": m.buffers.kv_bytes / MiB, "KV estimated (MiB)": kv_cache_bytes(smol, n) / MiB,
     "compute buffer measured (MiB)": m.buffers.compute_bytes / MiB,
-    "compute buffer estimated (MiB)": compute_buffer_bytes(smol, n, ubatch=min(512, n)) / MiB,
+    "compute buffer estimated (MiB)": compute_buffer_bytes(smol, n, ubatch=min(512, n), flash_attention=False) / MiB,
     "past the trained context": n > m.n_ctx_train, "llama.cpp warned": bool(m.warning),
     "RSS growth (MiB)": m.rss_growth_bytes / MiB} for n, m in measured.items()]).set_index("n_ctx")
 kv_table.drop(columns="RSS growth (MiB)").round(2)

@@ -200,9 +200,15 @@ pd.DataFrame({cache: [kv_cache_bytes(arch, c, cache_type=cache) / 2**30 for c in
 # llama.cpp reserves a *compute buffer* for the intermediate results of one batch (its log says
 # "compute buffer size"). Its peak is either the attention scores (heads × context numbers per
 # token of the batch) or the logits (vocabulary size per token), whichever is larger, plus the
-# activations; with flash attention the scores are never stored. On a GPU, the driver (CUDA context,
-# cuBLAS workspace) takes a few hundred MiB before any tensor is loaded. `helpers.memory.vram` documents
-# the model it uses for both.
+# activations; with flash attention the scores are never stored. Which one you get depends on the
+# runtime: llama.cpp's own tools (`-fa auto`, the default since late 2025) turn flash attention on
+# wherever the backend supports it; Ollama turns it on for the models it lists (gpt-oss, Qwen3,
+# Gemma 3, ...; `OLLAMA_FLASH_ATTENTION=1` forces it) and LM Studio has a switch in the load
+# settings; llama-cpp-python's `Llama` leaves it off unless you pass `flash_attn=True`. Check the
+# runtime's log for the line that says. The course's plans follow llama.cpp's tools (on) and say so;
+# the measurements below use llama-cpp-python, so they are compared with it off. On a GPU, the driver
+# (CUDA context, cuBLAS workspace) takes a few hundred MiB before any tensor is loaded.
+# `helpers.memory.vram` documents the model it uses for both.
 
 # %% [markdown]
 # Checked on this machine: llama.cpp loads the small random model from section 2 and reports its KV
@@ -218,7 +224,8 @@ with tempfile.TemporaryDirectory() as folder:
     for ctx in (256, 1024) if QUICK else (256, 1024, 4096):
         real = llama_cpp_buffers(source, ctx)
         measured.append((ctx, real["kv_cache_bytes"] / 2**20, kv_cache_bytes(tiny, ctx) / 2**20,
-                         real["compute_buffer_bytes"] / 2**20, compute_buffer_bytes(tiny, ctx) / 2**20))
+                         real["compute_buffer_bytes"] / 2**20,
+                         compute_buffer_bytes(tiny, ctx, flash_attention=False) / 2**20))
 pd.DataFrame(measured, columns=["context", "KV llama.cpp (MiB)", "KV estimate (MiB)", "compute llama.cpp (MiB)",
                                 "compute estimate (MiB)"]).set_index("context").round(2)
 
@@ -249,7 +256,7 @@ if crossing:
 ax.set_xscale("log", base=2)
 ax.set_xlabel("context (tokens, log scale)")
 ax.set_ylabel("memory (GiB, 2³⁰ bytes)")
-ax.set_title(f"{MODEL} {QUANT}, all layers on the GPU, f16 KV cache")
+ax.set_title(f"{MODEL} {QUANT}, all layers on the GPU, f16 KV cache, flash attention on")
 ax.legend(loc="upper left")
 plt.show()
 if crossing:
@@ -257,15 +264,29 @@ if crossing:
           f"{crossing:,} tokens, {crossing / arch.max_context:.0%} of the trained context ({arch.max_context:,})")
 else:
     print(f"{MODEL} {QUANT}: the f16 KV cache never outweighs the weights ({weights_bytes / 2**30:.2f} GiB)")
-flash = memory_plan(arch, QUANT, points[-1], flash_attention=True)
-print(f"compute buffer at {points[-1]:,} tokens: {terms['compute buffer'][-1] / 2**30:.2f} GiB without flash "
-      f"attention, {(flash.compute_gpu + flash.compute_cpu) / 2**30:.2f} GiB with it")
+no_flash = memory_plan(arch, QUANT, points[-1], flash_attention=False)
+print(f"compute buffer at {points[-1]:,} tokens: {terms['compute buffer'][-1] / 2**30:.2f} GiB with flash attention "
+      f"(the plotted plans), {(no_flash.compute_gpu + no_flash.compute_cpu) / 2**30:.2f} GiB without it")
 
 # %% [markdown]
 # The KV cache crosses the weights at the marked context and keeps climbing. The compute buffer
-# climbs too: without flash attention it holds the attention scores of a whole batch against every
-# cached token (section 4). Flash attention never stores them, which keeps it nearly flat (the
-# printed line above).
+# stays nearly flat, because flash attention never stores the attention scores; without it (the
+# printed line, llama-cpp-python as it comes) the buffer holds the scores of a whole batch against
+# every cached token and climbs with the context (section 4).
+#
+# **Checked against real GPUs.** The same estimate beside load logs people published from CUDA,
+# Metal and Vulkan (`data/published_buffers.csv`: each log's settings, build and source; a few are
+# models outside the catalog, planned from the shape the log printed). The KV cache is counted
+# exactly; the compute buffer within about 15% for current builds (older builds allocated it
+# differently, and one build padded a 128-token cache to 128 cells instead of 256):
+
+# %%
+from helpers.memory.estimator_check import check_published_buffers
+
+buffers = pd.DataFrame(check_published_buffers())
+buffers[["model", "backend", "n_ctx", "n_ubatch", "flash attention", "KV published (MiB)", "KV error (%)",
+         "compute published (MiB)", "compute estimated (MiB)", "compute error (%)", "build"]
+        ].set_index(["model", "backend", "n_ctx"])
 
 # %% [markdown]
 # ## 5. When it does not fit: offloading some layers
@@ -280,6 +301,32 @@ split = pd.DataFrame([(n, memory_plan(arch, QUANT, CONTEXT, n).gpu_total / 2**30
                        memory_plan(arch, QUANT, CONTEXT, n).cpu_total / 2**30) for n in steps],
                      columns=["n_gpu_layers", "GPU (GiB)", "system RAM (GiB)"]).set_index("n_gpu_layers")
 split.round(2)
+
+# %% [markdown]
+# One surprise hides in the GPU column: a partial offload *grows* the GPU's compute buffer. For a
+# batch of 32 tokens or more (a prompt of that length; not the one-token steps of generation), the
+# GPU backend runs the products of the layers left in RAM itself, on a copy of each weight matrix,
+# and that copy lives in the compute buffer (`helpers.memory.vram.offload_copy_bytes`; llama.cpp's
+# scheduler, in `ggml-backend.cpp`; `--no-op-offload` turns it off, at the cost of slower prompts).
+# The buffer holds the largest of its phases, not their sum: the copy joins the feed-forward phase,
+# so the buffer grows only where that phase plus the copy beats the others (here the logits of a
+# 151,936-word vocabulary keep Qwen3 30B-A3B's buffer where it was). For a dense model the copy is
+# one matrix of a few hundred MiB; for a large mixture of experts with experts kept in RAM
+# (`--n-cpu-moe`), one layer's experts:
+
+# %%
+from helpers.memory.vram import offload_copy_bytes
+
+rows = []
+for name, mix, layers, cpu_moe in [(MODEL, QUANT, arch.n_layers // 2, 0), ("Qwen3 30B-A3B", "Q4_K_M", -1, 12),
+                                   ("gpt-oss 120B", "MXFP4_MOE", -1, 12)]:
+    a = get_model(name).architecture
+    copied = sum(offload_copy_bytes(a, mix, layers, n_cpu_moe=cpu_moe))
+    all_gpu, split_plan = memory_plan(a, mix, CONTEXT), memory_plan(a, mix, CONTEXT, layers, n_cpu_moe=cpu_moe)
+    rows.append((f"{name} {mix}", f"--n-cpu-moe {cpu_moe}" if cpu_moe else f"--n-gpu-layers {layers}",
+                 round(copied / 2**20), round(all_gpu.compute_gpu / 2**20), round(split_plan.compute_gpu / 2**20)))
+pd.DataFrame(rows, columns=["model", "setting", "largest weight copied (MiB)", "compute buffer, all on GPU (MiB)",
+                            "compute buffer, this setting (MiB)"]).set_index("model")
 
 # %% [markdown]
 # ## 6. Newer architectures: sliding windows, latent attention, experts
@@ -374,8 +421,8 @@ pd.DataFrame([
     ("a 70B model at 4-bit is about 40 GB", "Llama 3.1 70B Q4_K_M file",
      f"{gguf_file_size(get_model('Llama 3.1 70B').architecture, 'Q4_K_M').total_gb:.2f} GB"),
     ("Llama 3.1 8B Q4_K_M with 8K context runs on an RTX 3090", "needs on the GPU",
-     f"{verdict.plan.gpu_total / 2**30:.2f} GiB of {verdict.gpu_budget_bytes / 2**30:.0f} GiB: "
-     f"{'fits' if verdict.fits else 'does not fit'}"),
+     f"{verdict.plan.gpu_total / 2**30:.2f} GiB of {verdict.gpu_budget_bytes / 2**30:.0f} GiB usable "
+     f"(1 GiB kept free): {'fits' if verdict.fits else 'does not fit'}"),
 ], columns=["claim", "estimator computes", "result"]).set_index("claim")
 
 # %% [markdown]

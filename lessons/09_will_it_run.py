@@ -42,11 +42,20 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # %% [markdown]
 # ## 1. One configuration, one verdict
 #
-# `assess` plans memory (weights, KV cache, compute buffer, runtime) for the configuration, compares
-# the GPU share with what the device can use (all of a discrete card's VRAM; of an Apple chip's
-# unified memory, what Metal allows by default: two thirds up to 32 GB, three quarters above) and
-# estimates the generation speed from bandwidth: the bytes read on the GPU at its bandwidth, those
-# left in system RAM at the RAM's.
+# `assess` plans memory (weights, KV cache, compute buffer, runtime) the way llama.cpp's tools run
+# by default, with flash attention on (the plan says so, and what it would need off: llama-cpp-python
+# leaves it off unless you pass `flash_attn=True`; Ollama turns it on for the models it lists;
+# LM Studio has a switch), and compares the GPU share with what the device can hold (all of a
+# discrete card's VRAM; of an Apple chip's unified memory, what Metal allows by default: two thirds
+# up to 32 GB, three quarters above) *less a 1 GiB margin*, the free memory llama.cpp's `--fit`
+# keeps for what no plan counts. On a desktop, subtract also what the screen and other programs
+# already hold (nvidia-smi lists it). Current llama-server fits by default: with `-ngl` and `-c`
+# left unset it offloads what fits and shrinks the context (its log says so), so an out-of-memory
+# error mostly follows settings given by hand. A plan inside the card but not the margin is a **near miss**: it may load today and
+# fail when the desktop, a browser or a longer batch wants GPU memory, so it is not called "fits".
+# Speed comes from the device class's speed model fitted to published llama.cpp runs (notebook 10):
+# the bytes read on the GPU at its bandwidth, those left in system RAM at the RAM's, plus a fixed
+# time per layer.
 
 # %%
 from helpers.course.catalog import get_gpu, get_model
@@ -80,8 +89,10 @@ best_settings_table(best)
 # %% [markdown]
 # ## 3. Which models fit which GPUs?
 #
-# Q4_K_M with an 8K context, everything on the device. A model that does not fit can still run with
-# partial offload, but at system-RAM speed for the layers left behind (notebook on throughput).
+# Q4_K_M (gpt-oss in the MXFP4 its files ship in) with an 8K context, everything on the device. A
+# model that does not fit can still run with partial offload, but at system-RAM speed for the layers
+# left behind (notebook 11); a mixture of experts can keep some experts in RAM at a smaller cost
+# (section 4).
 
 # %%
 import pandas as pd
@@ -89,31 +100,54 @@ import pandas as pd
 models = ["Llama 3.2 3B", "Llama 3.1 8B", "Gemma 2 9B", "Qwen2.5 14B", "Gemma 2 27B", "Qwen2.5 32B", "Llama 3.1 70B",
           "Gemma 3 27B", "gpt-oss 20B", "Qwen3 30B-A3B"]
 gpus = ["RTX 3060 12GB", "RTX 4060 Ti 16GB", "RTX 3090", "RTX 5090", "Apple M4 Pro 64GB", "A100 80GB"]
-pd.DataFrame([["yes" if assess(get_model(m).architecture, "Q4_K_M", 8192, gpu=get_gpu(g)).verdict.fits else "-"
-               for g in gpus] for m in models], index=pd.Index(models, name="Q4_K_M, 8K context"), columns=gpus)
+PUBLISHED_MIX = {"gpt-oss 20B": "MXFP4_MOE"}  # gpt-oss files keep their experts in MXFP4, whatever the file name says
+
+
+def fit_mark(model, gpu_name):
+    a, g = get_model(model).architecture, get_gpu(gpu_name)
+    mix = PUBLISHED_MIX.get(model, "Q4_K_M")
+    if assess(a, mix, 8192, gpu=g).verdict.fits:
+        return "yes"
+    if a.is_moe and g.kind == "discrete" and assess(a, mix, 8192, gpu=g, n_cpu_moe="auto").verdict.fits:
+        return "with --n-cpu-moe"
+    return "-"
+
+
+pd.DataFrame([[fit_mark(m, g) for g in gpus] for m in models],
+             index=pd.Index([f"{m} ({PUBLISHED_MIX.get(m, 'Q4_K_M')})" for m in models], name="8K context"), columns=gpus)
 
 # %% [markdown]
-# ## 4. How fast? A roofline estimate
+# ## 4. How fast? The speed model
 #
-# Each generated token reads the weights it uses once, plus the KV cache so far. Divide the memory
-# bandwidth by those bytes and you have a ceiling; llama.cpp reaches a share of it (the efficiency
-# factor in `helpers.hardware.roofline`, taken from a community benchmark). Because the KV cache grows
-# with the context, so does the time per token: the table is at this notebook's context, and
-# notebook 10 (section 2) has Llama 3.1 8B Q4_K_M on an RTX 3090 at every context from empty to
-# 32,768 tokens, beside a published llama-bench run. The estimate says nothing about prompt
-# processing, which is compute-bound; a model split between GPU and RAM comes next, and notebook 11
-# covers it in full.
+# Each generated token reads the weights it uses once, plus the KV cache so far, and every layer
+# also costs a fixed time (kernel launches, synchronisation). Per *device class* (NVIDIA consumer
+# cards, datacenter cards, Apple chips, ...) the share of bandwidth reached and the time per layer
+# are fitted to published llama.cpp runs (`helpers.hardware.device_speed`; notebook 10 shows the fit
+# and why an H100 is not three times an RTX 4090). The last column says how sure that is: 90% of
+# the published runs of the class, each predicted without its own card in the fit, were within that
+# much. (The fitted read efficiency is the share of bandwidth the *reading* term reaches with the
+# per-layer time counted apart; where the fit puts all of a class's shortfall into the per-layer
+# time it comes out at 1.00. The share of bandwidth a whole token reaches is lower: notebook 10.)
+# Most published runs are short (128-512 tokens generated), so that error holds for short
+# contexts; at several thousand tokens without flash attention the published RTX 3090 run fell 20-30%
+# below the estimate (notebook 10). Because the KV cache grows with the context, so does the time
+# per token: the table is at this notebook's context. Prompt processing (compute-bound) is another matter; a model split
+# between GPU and RAM comes next, and notebook 11 covers it in full.
 
 # %%
-from helpers.hardware.roofline import BANDWIDTH_EFFICIENCY
+from helpers.hardware.device_speed import speed_model, typical_error
 
 rows = []
-for name in ("RTX 4060 Ti 16GB", "RTX 3090", "RTX 4090", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"):
-    r = assess(arch, QUANT, CONTEXT, gpu=get_gpu(name))
-    rows.append((name, get_gpu(name).bandwidth_gbps, BANDWIDTH_EFFICIENCY[get_gpu(name).kind],
-                 None if r.tokens_per_second is None else round(r.tokens_per_second, 1)))
-pd.DataFrame(rows, columns=["device", "bandwidth (GB/s)", "efficiency",
-                           f"{MODEL} {QUANT} at {CONTEXT:,} tokens of context (tokens/s)"]).set_index("device")
+for name in ("RTX 4060 Ti 16GB", "RTX 3090", "RTX 4090", "H100 SXM", "Apple M2 Max 96GB",
+             "CPU desktop DDR5-5600 dual-channel"):
+    device, r = get_gpu(name), assess(arch, QUANT, CONTEXT, gpu=get_gpu(name))
+    model = speed_model(device)
+    rows.append((name, device.device_class, device.bandwidth_gbps, round(model.efficiency, 2),
+                 round(model.overhead_seconds_per_layer * 1e6), None if r.tokens_per_second is None
+                 else round(r.tokens_per_second, 1), f"+-{typical_error(device).p90_abs_error:.0%}"))
+pd.DataFrame(rows, columns=["device", "class", "bandwidth (GB/s)", "fitted read efficiency", "time per layer (us)",
+                           f"{MODEL} {QUANT} at {CONTEXT:,} tokens (tokens/s)", "90% of the class's runs within"]
+             ).set_index("device")
 
 # %% [markdown]
 # ### Why does a 30B mixture of experts run fast on a 16 GB card?
@@ -133,6 +167,7 @@ from helpers.memory.gguf_size import gguf_file_size
 from helpers.memory.vram import usable_gpu_bytes
 
 ram = get_gpu("CPU desktop DDR5-5600 dual-channel")
+ram_model = speed_model(ram)
 cases = [("Qwen3 32B", "Q4_K_M", "RTX 4060 Ti 16GB"), ("Qwen3 30B-A3B", "Q4_K_M", "RTX 4060 Ti 16GB"),
          ("gpt-oss 20B", "MXFP4_MOE", "RTX 4060 Ti 16GB"), ("Llama 3.3 70B", "Q4_K_M", "RTX 3090"),
          ("gpt-oss 120B", "MXFP4_MOE", "RTX 3090")]
@@ -140,11 +175,12 @@ rows = []
 for name, mix, gpu_name in cases:
     a, g = get_model(name).architecture, get_gpu(gpu_name)
     if a.is_moe:
-        p = fewest_cpu_moe_that_fits(expert_offload_curve(a, mix, 8192, g.bandwidth_gbps, ram.bandwidth_gbps),
-                                     usable_gpu_bytes(g))
+        p = fewest_cpu_moe_that_fits(expert_offload_curve(a, mix, 8192, g.bandwidth_gbps, ram.bandwidth_gbps,
+                                                          speed_model(g), ram_model), usable_gpu_bytes(g))
         setting = f"all layers, --n-cpu-moe {p.n_cpu_moe}"
     else:
-        p = best_fitting_point(offload_curve(a, mix, 8192, g.bandwidth_gbps, ram.bandwidth_gbps), usable_gpu_bytes(g))
+        p = best_fitting_point(offload_curve(a, mix, 8192, g.bandwidth_gbps, ram.bandwidth_gbps, speed_model(g),
+                                             ram_model), usable_gpu_bytes(g))
         setting = f"--n-gpu-layers {p.n_gpu_layers} of {a.n_layers + 1}"
     rows.append((name, mix, gpu_name, round(gguf_file_size(a, mix).total_gb, 1), setting,
                  round(p.gpu_read_bytes / 1e9, 2), round(p.cpu_read_bytes / 1e9, 2), round(p.tokens_per_second, 1)))
@@ -152,12 +188,13 @@ pd.DataFrame(rows, columns=["model", "file", "GPU", "file (GB)", "setting that f
                             "read in RAM per token (GB)", "estimate (tokens/s)"]).set_index("model")
 
 # %% [markdown]
-# The 30B MoE keeps most of its speed with a sixth of its blocks' experts in RAM, while the dense 32B
+# The 30B MoE keeps most of its speed with the experts of about a quarter of its blocks in RAM, while the dense 32B
 # on the same card is an order of magnitude slower: every token has to stream the gigabytes left in
 # RAM, at a third (RTX 4060 Ti) to a tenth (RTX 3090) of the GPU's bandwidth. The same trick runs the 117-billion-weight gpt-oss-120b on
 # one 24 GB card at a usable speed, faster than a 70B dense model split over the same hardware.
-# These are estimates (bandwidth ceilings times a typical efficiency): llama.cpp's CPU side also has
-# to compute on what it reads, so measure before you buy. The verdict takes the same option:
+# These are estimates from speed models fitted to runs with everything in one memory: how a split's
+# two sides overlap, and the CPU's own arithmetic on the experts it holds, were not in those runs, so
+# measure before you buy. The verdict takes the same option:
 # `assess(..., n_cpu_moe="auto")`, `python -m helpers.memory.willitrun --n-cpu-moe auto`, and the
 # widget's "experts in RAM" control find the fewest blocks whose experts must stay in RAM.
 
@@ -180,8 +217,8 @@ pd.DataFrame([
 # %% [markdown]
 # ## 6. Your machine
 #
-# Notebook 00 saved a machine card. If it exists, your GPU (or your CPU and RAM) becomes a device here.
-# The stored output is from the machine that built the course.
+# Notebook 00 saved a machine card. If it exists, your GPU (or your CPU and RAM) becomes a device here;
+# your numbers will differ from the stored ones.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.machine import load_machine_card
@@ -302,9 +339,12 @@ check_best_quant(answer, best_settings(get_model("Llama 3.1 8B").architecture, g
                  QUANT_LADDER)
 
 # %% [markdown]
-# **2.** Estimate the tokens per second of a model that reads 5 GB (5 × 10⁹ bytes) per token on an
-# RTX 4090 (`get_gpu("RTX 4090").bandwidth_gbps`), with the efficiency `BANDWIDTH_EFFICIENCY["discrete"]`.
+# **2.** Estimate the tokens per second of a 32-layer model that reads 5 GB (5 × 10⁹ bytes) per token
+# on an RTX 4090 (`get_gpu("RTX 4090").bandwidth_gbps`), with its class's speed model
+# `m = speed_model(get_gpu("RTX 4090"))`: share of bandwidth reached `m.efficiency`, time per layer
+# `m.overhead_seconds_per_layer` (seconds).
 
 # %%
 answer = None
-check_tokens_per_second(answer, 5e9, get_gpu("RTX 4090").bandwidth_gbps, BANDWIDTH_EFFICIENCY["discrete"])
+m = speed_model(get_gpu("RTX 4090"))
+check_tokens_per_second(answer, 5e9, get_gpu("RTX 4090").bandwidth_gbps, m.efficiency, m.overhead_seconds_per_layer, 32)

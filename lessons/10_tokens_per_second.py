@@ -22,6 +22,7 @@
 # **Learning goals**
 # - Tell prompt processing (compute-bound, many tokens per weight read) from generation (memory-bound, one token per read).
 # - Estimate generation speed as effective bandwidth / bytes read per token, plus a fixed overhead per layer.
+# - Read the estimate's error off the published record of real GPUs, and see why a faster card gains less than its bandwidth.
 # - Measure prompt and generation tokens/s with llama.cpp, and the effect of the thread count.
 # - Calibrate the estimate on your own machine from measured bandwidth and a few runs.
 #
@@ -73,30 +74,35 @@ for (m, q), path in files.items():
 # If each generated token reads `B` bytes and memory delivers `W` bytes per second, at most `W / B`
 # tokens come out per second. `helpers.memory.gguf_size.bytes_read_per_token` counts the weights'
 # part of `B` from the architecture and the quantization mix (every matrix once; the embedding table
-# is a lookup of one row, unless it doubles as the output matrix). Real runs reach a share of peak
-# bandwidth: the *efficiency*. Here is the ceiling and the estimate for a few devices of the catalog,
-# with an empty context (weights only; the next table adds the KV cache).
+# is a lookup of one row, unless it doubles as the output matrix). Real runs fall short of that
+# ceiling in two ways: the weights stream at a share of peak bandwidth (the *efficiency*), and
+# every layer costs a fixed time whatever its size (on a GPU, a few dozen kernel launches and the
+# waits between them; on a CPU, the threads meeting after every operation):
+#
+#     seconds per token = bytes / (efficiency x bandwidth) + layers x time per layer
+#
+# The two constants differ between kinds of hardware and software, so the course fits them per
+# *device class* to a published record of llama.cpp runs (`data/published_speeds.csv`: several
+# hundred llama-bench results on about sixty devices, each with its source, build and backend;
+# `helpers.hardware.device_speed`). Here is the ceiling and the estimate for a few devices of the
+# catalog, with an empty context (weights only; the next table adds the KV cache).
 
 # %%
 import pandas as pd
 
 from helpers.course.catalog import get_gpu
-from helpers.hardware.roofline import (
-    BANDWIDTH_EFFICIENCY,
-    estimated_tokens_per_second,
-    generation_ceiling_tokens_per_second,
-    generation_tokens_per_second,
-)
+from helpers.hardware.device_speed import generation_tokens_per_second, speed_model
+from helpers.hardware.roofline import estimated_tokens_per_second, generation_ceiling_tokens_per_second
 from helpers.memory.gguf_size import bytes_read_per_token
 
-devices = ["RTX 3090", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"]
+devices = ["RTX 3090", "H100 SXM", "Apple M2 Max 96GB", "CPU desktop DDR5-5600 dual-channel"]
 rows = []
 for name in ["Llama 3.2 1B", "Llama 3.1 8B", "Qwen2.5 32B"]:
     per_token = bytes_read_per_token(get_model(name).architecture, "Q4_K_M")
     for d in devices:
         g = get_gpu(d)
         rows.append({"model (Q4_K_M)": name, "weights read per token (GB)": round(per_token / 1e9, 2), "device": d,
-                     "bandwidth (GB/s)": g.bandwidth_gbps, "efficiency": BANDWIDTH_EFFICIENCY[g.kind],
+                     "class": g.device_class, "bandwidth (GB/s)": g.bandwidth_gbps,
                      "ceiling (tokens/s)": round(generation_ceiling_tokens_per_second(per_token, g.bandwidth_gbps), 1),
                      "estimate, empty context (tokens/s)": round(
                          generation_tokens_per_second(get_model(name).architecture, "Q4_K_M", 0, g), 1)})
@@ -111,19 +117,21 @@ pd.DataFrame(rows).set_index(["model (Q4_K_M)", "device"])
 # Q4_K_M on an RTX 3090. `speed_by_context` is the course's single estimate
 # (`generation_tokens_per_second`, the same number `assess` gives in notebook 09 and
 # `assess_device` in notebooks 11-13). Beside it, a published llama-bench run of the same setup
-# (`data/published_speeds.csv`, with its source): llama-bench's `tg N` generates N tokens from an
-# empty context, so its average speed is the speed at the mean context, N / 2 tokens.
+# (`data/published_speeds.csv`, with its source), predicted with the RTX 3090 left out of the fit,
+# so the table shows how far off a card the model has never seen is: llama-bench's `tg N`
+# generates N tokens from an empty context, so its average speed is the speed at the mean
+# context, N / 2 tokens.
 
 # %%
-from helpers.hardware.published_speeds import check_published
-from helpers.hardware.roofline import speed_by_context
+from helpers.hardware.device_speed import check_published, speed_by_context
 from helpers.memory.vram import kv_cache_bytes
 
 SETUP = ("Llama 3.1 8B", "Q4_K_M", "RTX 3090")
 CONTEXTS = [0, 256, 512, 2048, 4096, 8192, 32768]
 setup_arch, setup_gpu = get_model(SETUP[0]).architecture, get_gpu(SETUP[2])
-bench = {c.published.mean_context_tokens: c for c in check_published()
-         if (c.published.model, c.published.mix, c.published.device) == SETUP and c.published.is_benchmark}
+held_out = check_published(leave_device_out=True)
+bench = {c.published.mean_context_tokens: c for c in held_out
+         if (c.published.model, c.published.mix, c.published.device) == SETUP and c.published.source.endswith("3090_v3.ipynb")}
 rows = []
 for r in speed_by_context(setup_arch, SETUP[1], setup_gpu, CONTEXTS):
     c = bench.get(r.context_tokens)
@@ -132,7 +140,8 @@ for r in speed_by_context(setup_arch, SETUP[1], setup_gpu, CONTEXTS):
                  "estimate (tokens/s)": round(r.tokens_per_second, 1),
                  "published llama-bench (tokens/s)": c.published.tokens_per_second if c else None,
                  "llama-bench test": c.published.test if c else "-",
-                 "estimate / published": round(c.ratio, 2) if c else None,
+                 "held-out prediction (tokens/s)": round(c.estimate, 1) if c else None,
+                 "prediction / published": round(c.ratio, 2) if c else None,
                  f"share of {setup_gpu.bandwidth_gbps:g} GB/s reached": round(c.efficiency_reached, 2) if c else None})
 context_table = pd.DataFrame(rows).set_index("context (tokens)")
 print(f"{' '.join(SETUP[:2])} on an {SETUP[2]}, all layers on the GPU, f16 KV cache "
@@ -141,24 +150,97 @@ context_table
 
 # %%
 first, last = bench[min(bench)], bench[max(bench)]
-print(f"Published run: {first.published.engine}, {first.published.date}; {first.published.note.split(':')[0]}\n"
+print(f"Published run: llama.cpp build {first.published.build}, {first.published.backend}, {first.published.date}\n"
       f"({first.published.source}).\n"
-      f"The estimate is {first.ratio - 1:.0%} above it at {first.estimate_context_tokens:,} tokens of context and "
-      f"{last.ratio - 1:.0%} above at {last.estimate_context_tokens:,}: that card reached "
-      f"{first.efficiency_reached:.2f} of its peak bandwidth at the short context, not the "
-      f"{first.efficiency_assumed:g} the estimate assumes, and less as the context grew.")
+      f"The held-out prediction is {first.error:+.0%} off at {first.published.mean_context_tokens:,} tokens of context and "
+      f"{last.error:+.0%} at {last.published.mean_context_tokens:,}; that card reached "
+      f"{first.efficiency_reached:.2f} of its peak bandwidth at the short context and "
+      f"{last.efficiency_reached:.2f} at the long one.")
 
 # %% [markdown]
 # Two things to read from the table. First, the shape: the estimate and the measurement both fall
-# as the context grows, because the bytes per token grow. Second, the gap. The efficiency 0.7 comes
-# from one llama-bench run on an RTX 4090 (Llama 2 7B Q4_0; the sources are in
-# `helpers/hardware/roofline.py`), not from this card or this build, so the estimate is a
-# ceiling-like figure, not a promise. The measured speed also falls faster than the bytes alone
-# predict: reading the cache for attention reaches a smaller share of bandwidth than the large
-# weight matrices do. Notebook 11 sets every published run beside the estimate.
+# as the context grows, because the bytes per token grow. Second, the gap, which widens with the
+# context: reading the cache for attention (here without flash attention, as llama-bench ran in
+# 2024) reaches a smaller share of bandwidth than the large weight matrices do, and the fit is made
+# mostly of short-context runs. With an empty context the estimate is weights only; by 32,768 tokens
+# the KV cache is almost as large as the weights and the estimate has fallen by about a third.
 #
-# With an empty context the estimate is weights only; by 32,768 tokens the KV cache is almost as
-# large as the weights and the estimate has fallen by about half.
+# ### Every published run, by device class
+#
+# The same check for every generation run of the record: each device's runs predicted by its
+# class's model fitted *without that device* (leave one device out), the honest error for a card
+# you are about to buy. The dotted lines are +-20%.
+
+# %%
+import matplotlib.pyplot as plt
+
+from helpers.hardware.device_speed import error_by_class
+
+fig, ax = plt.subplots(figsize=(7.5, 5.5))
+for i, name in enumerate(sorted({c.device_class for c in held_out})):
+    group = [c for c in held_out if c.device_class == name]
+    ax.scatter([c.published.tokens_per_second for c in group], [c.estimate for c in group], s=14,
+               marker="os^vD<>ph"[i % 9], label=f"{name} ({len({c.published.device for c in group})} devices)")
+limits = [1, 1000]
+ax.plot(limits, limits, color="black", lw=0.8)
+for factor in (0.8, 1.2):
+    ax.plot(limits, [factor * v for v in limits], color="black", lw=0.6, ls=":")
+ax.set(xscale="log", yscale="log", xlim=limits, ylim=limits, xlabel="published llama-bench generation (tokens/s)",
+       ylabel="predicted, own device left out (tokens/s)", title="The speed model against the published record")
+ax.legend(fontsize=7, loc="upper left")
+plt.show()
+errors = pd.DataFrame([(e.device_class, e.runs, e.devices, f"{e.median_abs_error:.0%}", f"{e.p90_abs_error:.0%}",
+                        f"{e.within_tolerance:.0%}") for e in error_by_class(held_out)],
+                      columns=["device class", "runs", "devices", "median error", "90% of runs within",
+                               "runs within +-20%"]).set_index("device class")
+errors
+
+# %% [markdown]
+# Most runs land within 20% of a prediction made without their own card; Apple chips and NVIDIA
+# cards, with many published devices, are the best covered. Where a class has one or two devices
+# (AMD Instinct, Intel Arc) or very different machines (CPUs, whose thread count and memory layout
+# vary), the prediction borrows from other devices and misses by more: the table says by how much,
+# and notebooks 09, 12 and 13 quote that error beside every estimate.
+# `benchmarks/results/device_speed_fit.md` lists every run, its source and its error, and the
+# runs kept out of the fit with the reason (a GPU behind a single-board computer, a vendor fork,
+# two CPU sockets).
+#
+# ### Why an H100 is not three times an RTX 4090
+#
+# An H100 SXM has 3.3 times an RTX 4090's bandwidth. For an 8B model at 4 bits the estimate gives it
+# well under half of that advantage, and the published record agrees: in one llama-bench collection,
+# same model, build series and test, an H100 PCIe (twice a 4090's bandwidth) barely beat the
+# consumer card (printed below). Split the time of one token into its two terms and the reason is
+# plain: the reading time shrinks with bandwidth, the per-layer time does not.
+
+# %%
+from helpers.course.catalog import get_device
+from helpers.hardware.device_speed import time_per_token
+
+held_out_runs = [c.published for c in held_out]
+cards = ["RTX 4060 Ti 16GB", "RTX 3090", "RTX 4090", "RTX 5090", "H100 SXM", "Apple M2 Ultra 192GB"]
+split_times = {name: time_per_token(setup_arch, "Q4_K_M", 256, get_gpu(name)) for name in cards}
+fig, ax = plt.subplots(figsize=(7.5, 3.2))
+ax.barh(cards, [t.reading_seconds * 1e3 for t in split_times.values()], label="reading weights and KV cache")
+ax.barh(cards, [t.layer_seconds * 1e3 for t in split_times.values()],
+        left=[t.reading_seconds * 1e3 for t in split_times.values()], label="fixed time of 32 layers")
+ax.set(xlabel="milliseconds per generated token (estimate)", title="Llama 3.1 8B Q4_K_M, 256 tokens of context")
+ax.legend(fontsize=8)
+plt.show()
+h100, rtx4090 = split_times["H100 SXM"], split_times["RTX 4090"]
+print(f"H100 SXM vs RTX 4090: {get_gpu('H100 SXM').bandwidth_gbps / get_gpu('RTX 4090').bandwidth_gbps:.1f}x the "
+      f"bandwidth, {h100.tokens_per_second / rtx4090.tokens_per_second:.2f}x the estimated speed "
+      f"({h100.tokens_per_second:.0f} against {rtx4090.tokens_per_second:.0f} tokens/s): the per-layer time is "
+      f"{h100.layer_seconds / h100.total_seconds:.0%} of an H100 token")
+same_test = {r.device: r for r in held_out_runs if r.model == "Llama 3.1 8B" and r.mix == "Q4_K_M" and r.test == "tg512"
+             and r.device in ("H100 PCIe", "RTX 4090")}
+print("published, Llama 3 8B Q4_K_M tg512: " + ", ".join(
+    f"{d} {r.tokens_per_second:g} tokens/s ({get_device(d).bandwidth_gbps:g} GB/s, build {r.build})" for d, r in same_test.items()))
+
+# %% [markdown]
+# The per-layer time is why datacenter cards shine at *serving*: batch many users' tokens into one
+# step (notebook 14) and the fixed cost is shared, while a single chat on a big card wastes most of
+# its bandwidth. For one user, a bigger model is where a fast card earns its price.
 
 # %% [markdown]
 # ## 3. Your machine's bandwidth
@@ -190,6 +272,7 @@ else:
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.measured_speed import best_of, load_llama, measure_speed
 
+cpu_class = speed_model(get_gpu("CPU desktop DDR5-5600 dual-channel"))  # fitted to published CPU runs
 N_PROMPT, N_GEN = (64, 24) if QUICK else (128, 64)
 measured = []
 for (m, q), path in files.items():
@@ -200,7 +283,7 @@ for (m, q), path in files.items():
     per_token = bytes_read_per_token(arch, q) + kv_cache_bytes(arch, N_PROMPT + N_GEN // 2)
     measured.append({"model": m, "mix": q, "MB read/token": per_token / 1e6, "layers": arch.n_layers,
                      "prompt tok/s": r.prompt_tokens_per_second, "generation tok/s": r.generation_tokens_per_second,
-                     "roofline at 0.6": estimated_tokens_per_second(per_token, bandwidth, BANDWIDTH_EFFICIENCY["cpu"])})
+                     "published CPUs' model": cpu_class.tokens_per_second(per_token, bandwidth, arch.n_layers)})
 table = pd.DataFrame(measured).set_index(["model", "mix"])
 table.round(1)
 
@@ -245,8 +328,8 @@ sizes = np.linspace(50e6, 1.2 * table["MB read/token"].max() * 1e6, 100)
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(table["MB read/token"], table["generation tok/s"], "o", label="measured (llama.cpp)")
 ax.plot(table["MB read/token"], table["speed model"], "x", color="black", label="speed model (fitted)")
-ax.plot(sizes / 1e6, [estimated_tokens_per_second(s, bandwidth, BANDWIDTH_EFFICIENCY["cpu"]) for s in sizes], "--",
-        label="roofline, efficiency 0.6")
+ax.plot(sizes / 1e6, [estimated_tokens_per_second(s, bandwidth, 1.0) for s in sizes], "--",
+        label="ceiling (efficiency 1, no per-layer time)")
 for n in sorted(set(table["layers"])):
     ax.plot(sizes / 1e6, [fit.tokens_per_second(s, bandwidth, int(n)) for s in sizes], lw=0.8,
             label=f"speed model, {n} layers")
@@ -257,8 +340,10 @@ table.round(2)
 
 # %% [markdown]
 # The fitted efficiency is the share of the copy bandwidth that llama.cpp's matrix reads reach on
-# this machine; the 0.6 of the plain roofline is the course's default for system RAM (section 2),
-# an assumption the fit replaces with a measurement. With two models the two constants fit both
+# this machine (with two models, as in the quick run, the two constants pass through both points
+# exactly and one of them can come out at its bound, 0 ms or efficiency 1; the full run separates
+# them); the "published CPUs' model" column is the CPU class fitted to other people's
+# desktops and servers (section 2), which a measurement on your own machine replaces. With two models the two constants fit both
 # points exactly, which proves nothing: a fit is tested by predicting a model it has not seen. The
 # repository's benchmark (`benchmarks/tokens_per_second.py`) does that with more models and mixes,
 # each predicted from a fit that leaves it out: see
@@ -281,7 +366,7 @@ real_runs = interleaved_speeds(real_path, (1, 2), repeats=3 if QUICK else 7, pro
 real_table = pd.DataFrame({t: median_and_range(r) for t, r in real_runs.items()}).T.rename_axis("threads").round(1)
 print(f"{real.file_name}: {real.tensor_bytes / 1e6:.0f} MB read per token, {real.n_layers} layers; at {THREADS} "
       f"thread(s): speed model {fit.tokens_per_second(real.tensor_bytes, bandwidth, real.n_layers):.1f} tokens/s, "
-      f"roofline at 0.6 {estimated_tokens_per_second(real.tensor_bytes, bandwidth, BANDWIDTH_EFFICIENCY['cpu']):.1f}")
+      f"published CPUs' model {cpu_class.tokens_per_second(real.tensor_bytes, bandwidth, real.n_layers):.1f}")
 real_table
 
 # %% [markdown]
@@ -313,7 +398,9 @@ pd.DataFrame(sweep).set_index(["model", "threads"]).round(1)
 # ## Summary
 #
 # - Prompt processing is compute-bound (a block of tokens per weight read); generation is memory-bound.
-# - Ceiling: tokens/s = bandwidth / bytes read per token; real runs reach a share of it (the efficiency).
+# - Ceiling: tokens/s = bandwidth / bytes read per token; real runs reach a share of it (the efficiency)
+#   and pay a fixed time per layer, fitted per device class to published runs: most land within 20%
+#   of a prediction that never saw their card, and a fast card gains less than its bandwidth on a small model.
 # - Bytes per token = weights + the KV cache so far, so one setup has one speed *per context*: quote
 #   the context with the speed (section 2's table, which notebooks 09 and 11-13 point to).
 # - Every layer adds a fixed overhead; `SpeedModel` = bytes / (efficiency x bandwidth) + layers x overhead,

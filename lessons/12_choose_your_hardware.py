@@ -58,9 +58,24 @@ arch = get_model(TARGETS[0]).architecture
 ranking_table(rank_devices(arch, QUANT, CONTEXT, budget_usd=BUDGET_USD), CONTEXT)
 
 # %% [markdown]
-# Within the budget, every device that fits the 8B model runs it, and speed follows memory bandwidth:
-# the order of the table is nearly the order of GB/s. Speed per dollar favours older cards with
-# fast memory.
+# Within the budget, every device that fits the 8B model runs it, and speed follows memory bandwidth,
+# less than in proportion: every layer also costs a fixed time that a faster card does not shorten
+# (notebook 10). Speed per dollar favours older cards with fast memory.
+#
+# **How sure is the order?** Each speed comes from its device class's speed model, fitted to published
+# llama.cpp runs; the column "90% of its class's published runs within" says how far 90% of that
+# class's runs were from a prediction made without their own card. Below, two neighbours in the
+# ranking count as settled when their speeds differ by more than the sum of their classes' typical
+# (median) errors; otherwise the order may flip on your build. The column "published runs of this
+# card" says whether the card itself is in the record (a new card is predicted from its class).
+
+# %%
+top = rank_devices(arch, QUANT, CONTEXT, budget_usd=BUDGET_USD)
+for a, b in zip(top, top[1:4]):
+    gap = a.tokens_per_second / b.tokens_per_second - 1
+    settled = gap > a.speed_error_median + b.speed_error_median
+    print(f"{a.name} vs {b.name}: {gap:.0%} apart, typical errors {a.speed_error_median:.0%} and "
+          f"{b.speed_error_median:.0%}: {'a real difference' if settled else 'too close to call'}")
 #
 # ## 2. Bigger targets change the answer
 #
@@ -81,18 +96,22 @@ for name in TARGETS:
     for device in DEVICES:
         o = assess_device(get_model(name).architecture, QUANT, CONTEXT, get_gpu(device))
         rows.append((name, device, o.price_usd, "yes" if o.fits_entirely else
-                     ("no" if o.tokens_per_second == 0 else f"{o.n_gpu_layers} layers"), round(o.tokens_per_second, 1)))
+                     ("no" if o.tokens_per_second == 0 else f"{o.n_gpu_layers} layers"), round(o.tokens_per_second, 1),
+                     f"+-{o.speed_error_p90:.0%}"))
 pd.DataFrame(rows, columns=["model", "device", "price (USD)", "fits entirely",
-                           f"tokens/s at {CONTEXT:,} tokens of context"]).set_index(["model", "device"])
+                           f"tokens/s at {CONTEXT:,} tokens of context", "90% of its class's runs within"]
+             ).set_index(["model", "device"])
 
 # %% [markdown]
-# A data-centre card is fastest when money is no object. Among machines a person buys, a large
-# unified-memory Mac holds a 70B model entirely and beats a 24 or 32 GB card whose remaining layers
-# wait on system RAM; the cards are several times faster for every model that fits them.
+# For the 8B model the data-centre card is barely ahead of a gaming card (its per-layer time, not
+# its bandwidth, sets the pace); it pulls away as the model grows. Among machines a person buys, a
+# large unified-memory Mac holds a 70B model entirely and beats a 24 or 32 GB card whose remaining
+# layers wait on system RAM; the cards are about twice as fast for every model that fits them.
 #
 # ## 3. Speed against price
 #
 # Each point is a device that fits the first target entirely; up and to the left is better value.
+# The bars span the typical (median) error of the device's class.
 
 # %%
 import matplotlib.pyplot as plt
@@ -101,7 +120,9 @@ ranked = rank_devices(arch, QUANT, CONTEXT, require_fit=True)
 fig, ax = plt.subplots(figsize=(7, 4))
 for kind, marker in (("discrete", "o"), ("unified", "s"), ("cpu", "^")):
     pts = [o for o in ranked if o.kind == kind]
-    ax.scatter([o.price_usd for o in pts], [o.tokens_per_second for o in pts], marker=marker, label=kind)
+    ax.errorbar([o.price_usd for o in pts], [o.tokens_per_second for o in pts], fmt=marker, label=kind, capsize=2,
+                yerr=[[o.tokens_per_second * o.speed_error_median for o in pts],
+                      [o.tokens_per_second * o.speed_error_median for o in pts]])
 for o in ranked[:5]:
     ax.annotate(o.name, (o.price_usd, o.tokens_per_second), fontsize=7, xytext=(3, 3), textcoords="offset points")
 ax.set(xscale="log", xlabel="list price (USD, log)", ylabel=f"estimated generation tokens/s at {CONTEXT:,} tokens",

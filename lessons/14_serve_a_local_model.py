@@ -27,7 +27,7 @@
 # - Ask for structured output (a JSON schema) through the API, and know what each runtime honours.
 # - Measure time to first token and tokens/s with 1 to 8 concurrent clients, and explain the
 #   difference between a server that queues requests and one that batches them.
-# - Estimate how many learners a machine serves, from the measured queueing and the roofline.
+# - Estimate how many learners a machine serves, from the measured queueing and the GPU speed model.
 #
 # **Time:** 40 minutes · **Needs:** CPU only
 
@@ -378,12 +378,14 @@ print(f"replies of {REPLY_TOKENS} tokens, {THINK_S} s think time, floor {READING
 pd.DataFrame.from_dict(estimates, orient="index").round(1)
 
 # %% [markdown]
-# For a GPU, the same reasoning runs on the roofline (notebook 10) instead of a measurement: with
-# *b* replies batched, one step reads the weights once plus each slot's KV cache; slots are
-# limited by the card's memory (notebook 08); and every turn first reads the conversation so far
-# (1,000 prompt tokens here), at the card's fp16 rate — the server should stay below 80 % busy,
-# because waits grow without bound as a queue fills. These are estimates for cards the course
-# cannot measure; the full model is in `helpers/serving/sizing.py`.
+# For a GPU, the same reasoning runs on the card's speed model (notebook 10: fitted per device class
+# to published llama.cpp runs) instead of a measurement: with *b* replies batched, one step reads
+# the weights once plus each slot's KV cache and pays the fixed time of every layer once; slots are
+# limited by the card's memory less the 1 GiB margin (notebook 09); and every turn first reads the
+# conversation so far (1,000 prompt tokens here), at the card's fp16 rate — the server should stay
+# below 80 % busy, because waits grow without bound as a queue fills. The published runs behind
+# the speed model are single-request benchmarks, so the batched speed is an extrapolation; the
+# full model is in `helpers/serving/sizing.py`.
 
 # %%
 from helpers.serving.sizing import gpu_workshop_estimate

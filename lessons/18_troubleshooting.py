@@ -127,15 +127,16 @@ for label, card in cards.items():
 pd.DataFrame(rows, columns=["machine", "severity", "code", "finding"]).set_index(["machine", "severity"])
 
 # %% [markdown]
-# And with a context beyond what the model was trained for, on the GPU machine:
+# And with a context beyond what the model was trained for, on the GPU machine. llama.cpp allocates
+# the cache for the context you ask for (with a warning), so the doctor plans that context too:
 
 # %%
 for f in diagnose(cards["RTX 3060 12GB, CUDA build"], arch, QUANT, 2 * arch.max_context, N_GPU_LAYERS, 4):
     print(f"{f.severity:8s}{f.code}: {f.message}\n        fix: {f.fix}")
 
 # %% [markdown]
-# Now your own machine, from the card notebook 00 saved (the stored output is from the machine that
-# built the course):
+# Now your own machine, from the card notebook 00 saved (your findings will differ from the stored
+# ones):
 
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.machine import describe_machine, load_machine_card

@@ -54,9 +54,9 @@ def use_course_plot_style() -> None:
 
 
 def run_banner(quick: bool) -> str:
-    """One line that says which run produced the outputs below it: quick (CI-sized) or full."""
+    """One line that says which run produced the outputs below it: quick (shortened) or full."""
     if quick:
-        return ("QUICK run: short, CI-sized settings (the outputs stored with the course come from such a run). "
+        return ("QUICK run: shortened settings, as in the stored outputs. "
                 "For the full run set QUICK = False in the parameters cell and run all cells.")
     return "FULL run: every setting at full size (slower; numbers differ from the stored quick run)."
 

@@ -229,6 +229,12 @@ def held_out_errors() -> dict:
     return {e.device_class: e for e in error_by_class(check_published(leave_device_out=True))}
 
 
+def published_run_count(device_name: str) -> int:
+    """How many published generation runs of this very device the speed model is fitted to (0: a card new to the
+    record, predicted from its class alone)."""
+    return sum(r.device == device_name for r in generation_runs())
+
+
 def typical_error(device) -> ClassError:
     """:func:`held_out_errors` for ``device``'s class, or for all classes when its class has no published run."""
     errors = held_out_errors()

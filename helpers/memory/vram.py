@@ -36,15 +36,17 @@ The model, term by term (all in bytes; GiB = 2**30 bytes, GB = 10**9 bytes):
   significantly when offloading a model partially", llama.cpp PR 6083). The largest such tensor is
   added to the phase that uses it (``offload_copy_bytes``): for a large mixture of experts one layer's
   experts are hundreds of MiB, often more than all the activations.
-* **flash attention**: llama.cpp's tools (``-fa auto``, the default since late 2025), Ollama and LM
-  Studio turn it on where the backend supports it; llama-cpp-python's ``Llama`` leaves it off unless
-  ``flash_attn=True`` (``RUNTIME_FLASH_ATTENTION``). Plans default to the tools' setting
-  (``DEFAULT_FLASH_ATTENTION``) and say which they used.
+* **flash attention**: llama.cpp's tools (``-fa auto``, the default since late 2025) turn it on where
+  the backend supports it; Ollama turns it on model by model (gpt-oss, Qwen3, Gemma 3 among them;
+  ``OLLAMA_FLASH_ATTENTION=1`` forces it) and LM Studio has a switch for it; llama-cpp-python's
+  ``Llama`` leaves it off unless ``flash_attn=True`` (``RUNTIME_FLASH_ATTENTION``). Plans default to
+  llama.cpp's tools (``DEFAULT_FLASH_ATTENTION``), say which they used and what the other needs.
 * **runtime overhead**: a CUDA/ROCm/Metal context, cuBLAS workspaces and the like, ~400 MiB on a
   GPU as nvidia-smi shows before any tensor is allocated (``RUNTIME_OVERHEAD_BYTES``).
-* **margin**: a plan is called "fits" only when ``FIT_MARGIN_BYTES`` stay free on the GPU
-  (``usable_gpu_bytes``), the margin llama.cpp's ``--fit`` keeps; a plan inside the card but not the
-  margin is a *near miss*.
+* **margin**: a plan is called "fits" only when ``FIT_MARGIN_BYTES`` of the card stay free
+  (``usable_gpu_bytes``), the margin llama.cpp's ``--fit`` keeps of the memory free when it starts; a
+  plan inside the card but not the margin is a *near miss*. Memory the desktop already uses (what
+  nvidia-smi lists) comes off on top.
 
 Offload follows llama.cpp's ``n_gpu_layers``: the *last* n blocks go to the GPU; n = blocks + 1 also
 moves the output layer; the token embeddings always stay in system RAM. KV cache of offloaded
@@ -65,8 +67,11 @@ RUNTIME_OVERHEAD_BYTES = 400 * 2**20
 # video player hold several hundred MiB to a few GiB of the same memory (nvidia-smi lists them).
 FIT_MARGIN_BYTES = 1024 * 2**20
 # Flash attention by default, per runtime (see the module docstring); plans follow llama.cpp's tools.
-RUNTIME_FLASH_ATTENTION = {"llama.cpp (llama-server, llama-cli)": True, "Ollama": True, "LM Studio": True,
-                           "llama-cpp-python (Llama)": False}
+RUNTIME_FLASH_ATTENTION = {"llama.cpp (llama-server, llama-cli)": "on where the backend supports it (-fa auto)",
+                           "Ollama": "on for the models it lists (gpt-oss, Qwen3, Gemma 3, ...); OLLAMA_FLASH_ATTENTION=1 "
+                                     "forces it",
+                           "LM Studio": "a switch in the model's load settings",
+                           "llama-cpp-python (Llama)": "off unless flash_attn=True"}
 DEFAULT_FLASH_ATTENTION = True
 OFFLOAD_COPY_MIN_UBATCH = 32  # GPU backends run RAM weights' products themselves from this batch size on
 # Share of unified memory the GPU may use by default: Metal's recommendedMaxWorkingSetSize as

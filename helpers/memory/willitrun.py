@@ -14,7 +14,7 @@ own tensor table, the same plan for a local or remote copy.
 Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gb`` is in GiB too,
 the unit nvidia-smi and vendors' "24 GB" cards use; a plan keeps llama.cpp's ``--fit`` margin free
 (``helpers.memory.vram.FIT_MARGIN_BYTES``) and says which flash-attention setting it assumed (on, as
-llama.cpp's tools, Ollama and LM Studio run by default) and what the other would need. Speed is the
+llama.cpp's tools run by default) and what the other would need. Speed is the
 device class's fitted speed model (``helpers.hardware.device_speed``) at a full context; a mixture of
 experts reads only the experts each token uses. A plan split between the GPU and system RAM
 (``--n-gpu-layers`` below all, or a mixture of experts' ``--n-cpu-moe N``: the expert tensors of the
@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus
 from helpers.gguf.header import read_header
-from helpers.hardware.device_speed import speed_model, tokens_per_second
+from helpers.hardware.device_speed import speed_model, tokens_per_second, typical_error
 from helpers.hardware.offload import bytes_read_split, offload_seconds_per_token
 from helpers.hub.ranges import HubError, parse_hub_spec
 from helpers.hub.remote_gguf import read_hub_header, read_remote_header
@@ -84,6 +84,7 @@ class Assessment:
     n_cpu_moe: int = 0  # blocks whose expert tensors stay in system RAM (llama.cpp's --n-cpu-moe)
     ram_bandwidth_gbps: object = None  # GB/s of the system RAM a split's speed assumed; None without a split
     gpu_bytes_other_flash_attention: int = 0  # the plan's GPU total with flash attention switched the other way
+    speed_error_p90: object = None  # 90% of the device class's published runs were within this (0.16 = 16%)
 
     def as_dict(self) -> dict:
         plan = self.verdict.plan
@@ -102,6 +103,7 @@ class Assessment:
             "estimated_tokens_per_second": self.tokens_per_second, "reason": self.verdict.reason,
             "flash_attention": plan.flash_attention, "near_miss": self.verdict.near_miss,
             "gpu_bytes_other_flash_attention": self.gpu_bytes_other_flash_attention,
+            "speed_error_p90": self.speed_error_p90,
         }
 
 
@@ -157,7 +159,8 @@ def assess(arch: Architecture, quant: str, context: int, gpu: GPU = None, gpu_bu
     other = memory_plan(arch, quant, context, n_gpu_layers, n_cpu_moe=n_cpu_moe,
                         **{**options, "flash_attention": not flash_attention}).gpu_total
     return Assessment(arch.name, quant, context, cache_type, arch.n_layers, gguf_file_size(arch, quant).total_bytes,
-                      verdict, speed, n_cpu_moe, ram_gbps, other)
+                      _name_flash_attention(verdict, flash_attention, other), speed, n_cpu_moe, ram_gbps, other,
+                      _speed_error(speed, plan, gpu))
 
 
 def fewest_cpu_moe_that_fit(arch: Architecture, quant: str, context: int, gpu_budget_bytes: int,
@@ -236,7 +239,25 @@ def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_
     other = file_memory_plan(header, arch, context, n_gpu_layers,
                              **{**options, "flash_attention": not flash_attention}).gpu_total
     return Assessment(header.name, header.file_type, context, cache_type, arch.n_layers, header.file_bytes,
-                      verdict, speed, gpu_bytes_other_flash_attention=other)
+                      _name_flash_attention(verdict, flash_attention, other), speed,
+                      gpu_bytes_other_flash_attention=other, speed_error_p90=_speed_error(speed, plan, gpu))
+
+
+def _name_flash_attention(verdict, flash_attention: bool, other_gpu_bytes: int):
+    """A fitting verdict that holds only with flash attention on says so: llama-cpp-python's ``Llama`` runs without
+    it unless told (``flash_attn=True``), and then the plan needs ``other_gpu_bytes`` (bytes)."""
+    if not (verdict.fits and flash_attention and other_gpu_bytes > verdict.gpu_budget_bytes):
+        return verdict
+    return replace(verdict, reason=f"{verdict.reason}; only with flash attention on (off it needs "
+                                   f"{other_gpu_bytes / 2**30:.2f} GiB: in llama-cpp-python pass flash_attn=True)")
+
+
+def _speed_error(speed, plan, gpu):
+    """The 90% error of the speed's device class (the GPU's, or the CPU's for a CPU-only plan); None without a speed."""
+    if speed is None:
+        return None
+    on_cpu = plan.layers_on_gpu == 0 and not plan.output_on_gpu and (gpu is None or gpu.kind != "unified")
+    return typical_error(get_gpu(SYSTEM_RAM) if on_cpu else (gpu or DEFAULT_GPU_CLASS)).p90_abs_error
 
 
 def file_bytes_read_per_token(header, arch: Architecture) -> int:
@@ -359,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_bounded(int, 1, 4096, "--batch"), default=1, help="parallel sequences")
     p.add_argument("--kv-cache-type", choices=KV_CACHE_TYPES, default="f16")
     p.add_argument("--flash-attn", choices=("on", "off"), default="on",
-                   help="flash attention: on (llama.cpp's -fa auto, Ollama and LM Studio) or off (llama-cpp-python's "
+                   help="flash attention: on (llama.cpp's -fa auto; Ollama for many models) or off (llama-cpp-python's "
                         "Llama as it comes): off needs a larger compute buffer")
     p.add_argument("--gpu", help="a GPU or machine of data/gpus.csv")
     p.add_argument("--vram-gb", type=_bounded(float, 0.1, MAX_VRAM_GIB, "--vram-gb"),
@@ -424,7 +445,9 @@ def format_text(a: Assessment) -> str:
     lines.append(("YES, " if a.verdict.fits else "NO, ") + a.verdict.reason)
     if a.tokens_per_second is not None:
         where = "" if a.ram_bandwidth_gbps is None else f", GPU + system RAM at {a.ram_bandwidth_gbps:g} GB/s"
-        lines.append(f"  estimated speed  {a.tokens_per_second:8.1f} tokens/s (fitted speed model{where}, at full context)")
+        lines.append(f"  estimated speed  {a.tokens_per_second:8.1f} tokens/s (fitted speed model{where}, with the "
+                     f"{a.context:,}-token cache full; 90% of the device class's published runs within "
+                     f"+-{a.speed_error_p90:.0%}, most at short contexts)")
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ from IPython.display import display
 
 from helpers.course.catalog import get_gpu, get_model, load_gpus, load_models
 from helpers.hardware.cost import load_api_prices, local_cost_per_million
-from helpers.hardware.device_speed import speed_model
+from helpers.hardware.device_speed import published_run_count, speed_model
 from helpers.hardware.offload import best_fitting_point, offload_curve
 from helpers.hardware.ranking import assess_device, rank_devices
 from helpers.memory.vram import usable_gpu_bytes
@@ -52,11 +52,12 @@ def ranking_table(options, context_tokens: int = None) -> pd.DataFrame:
     with how far published runs of each device's class were from the estimate (90% of them within +-X%)."""
     speed = "tokens/s" if context_tokens is None else f"tokens/s at {context_tokens:,} tokens of context"
     return pd.DataFrame([(o.name, o.kind, o.price_usd, "yes" if o.fits_entirely else f"{o.n_gpu_layers} layers",
-                          round(o.tokens_per_second, 1), f"+-{o.speed_error_p90:.0%}",
+                          round(o.tokens_per_second, 1), f"+-{o.speed_error_p90:.0%}", published_run_count(o.name),
                           round(o.tokens_per_second_per_1000_usd, 1))
                          for o in options],
                         columns=["device", "kind", "price (USD)", "fits entirely", speed,
-                                 "90% of its class's published runs within", f"{speed} per $1000"]
+                                 "90% of its class's published runs within", "published runs of this card",
+                                 f"{speed} per $1000"]
                         ).set_index("device")
 
 

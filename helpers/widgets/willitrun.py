@@ -45,7 +45,8 @@ def verdict_line(result) -> str:
     """The verdict in one line (it names any experts kept in RAM), with the speed estimate and its context."""
     speed = result.tokens_per_second
     return (("YES, " if result.verdict.fits else "NO, ") + result.verdict.reason +
-            (f" · about {speed:.0f} tokens/s at {result.context:,} tokens of context" if speed else ""))
+            (f" · about {speed:.0f} tokens/s (+-{result.speed_error_p90:.0%}) at {result.context:,} tokens of context"
+             if speed else ""))
 
 
 def best_settings_table(best: dict) -> pd.DataFrame:

@@ -44,7 +44,7 @@ def test_start_notebook_sets_hub_offline(monkeypatch):
 
 def test_start_notebook_says_which_run_made_the_outputs(capsys):
     start_notebook(True)
-    assert capsys.readouterr().out.startswith("QUICK run: short, CI-sized settings")
+    assert capsys.readouterr().out.startswith("QUICK run: shortened settings")
     start_notebook(False)
     assert "QUICK = False" not in capsys.readouterr().out
     assert run_banner(False).startswith("FULL run") and "QUICK = False" in run_banner(True)

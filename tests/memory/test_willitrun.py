@@ -271,3 +271,18 @@ def test_a_file_refuses_n_cpu_moe_clearly(reduced_files, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--gguf", str(reduced_files["qwen3moe"]), "--vram-gb", "16", "--n-cpu-moe", "2"])
     assert exc.value.code == 2 and "n_cpu_moe 2 is not planned for a file" in capsys.readouterr().err
+
+
+def test_a_plan_that_fits_only_with_flash_attention_says_so():
+    """llama-cpp-python runs without flash attention unless told: a verdict that needs it names it."""
+    from helpers.memory.vram import largest_context_that_fits, usable_gpu_bytes
+
+    arch, gpu = get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090")
+    on = largest_context_that_fits(arch, "F16", usable_gpu_bytes(gpu), flash_attention=True)
+    off = largest_context_that_fits(arch, "F16", usable_gpu_bytes(gpu), flash_attention=False)
+    assert on > off > 0
+    tight, easy = assess(arch, "F16", on, gpu=gpu), assess(arch, "F16", off, gpu=gpu)
+    assert tight.verdict.fits and "only with flash attention on" in tight.verdict.reason
+    assert "flash_attn=True" in tight.verdict.reason and tight.gpu_bytes_other_flash_attention > usable_gpu_bytes(gpu)
+    assert easy.verdict.fits and "flash attention" not in easy.verdict.reason
+    assert not assess(arch, "F16", on, gpu=gpu, flash_attention=False).verdict.fits

@@ -40,8 +40,10 @@ def test_ranking_and_cost_tables():
     table = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=1000))
     assert list(table["tokens/s"]) == sorted(table["tokens/s"], reverse=True)
     labelled = ranking_table(rank_devices(arch, "Q4_K_M", 8192, budget_usd=1000), 8192)
-    assert list(labelled.columns[-3:]) == ["tokens/s at 8,192 tokens of context", "90% of its class's published runs within",
-                                           "tokens/s at 8,192 tokens of context per $1000"]
+    assert list(labelled.columns[-4:]) == ["tokens/s at 8,192 tokens of context", "90% of its class's published runs within",
+                                           "published runs of this card", "tokens/s at 8,192 tokens of context per $1000"]
+    runs = labelled["published runs of this card"]
+    assert runs["RTX 3080"] >= 2 and runs["RTX 4060 8GB"] == 0  # in the record, or predicted from its class alone
     assert all(cell.startswith("+-") and cell.endswith("%") for cell in labelled["90% of its class's published runs within"])
     costs = cost_table(assess_device(arch, "Q4_K_M", 4096, get_gpu("RTX 3090")), 0.3, 8, 3)
     assert costs.index[0] == "RTX 3090 (local)" and costs.iloc[0]["total $/M output tokens"] > 0

@@ -50,12 +50,14 @@ def test_figure_and_best_settings():
 
 
 def test_verdict_line_names_the_context_of_its_speed():
-    from helpers.hardware.device_speed import generation_tokens_per_second
+    from helpers.hardware.device_speed import generation_tokens_per_second, typical_error
 
     arch, gpu = get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090")
     line = verdict_line(assess(arch, "Q4_K_M", 8192, gpu=gpu))
     speed = generation_tokens_per_second(arch, "Q4_K_M", 8192, gpu)
-    assert line.startswith("YES, fits") and line.endswith(f"about {speed:.0f} tokens/s at 8,192 tokens of context")
+    band = typical_error(gpu).p90_abs_error
+    assert line.startswith("YES, fits") and line.endswith(f"about {speed:.0f} tokens/s (+-{band:.0%}) at 8,192 tokens "
+                                                          "of context")
     assert verdict_line(assess(get_model("Llama 3.1 70B").architecture, "Q4_K_M", 8192, gpu=gpu)).startswith("NO, ")
 
 
@@ -89,7 +91,8 @@ def test_verdict_line_names_the_experts_in_ram():
     line = verdict_line(result)
     assert line.startswith(f"YES, fits: all blocks and the output layer on the GPU, experts of the first "
                            f"{result.n_cpu_moe} layers in RAM")
-    assert line.endswith(f"about {result.tokens_per_second:.0f} tokens/s at 8,192 tokens of context")
+    assert line.endswith(f"about {result.tokens_per_second:.0f} tokens/s (+-{result.speed_error_p90:.0%}) at 8,192 tokens "
+                         "of context")
 
 
 def test_on_the_learners_machine_a_split_reads_ram_at_its_measured_bandwidth(capsys):
