@@ -24,22 +24,38 @@ DEVICE_CLASSES = {
 }
 
 
+def _squeezed(text) -> str:
+    return str(text).lower().replace(" ", "")
+
+
+def _names_part(query, name: str) -> bool:
+    """Whether ``query``'s words start consecutive words of ``name`` ("3060" and "rtx 3060" in "RTX 3060 12GB")."""
+    want, words = str(query).lower().split(), name.lower().split()
+    return bool(want) and any(all(w.startswith(q) for w, q in zip(words[i:], want)) for i in range(len(words) - len(want) + 1))
+
+
 def suggest(name: str, choices) -> str:
-    """'did you mean ...?' text with the closest entries of ``choices`` (case-insensitive)."""
+    """'did you mean ...?' text: the entries of ``choices`` that contain ``name`` (case and spaces forgiven), else
+    the closest spellings."""
     choices = list(choices)
+    containing = [c for c in choices if _names_part(name, c)]
     lowered = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(str(name).lower(), lowered, n=3, cutoff=0.4)
+    close = containing[:4] or [lowered[c] for c in difflib.get_close_matches(str(name).lower(), lowered, n=3, cutoff=0.4)]
     if close:
-        return "did you mean " + " or ".join(repr(lowered[c]) for c in close) + "?"
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
     return f"choose one of {choices!r}"
 
 
 def _find(name: str, rows: dict, what: str):
+    """The row called ``name``: exactly, with case and spaces forgiven, or the one name it starts words of ("3060")."""
     if name in rows:
         return rows[name]
-    for key, row in rows.items():  # forgive case and spacing
-        if key.lower().replace(" ", "") == str(name).lower().replace(" ", ""):
+    for key, row in rows.items():
+        if _squeezed(key) == _squeezed(name):
             return row
+    containing = [key for key in rows if _names_part(name, key)]
+    if len(containing) == 1:
+        return rows[containing[0]]
     raise ValueError(f"unknown {what} {name!r}; {suggest(name, rows)}")
 
 

@@ -30,7 +30,7 @@ import math
 import sys
 from dataclasses import dataclass, replace
 
-from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus
+from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus, load_models
 from helpers.gguf.header import read_header
 from helpers.hardware.device_speed import speed_model, tokens_per_second, typical_error
 from helpers.hardware.offload import bytes_read_split, offload_seconds_per_token
@@ -359,9 +359,19 @@ ARCH_FLAGS = {"layers": "n_layers", "hidden": "hidden", "ffn": "ffn", "heads": "
               "kv_heads": "n_kv_heads", "head_dim": "head_dim", "vocab": "vocab"}
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage block stays behind --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists every option)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m helpers.memory.willitrun", description=__doc__.split("\n")[0])
-    p.add_argument("--model", help="a model of data/models.csv (or give the architecture flags or a file)")
+    p = _OneLineErrors(prog="python -m helpers.memory.willitrun", description=__doc__.split("\n")[0])
+    p.add_argument("--list-gpus", action="store_true", help="list the GPUs and machines of data/gpus.csv and stop")
+    p.add_argument("--list-models", action="store_true", help="list the models of data/models.csv and stop")
+    p.add_argument("--model", help="a model of data/models.csv, by name or a unique part of it (or give the "
+                                   "architecture flags or a file)")
     p.add_argument("--gguf", help="a GGUF file on disk: planned from its own tensor table")
     p.add_argument("--hf", help="a GGUF on a hub, owner/repo:file.gguf[@revision]: only its header is read")
     p.add_argument("--url", help="a GGUF at a plain URL: only its header is read (range requests)")
@@ -382,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flash-attn", choices=("on", "off"), default="on",
                    help="flash attention: on (llama.cpp's -fa auto; Ollama for many models) or off (llama-cpp-python's "
                         "Llama as it comes): off needs a larger compute buffer")
-    p.add_argument("--gpu", help="a GPU or machine of data/gpus.csv")
+    p.add_argument("--gpu", help="a GPU or machine of data/gpus.csv, by name or a unique part of it (\"3060\")")
     p.add_argument("--vram-gb", type=_bounded(float, 0.1, MAX_VRAM_GIB, "--vram-gb"),
                    help="the GPU's memory in GiB (as nvidia-smi shows; a 1 GiB margin is kept free)")
     p.add_argument("--bandwidth-gbps", type=_bounded(float, 1, 20000, "--bandwidth-gbps"),
@@ -469,9 +479,22 @@ def _file_header(args, parser):
     return remote.header, remote
 
 
+def catalog_listing(what: str) -> str:
+    """The catalog's GPUs (memory, bandwidth, class) or models (parameters, layers, trained context), one per line."""
+    if what == "gpus":
+        return "\n".join(f"{g.name:40s} {g.memory_gib:6.0f} GiB {g.bandwidth_gbps:7.1f} GB/s  {g.device_class}"
+                         for g in load_gpus().values())
+    return "\n".join(f"{m.name:32s} {m.params_published_b:7.2f} B params  {m.architecture.n_layers:3d} layers  "
+                     f"{m.architecture.max_context:>9,} tokens" for m in load_models().values())
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list_gpus or args.list_models:
+        print(catalog_listing("gpus" if args.list_gpus else "models"))
+        return 0
+    args.quant = {m.lower(): m for m in mix_names()}.get(args.quant.lower(), args.quant)  # q4_k_m is Q4_K_M
     header, remote = _file_header(args, parser)
     arch = None if header else _architecture(args, parser)
     if args.gpu and args.vram_gb is not None:

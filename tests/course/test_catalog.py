@@ -39,7 +39,10 @@ def test_unknown_names_get_close_matches():
     with pytest.raises(ValueError, match="did you mean 'Llama 3.1 8B'"):
         get_model("Lama 3.1 8B")
     with pytest.raises(ValueError, match="did you mean 'RTX 3090'"):
-        get_gpu("RTX 309")
+        get_gpu("RTX 3900")
+    assert get_gpu("RTX 309").name == "RTX 3090" and get_gpu("3060").name == "RTX 3060 12GB"  # the one name it starts
+    with pytest.raises(ValueError, match="'RTX 4060 8GB' or 'RTX 4060 Ti 16GB'"):
+        get_gpu("4060")  # two names start with it: which one is for the learner to say
     assert "choose one of" in suggest("zzzz", ["a", "b"])
 
 

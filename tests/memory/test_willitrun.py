@@ -38,7 +38,7 @@ def test_cpu_machine_runs_everything_in_ram(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["--model", "Lama 3.1 8B", "--gpu", "RTX 3090"], "did you mean 'Llama 3.1 8B'"),
-    (["--model", "Llama 3.1 8B", "--gpu", "RTX 309"], "did you mean 'RTX 3090'"),
+    (["--model", "Llama 3.1 8B", "--gpu", "RTX 30"], "did you mean 'RTX 3060 12GB' or 'RTX 3070'"),
     (["--model", "Llama 3.1 8B", "--gpu", "RTX 3090", "--quant", "Q4KM"], "did you mean"),
     (["--model", "Llama 3.1 8B", "--vram-gb", "nan"], "--vram-gb must be in"),
     (["--model", "Llama 3.1 8B", "--vram-gb", "-3"], "--vram-gb must be in"),
@@ -286,3 +286,16 @@ def test_a_plan_that_fits_only_with_flash_attention_says_so():
     assert "flash_attn=True" in tight.verdict.reason and tight.gpu_bytes_other_flash_attention > usable_gpu_bytes(gpu)
     assert easy.verdict.fits and "flash attention" not in easy.verdict.reason
     assert not assess(arch, "F16", on, gpu=gpu, flash_attention=False).verdict.fits
+
+
+def test_names_are_forgiven_and_the_catalog_can_be_listed(capsys):
+    """A learner types "3060", "rtx 3060" or "q4_k_m": one match is taken; errors are one line with the suggestion."""
+    for gpu in ("3060", "rtx 3060", "RTX 3060 12GB"):
+        code, out = run_json(["--model", "llama 3.1 8b", "--quant", "q4_k_m", "--gpu", gpu], capsys)
+        assert code == 0 and out["quant"] == "Q4_K_M" and out["model"] == "Llama 3.1 8B"
+    with pytest.raises(SystemExit):
+        main(["--model", "Llama 3.1 8B", "--gpu", "RTX 4060"])  # two cards contain the name
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'RTX 4060 8GB' or 'RTX 4060 Ti 16GB'" in err and "usage:" not in err
+    assert main(["--list-gpus"]) == 0 and "RTX 3060 12GB" in capsys.readouterr().out
+    assert main(["--list-models"]) == 0 and "Qwen3 30B-A3B" in capsys.readouterr().out
