@@ -28,6 +28,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.course.orphan_guard import guarded
 from helpers.course.paths import BUILD_DIR
 from helpers.gguf.header import read_header
 
@@ -210,8 +211,8 @@ def start_server(settings: ServerSettings, timeout_s: float = 120.0, log_dir: Pa
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{settings.kind}-{port}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(server_command(settings, port), stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(guarded(server_command(settings, port)), stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)  # dies with this process
     server = LocalServer(settings, process, port, log_path)
     atexit.register(server.stop)
     try:

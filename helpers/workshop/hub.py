@@ -22,6 +22,7 @@ import psutil
 import requests
 
 from helpers.course.atomic import write_text_atomic
+from helpers.course.orphan_guard import guarded
 from helpers.workshop.hub_config import PROXY_COMMAND, SECRET_ENV, WORKSHOP_DIR, hub_settings, render_config
 
 
@@ -124,7 +125,7 @@ def start_hub(roster, workshop_dir=WORKSHOP_DIR, *, ip="127.0.0.1", port=None, t
     log_path = hub_dir / "jupyterhub.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(config_path)],
+            guarded([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(config_path)]),  # dies with this process
             cwd=hub_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     hub = RunningHub(process, f"http://127.0.0.1:{port}", keys["api_token"], workshop_dir, port, log_path, keys)
