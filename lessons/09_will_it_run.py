@@ -76,15 +76,16 @@ plt.show()
 # %% [markdown]
 # ## 2. The best settings that fit
 #
-# For each mix, from most to fewest bits, the largest context that still fits entirely on the device:
-# the first mix reaching your context is the best quality you can run there.
+# For each mix, from most to fewest bits, the largest context that still fits entirely on the device,
+# and its estimated speed at your context: the first mix reaching your context is the best quality
+# you can run there, and every mix below it trades some quality for speed.
 
 # %%
 from helpers.memory.willitrun import best_settings
 
 best = best_settings(arch, gpu, CONTEXT)
-print(f"best mix for {CONTEXT} tokens on {GPU_NAME}: {best['quant']} (fits up to {best['max_context']} tokens)")
-best_settings_table(best)
+print(f"most bits that fit {CONTEXT:,} tokens on {GPU_NAME}: {best['quant']} (fits up to {best['max_context']:,} tokens)")
+best_settings_table(best, CONTEXT)
 
 # %% [markdown]
 # ## 3. Which models fit which GPUs?
@@ -246,7 +247,7 @@ start = assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 8192, gpu=get_g
 breakdown_figure(start, "RTX 3090")
 plt.show()
 print(verdict_line(start))
-best_settings_table(best_settings(get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090"), 8192))
+best_settings_table(best_settings(get_model("Llama 3.1 8B").architecture, get_gpu("RTX 3090"), 8192), 8192)
 
 # %% tags=["nbval-ignore-output"]
 from helpers.widgets.willitrun import will_it_run_app

@@ -295,14 +295,18 @@ def best_settings(arch: Architecture, gpu: GPU, context: int, quants=QUANT_LADDE
     """The best configuration that fits ``gpu`` entirely (all layers offloaded; RAM for a cpu machine).
 
     Returns {"quant": the most-bits mix that fits at ``context`` (None if none does),
-    "max_context": the largest context that fits with that mix, "table": [(quant, largest context)]}.
+    "max_context": the largest context that fits with that mix, "table": [(quant, largest context,
+    estimated tokens/s at ``context`` or None where it does not fit)]}: more bits is better quality,
+    fewer bits is faster, so the table gives both.
     """
     table = []
     for quant in quants:
         budget = gpu.memory_bytes if gpu.kind == "cpu" else usable_gpu_bytes(gpu)
         ngl = 0 if gpu.kind == "cpu" else -1
-        table.append((quant, largest_context_that_fits(arch, quant, budget, ngl, cache_type=cache_type)))
-    fitting = [(q, ctx) for q, ctx in table if ctx >= context]
+        largest = largest_context_that_fits(arch, quant, budget, ngl, cache_type=cache_type)
+        speed = assess(arch, quant, context, gpu=gpu, cache_type=cache_type).tokens_per_second if largest >= context else None
+        table.append((quant, largest, speed))
+    fitting = [(q, ctx) for q, ctx, _ in table if ctx >= context]
     best = fitting[0] if fitting else (None, 0)
     return {"quant": best[0], "max_context": best[1], "table": table}
 

@@ -24,11 +24,14 @@ def breakdown_figure(result, gpu_name: str = ""):
             ax.barh(where, value / 2**30, left=left, color=color, label=label if y == 0 else None)
             left += value / 2**30
     if result.verdict.gpu_budget_bytes:
-        ax.axvline(result.verdict.gpu_budget_bytes / 2**30, color="k", ls="--", lw=1, label="GPU usable")
+        usable = result.verdict.gpu_budget_bytes / 2**30
+        ax.axvline(usable, color="k", ls="--", lw=1, label="GPU usable (1 GiB kept free)")
+        ax.axvline(usable + result.verdict.margin_bytes / 2**30, color="k", ls=":", lw=1, label="GPU memory")
     ax.set_xlabel("memory (GiB, 2³⁰ bytes)")
+    verdict = "fits" if result.verdict.fits else ("near miss" if result.verdict.near_miss else "does not fit")
     ax.set_title(f"{result.model} {result.quant}, {result.context} tokens {('on ' + gpu_name) if gpu_name else ''}"
-                 f": {'fits' if result.verdict.fits else 'does not fit'}")
-    ax.legend(loc="lower right", fontsize=8)
+                 f": {verdict}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)  # beside the bars, not on them
     fig.tight_layout()
     return fig
 
@@ -49,9 +52,13 @@ def verdict_line(result) -> str:
              if speed else ""))
 
 
-def best_settings_table(best: dict) -> pd.DataFrame:
-    """``helpers.memory.willitrun.best_settings``'s table: largest context that fits for each quant."""
-    return pd.DataFrame(best["table"], columns=["quant", "largest context that fits (tokens)"]).set_index("quant")
+def best_settings_table(best: dict, context: int = None) -> pd.DataFrame:
+    """``helpers.memory.willitrun.best_settings``'s table: largest context that fits entirely for each quant
+    ("does not fit" rather than 0), and the estimated speed at ``context`` where it fits."""
+    speed = "estimated tokens/s" + (f" at {context:,} tokens" if context else "")
+    return pd.DataFrame([(q, f"{largest:,}" if largest else "does not fit", round(s, 1) if s else None)
+                         for q, largest, s in best["table"]],
+                        columns=["quant", "largest context that fits entirely (tokens)", speed]).set_index("quant")
 
 
 def will_it_run_app(card=None):
@@ -64,14 +71,16 @@ def will_it_run_app(card=None):
     if card is not None:
         mine = machine_card_gpu(card)
         gpus = {mine.name: mine, **gpus}
-    model = w.Dropdown(options=list(load_models()), value="Llama 3.1 8B", description="model")
-    quant = w.Dropdown(options=list(QUANT_LADDER), value="Q4_K_M", description="quant")
-    context = w.SelectionSlider(options=list(CONTEXTS), value=8192, description="context")
+    full = {"style": {"description_width": "initial"}}  # labels whole, never cut
+    model = w.Dropdown(options=list(load_models()), value="Llama 3.1 8B", description="model", **full)
+    quant = w.Dropdown(options=list(QUANT_LADDER), value="Q4_K_M", description="quant", **full)
+    context = w.SelectionSlider(options=list(CONTEXTS), value=8192, description="context (tokens)", **full)
     gpu = w.Dropdown(options=list(gpus), value=next(iter(gpus)) if card is not None else "RTX 3090",
-                     description="GPU")
-    cache = w.Dropdown(options=list(KV_CACHE_TYPES), value="f16", description="KV cache")
-    offload = w.Dropdown(options=[("all layers", -1), ("as many as fit", "auto")], value=-1, description="offload")
-    experts = w.Dropdown(options=[("none", 0)], value=0, description="experts in RAM")
+                     description="GPU", **full)
+    cache = w.Dropdown(options=list(KV_CACHE_TYPES), value="f16", description="KV cache", **full)
+    offload = w.Dropdown(options=[("all layers", -1), ("as many as fit", "auto")], value=-1, description="offload",
+                         **full)
+    experts = w.Dropdown(options=[("none", 0)], value=0, description="experts in RAM", **full)
     out = w.Output()
     switching = []  # non-empty while a model change rebuilds the experts control
 
@@ -101,10 +110,12 @@ def will_it_run_app(card=None):
             display(fig)
             plt.close(fig)
             print(verdict_line(result))
-            best = best_settings(arch, chosen, min(context.value, arch.max_context), cache_type=cache.value)
-            print(f"best that fits entirely: {best['quant']} up to {best['max_context']} tokens"
-                  if best["quant"] else "no quant fits this context entirely on this device")
-            display(best_settings_table(best))
+            ctx = min(context.value, arch.max_context)
+            best = best_settings(arch, chosen, ctx, cache_type=cache.value)
+            entirely = "entirely on the device" + (" (every expert too)" if arch.is_moe else "")
+            print(f"most bits that fit {entirely}: {best['quant']} up to {best['max_context']:,} tokens; fewer bits "
+                  "run faster (below)" if best["quant"] else f"no quant fits this context {entirely}")
+            display(best_settings_table(best, ctx))
 
     model.observe(lambda change: show_experts(get_model(change["new"]).architecture), names="value")
     for control in (model, quant, context, gpu, cache, offload, experts):

@@ -1,5 +1,6 @@
 """The will-it-run widget builds, reacts to its controls, and its figure shows the plan."""
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")
 
@@ -43,10 +44,16 @@ def test_figure_and_best_settings():
     fig = breakdown_figure(result, "RTX 3090")
     assert "fits" in fig.axes[0].get_title()
     best = best_settings(arch, get_gpu("RTX 3060 12GB"), 8192)
-    table = best_settings_table(best)
-    assert best["quant"] == table.index[table.iloc[:, 0] >= 8192][0]
-    contexts = list(table.iloc[:, 0])
+    table = best_settings_table(best, 8192)
+    contexts = [largest for _, largest, _ in best["table"]]
+    assert best["quant"] == next(q for q, largest, _ in best["table"] if largest >= 8192)
     assert contexts == sorted(contexts)  # fewer bits leave room for more context
+    speeds = [s for _, largest, s in best["table"] if largest >= 8192]
+    assert speeds == sorted(speeds)  # fewer bits read faster
+    assert table.loc["F16"].iloc[0] == "does not fit" and pd.isna(table.loc["F16"].iloc[1])
+    assert list(table.columns) == ["largest context that fits entirely (tokens)", "estimated tokens/s at 8,192 tokens"]
+    legend = fig.axes[0].get_legend()
+    assert legend.get_bbox_to_anchor().x0 > fig.axes[0].get_window_extent().x1 - 1  # beside the bars
 
 
 def test_verdict_line_names_the_context_of_its_speed():
