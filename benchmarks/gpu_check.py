@@ -57,9 +57,10 @@ def gpu_buffers(path, context: int = 4096) -> dict:
     """Model, KV and compute buffers (MiB) llama.cpp reports for ``path`` on the GPU, through llama-cpp-python."""
     import contextlib
     import io
-    import re
 
     import llama_cpp
+
+    from helpers.llm.context import buffers_by_device
 
     if not llama_cpp.llama_supports_gpu_offload():
         return {"skipped": "this llama-cpp-python has no GPU backend (see the README for a CUDA/Metal build)"}
@@ -67,11 +68,7 @@ def gpu_buffers(path, context: int = 4096) -> dict:
     with contextlib.redirect_stderr(log):
         model = llama_cpp.Llama(str(path), n_ctx=context, n_gpu_layers=-1, flash_attn=True, verbose=True)
         del model
-    found = {}
-    for kind in ("model", "KV", "compute"):
-        sizes = re.findall(rf"(\w+) {kind} buffer size =\s+([\d.]+) MiB", log.getvalue())
-        found[kind] = {device: float(mib) for device, mib in sizes}
-    return {"n_ctx": context, "flash_attention": True, **found}
+    return {"n_ctx": context, "flash_attention": True, **buffers_by_device(log.getvalue())}
 
 
 def main(argv=None) -> int:

@@ -34,6 +34,7 @@ _KV_LINE = re.compile(r"llama_kv_cache:\s+size =\s+([\d.]+) MiB \(\s*(\d+) cells
 _COMPUTE_LINE = re.compile(r"(\S+) compute buffer size =\s+([\d.]+) MiB")
 _OUTPUT_LINE = re.compile(r"(\S+)\s+output buffer size =\s+([\d.]+) MiB")
 _MODEL_LINE = re.compile(r"(\S+) model buffer size =\s+([\d.]+) MiB")
+_KV_BUFFER_LINE = re.compile(r"(\S+) KV buffer size =\s+([\d.]+) MiB")
 _TRAIN_LINE = re.compile(r"n_ctx_train\s+=\s+(\d+)")
 _OVERFLOW_LINE = re.compile(r"^.*\(\d+\) > n_ctx_train \(\d+\).*$", re.MULTILINE)
 
@@ -82,6 +83,13 @@ def parse_llama_log(text: str) -> LlamaBuffers:
     return LlamaBuffers(kv_bytes=_mib(total), k_bytes=_mib(k_mib), v_bytes=_mib(v_mib), k_type=k_type,
                         v_type=v_type, cells=int(cells), layers=int(layers), compute_bytes=compute,
                         output_bytes=output, model_bytes=model)
+
+
+def buffers_by_device(text: str) -> dict:
+    """{"model" | "KV" | "compute": {device: MiB}} from a llama.cpp log, device as llama.cpp names it ("CUDA0",
+    "Metal", "CPU_Mapped", "CUDA_Host"): where each buffer went when some of it is on a GPU."""
+    return {kind: {device: float(mib) for device, mib in pattern.findall(text)}
+            for kind, pattern in (("model", _MODEL_LINE), ("KV", _KV_BUFFER_LINE), ("compute", _COMPUTE_LINE))}
 
 
 def trained_context(text: str) -> int:

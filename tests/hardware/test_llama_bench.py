@@ -54,3 +54,16 @@ def test_json_fields_are_read_as_the_record_names_them():
     assert backend_of("CUDA") == "CUDA" and backend_of("BLAS") == "CPU"
     with pytest.raises(ValueError, match="either pp or tg"):
         parse_llama_bench_json('[{"n_prompt": 8, "n_gen": 8, "avg_ts": 1}]')
+
+
+def test_the_gpu_check_refuses_a_device_without_a_sourced_bandwidth(capsys):
+    import importlib.util
+
+    from helpers.course.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("gpu_check", REPO_ROOT / "benchmarks" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--device", "RTX 9999"])
+    assert "RTX 9999" in capsys.readouterr().err and "data/benchmark_devices.csv" in gpu_check.__doc__

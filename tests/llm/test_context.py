@@ -201,3 +201,15 @@ def test_sequence_nll_is_window_nll_of_one_window_in_any_batch_size():
         sequence_nll(llm, ids * 2)
     with pytest.raises(ValueError, match="batch_size"):
         sequence_nll(llm, ids, batch_size=0)
+
+
+def test_buffers_by_device_reads_a_gpu_load_log():
+    from helpers.llm.context import buffers_by_device
+
+    log = ("load_tensors:        CUDA0 model buffer size =  4403.49 MiB\n"
+           "load_tensors:   CPU_Mapped model buffer size =   281.81 MiB\n"
+           "llama_kv_cache:      CUDA0 KV buffer size =  1024.00 MiB\n"
+           "llama_context:      CUDA0 compute buffer size =   560.00 MiB\n"
+           "llama_context:  CUDA_Host compute buffer size =    24.01 MiB\n")
+    assert buffers_by_device(log) == {"model": {"CUDA0": 4403.49, "CPU_Mapped": 281.81}, "KV": {"CUDA0": 1024.0},
+                                      "compute": {"CUDA0": 560.0, "CUDA_Host": 24.01}}
