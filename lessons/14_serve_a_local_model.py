@@ -382,8 +382,10 @@ pd.DataFrame.from_dict(estimates, orient="index").round(1)
 # to published llama.cpp runs) instead of a measurement: with *b* replies batched, one step reads
 # the weights once plus each slot's KV cache and pays the fixed time of every layer once; slots are
 # limited by the card's memory less the 1 GiB margin (notebook 09); and every turn first reads the
-# conversation so far (1,000 prompt tokens here), at the card's fp16 rate — the server should stay
-# below 80 % busy, because waits grow without bound as a queue fills. The published runs behind
+# conversation so far (1,000 prompt tokens here), at the prompt rate the card reached in published
+# llama-bench runs (or, for a card with none, its fp16 shader rate, which makes that time an upper
+# bound; llama-server's prompt cache would shorten it) — the server should stay below 80 % busy,
+# because waits grow without bound as a queue fills. The published runs behind
 # the speed model are single-request benchmarks, so the batched speed is an extrapolation; the
 # full model is in `helpers/serving/sizing.py`.
 
@@ -398,7 +400,7 @@ for model, gpu in [("Llama 3.2 3B", "RTX 3060 12GB"), ("Llama 3.1 8B", "RTX 3060
     rows.append({"model": model, "GPU": gpu, "slots that fit (4k each)": e.slots_that_fit, "slots used": e.slots_used,
                  "tokens/s each": round(e.tokens_per_second_each, 1), "prompt s/turn": round(e.prompt_seconds_per_turn, 2),
                  "learners (by slots)": round(e.learners_by_slots), "learners (80% busy)": round(e.learners_by_utilization),
-                 "learners": round(e.learners)})
+                 "learners": round(e.learners), "prompt rate from": e.prompt_rate_source})
 pd.DataFrame(rows).set_index(["model", "GPU"])
 
 # %% [markdown]

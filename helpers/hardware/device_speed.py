@@ -275,3 +275,14 @@ def prompt_checks(rows=None) -> list:
                 flops = float(np.mean([o.tokens_per_second * prompt_flops_per_token(o) for o in others]))
                 checks.append(PromptCheck(r, flops / prompt_flops_per_token(r)))
     return checks
+
+
+def prompt_flops_per_second(device_name: str):
+    """The prompt-processing rate (FLOP/s) ``device_name`` reached in its published ppN runs (their median), or
+    None when the record has none: a measured rate with the device's tensor cores and kernels, where the
+    catalog's fp16 figure is the shader rate without them."""
+    runs = [r for r in load_published_speeds() if r.device == device_name and r.phase == "prompt" and r.depth == 0
+            and not r.not_fitted_because]
+    if not runs:
+        return None
+    return float(np.median([r.tokens_per_second * prompt_flops_per_token(r) for r in runs]))

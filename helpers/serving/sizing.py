@@ -23,7 +23,7 @@ bandwidth in GB/s; compute in TFLOPS (10**12 operations per second).
 from dataclasses import dataclass
 
 from helpers.course.catalog import get_gpu, get_model
-from helpers.hardware.device_speed import speed_model
+from helpers.hardware.device_speed import prompt_flops_per_second, speed_model
 from helpers.hardware.roofline import SpeedModel
 from helpers.memory.architecture import active_parameter_count
 from helpers.memory.gguf_size import bytes_read_per_token
@@ -103,6 +103,7 @@ class GPUWorkshopEstimate:
     learners_by_slots: float  # Little's law over the slots in use
     learners_by_utilization: float  # server busy TARGET_UTILIZATION of the time
     learners: float  # the smaller of the two
+    prompt_rate_source: str = ""  # where the prompt-processing rate came from
 
 
 def gpu_workshop_estimate(model: str, mix: str, gpu: str, context_per_learner: int = 4096, prompt_tokens: int = 1000,
@@ -113,8 +114,11 @@ def gpu_workshop_estimate(model: str, mix: str, gpu: str, context_per_learner: i
 
     Slots that fit: (usable GPU bytes - weights, compute buffer and runtime for one slot) / KV bytes
     per slot of ``context_per_learner`` tokens, at most ``max_slots``. Slots used: the most, up to
-    that, whose batched speed stays at or above the floor. The fp16 rate in ``data/gpus.csv`` is
-    the shader rate without tensor cores, so the prompt time is an upper bound.
+    that, whose batched speed stays at or above the floor. Prompt time: the card's published
+    prompt-processing rate (``prompt_flops_per_second``) where the record has one, else the fp16 rate
+    of ``data/gpus.csv``, the shader rate without tensor cores (then the prompt time is an upper bound).
+    Every turn re-reads its whole prompt: llama-server's prompt cache, which keeps each slot's last
+    prompt, would shorten it.
     """
     arch = get_model(model).architecture
     card = get_gpu(gpu)
@@ -130,12 +134,14 @@ def gpu_workshop_estimate(model: str, mix: str, gpu: str, context_per_learner: i
         if each < floor_tokens_per_second:
             break
         used, speed = slots, each
-    prompt_s = prompt_tokens * 2 * active_parameter_count(arch) / (card.fp16_tflops * 1e12)
+    published = prompt_flops_per_second(card.name)
+    source = "published prompt runs of this card" if published else "fp16 shader rate (an upper bound on the time)"
+    prompt_s = prompt_tokens * 2 * active_parameter_count(arch) / (published or card.fp16_tflops * 1e12)
     if not used:
-        return GPUWorkshopEstimate(model, mix, gpu, context_per_learner, fit, 0, 0.0, prompt_s, 0.0, 0.0, 0.0)
+        return GPUWorkshopEstimate(model, mix, gpu, context_per_learner, fit, 0, 0.0, prompt_s, 0.0, 0.0, 0.0, source)
     by_slots = learners_served(used, prompt_s, reply_tokens, speed, think_s)
     turn_s = prompt_s + reply_tokens / speed + think_s
     server_s_per_turn = prompt_s + reply_tokens / (speed * used)
     by_utilization = TARGET_UTILIZATION * turn_s / server_s_per_turn
     return GPUWorkshopEstimate(model, mix, gpu, context_per_learner, fit, used, speed, prompt_s, by_slots,
-                               by_utilization, min(by_slots, by_utilization))
+                               by_utilization, min(by_slots, by_utilization), source)

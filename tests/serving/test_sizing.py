@@ -65,3 +65,17 @@ def test_gpu_estimate_is_bounded_by_memory_speed_and_busy_time():
     assert small.learners == min(small.learners_by_slots, small.learners_by_utilization) > 0
     assert big.learners > small.learners and big.prompt_seconds_per_turn < small.prompt_seconds_per_turn
     assert gpu_workshop_estimate("Llama 3.1 70B", "Q4_K_M", "RTX 3060 12GB").learners == 0  # does not fit
+
+
+def test_prompt_time_comes_from_the_cards_published_prompt_runs_where_there_are_some():
+    from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.device_speed import prompt_flops_per_second
+    from helpers.memory.architecture import active_parameter_count
+
+    rtx3090 = gpu_workshop_estimate("Llama 3.1 8B", "Q4_K_M", "RTX 3090", prompt_tokens=1000)
+    flops = prompt_flops_per_second("RTX 3090")
+    assert flops > get_gpu("RTX 3090").fp16_tflops * 1e12  # tensor cores: above the shader rate
+    expected = 1000 * 2 * active_parameter_count(get_model("Llama 3.1 8B").architecture) / flops
+    assert rtx3090.prompt_seconds_per_turn == pytest.approx(expected) and "published" in rtx3090.prompt_rate_source
+    unpublished = gpu_workshop_estimate("Llama 3.1 8B", "Q4_K_M", "RTX 4060 8GB")
+    assert prompt_flops_per_second("RTX 4060 8GB") is None and "upper bound" in unpublished.prompt_rate_source
