@@ -571,23 +571,23 @@ plt.show()
 
 # %% [markdown]
 # And speed: generation tokens/s on this machine (32 greedy tokens after a 16-token prompt,
-# `N_THREADS` threads). All six files stay loaded and are measured in turns, several times, so that
-# a busy moment of the machine hits every file alike: median, lowest and highest. Read a difference
+# `N_THREADS` threads). The six files are measured in turns, several times, so that a busy moment of
+# the machine hits every file alike: median, lowest and highest. One file is loaded at a time (six at
+# once would hold all their weights in memory); each load is warmed up with a few tokens first, which
+# pages its weights in. Read a difference
 # only where the ranges do not overlap (`benchmarks/requantization.py` measures more repetitions,
 # at 1 and 2 threads, shown further down):
 
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.measured_speed import load_llama, measure_speed, median_and_range
 
-speed_models = {name: load_llama(path, N_THREADS, n_ctx=64) for name, path in files.items()}
 speed_runs = {name: [] for name in files}
-for repeat in range(-1, 3 if QUICK else 7):  # repeat -1 warms up: the first run pages the weights in
+for repeat in range(3 if QUICK else 7):
     for name, path in files.items():
-        result = measure_speed(path, 16, 32, threads=N_THREADS, llm=speed_models[name], seed=max(repeat, 0))
-        if repeat >= 0:
-            speed_runs[name].append(result)
-for model in speed_models.values():
-    model.close()
+        llm = load_llama(path, N_THREADS, n_ctx=64)
+        measure_speed(path, 4, 4, threads=N_THREADS, llm=llm)  # warm-up: pages the weights in
+        speed_runs[name].append(measure_speed(path, 16, 32, threads=N_THREADS, llm=llm, seed=repeat))
+        llm.close()
 workdir.cleanup()
 pd.DataFrame({name: median_and_range(runs) for name, runs in speed_runs.items()}).T[
     [f"generation tokens/s ({k})" for k in ("median", "lowest", "highest")]].round(1)

@@ -60,13 +60,21 @@ def llama_bits_per_weight(llm) -> float:
     return bits_per_weight(int(llama_cpp.llama_model_size(llm.model)), int(llama_cpp.llama_model_n_params(llm.model)))
 
 
+ROWS_AT_A_TIME = 32  # positions of a (positions, vocab) array worked on at once: float64 copies of a whole
+# 256 x 49,152 window are 100 MB each, and a few at once would double a notebook's memory
+
+
 def kl_divergence(ref_log_probs, log_probs) -> np.ndarray:
     """``KL(P_ref || P)`` in nats for each position (row) of two (positions, vocab) log-probability arrays."""
-    ref = np.asarray(ref_log_probs, np.float64)
-    other = np.asarray(log_probs, np.float64)
-    if ref.shape != other.shape or ref.ndim != 2:
-        raise ValueError(f"need two (positions, vocab) arrays of one shape, got {ref.shape} and {other.shape}")
-    return (np.exp(ref) * (ref - other)).sum(axis=1)
+    if np.shape(ref_log_probs) != np.shape(log_probs) or np.ndim(ref_log_probs) != 2:
+        raise ValueError(f"need two (positions, vocab) arrays of one shape, got {np.shape(ref_log_probs)} and "
+                         f"{np.shape(log_probs)}")
+    out = np.empty(len(ref_log_probs))
+    for start in range(0, len(out), ROWS_AT_A_TIME):
+        rows = slice(start, start + ROWS_AT_A_TIME)
+        ref, other = np.asarray(ref_log_probs[rows], np.float64), np.asarray(log_probs[rows], np.float64)
+        out[rows] = (np.exp(ref) * (ref - other)).sum(axis=1)
+    return out
 
 
 def token_nll(log_probs, targets) -> np.ndarray:
@@ -96,7 +104,9 @@ def next_token_log_probs(llm, ids) -> np.ndarray:
 
     llm.reset()
     llm.eval(list(ids))
-    return log_softmax(np.asarray(llm.scores[:len(ids) - 1])).astype(np.float32)
+    scores = llm.scores[:len(ids) - 1]
+    return np.concatenate([log_softmax(scores[i:i + ROWS_AT_A_TIME]).astype(np.float32)
+                           for i in range(0, len(scores), ROWS_AT_A_TIME)])
 
 
 @dataclass(frozen=True)
