@@ -303,8 +303,7 @@ print(format_text(assess_file(read_header(chat_model_path()), 4096, gpu=get_gpu(
 #     python -m helpers.memory.willitrun --hf bartowski/Qwen2.5-7B-Instruct-GGUF:Qwen2.5-7B-Instruct-Q4_K_M.gguf@f4b6063c19a94c15fe9031d8afbbb9df7ec8b93f --gpu "RTX 3060 12GB"
 #     python -m helpers.hub.download bartowski/Qwen2.5-7B-Instruct-GGUF:Qwen2.5-7B-Instruct-Q4_K_M.gguf@f4b6063c19a94c15fe9031d8afbbb9df7ec8b93f --dest models/
 #
-# (This notebook stays offline; the course's tests run both against a small hub they start on
-# 127.0.0.1.) A short list of real models to start with, sizes as the hub lists them (sources in
+# (This notebook stays offline: run those two lines in a terminal when you are online.) A short list of real models to start with, sizes as the hub lists them (sources in
 # `data/curated_models.json`), each judged by the estimator at 4,096 tokens (images: 512x512):
 
 # %%

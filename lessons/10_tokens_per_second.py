@@ -347,7 +347,7 @@ table.round(2)
 # points exactly, which proves nothing: a fit is tested by predicting a model it has not seen. The
 # repository's benchmark (`benchmarks/tokens_per_second.py`) does that with more models and mixes,
 # each predicted from a fit that leaves it out: see
-# `benchmarks/results/tokens_per_second.md` for the table on the course machine.
+# `benchmarks/results/tokens_per_second.md` for such a table (your machine's numbers will differ).
 #
 # **A real model.** Everything above ran random weights, which read exactly as many bytes per token
 # as trained ones. The course's real chat model, SmolLM2-135M-Instruct (a Q4_1 file, notebook 03),

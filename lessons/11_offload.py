@@ -284,7 +284,9 @@ pd.DataFrame([("weights + KV per GPU (GiB)", round(per_gpu[0] / 2**30, 2)),
 # **A workshop server.** With JupyterHub (or a Binder deployment) every learner gets a kernel; each
 # kernel that loads a model holds its own copy in RAM (llama.cpp maps the file read-only, so the
 # page cache can share the weights between kernels on one machine, but KV cache and buffers are
-# per kernel). A safe plan counts each learner's whole memory plan plus the kernel itself.
+# per kernel). A safe plan counts each learner's whole memory plan plus the kernel itself. That is the
+# memory ceiling only: so many learners generating at once share the cores and the memory bus, and
+# notebook 14 sizes a room by how busy the server gets.
 
 # %%
 from helpers.hardware.offload import learners_per_server
