@@ -147,6 +147,10 @@ class GPU:
         return int(self.memory_gib * 2**30)
 
 
+# The system RAM beside a discrete GPU when none is named: the machine notebooks 09-13 compare with.
+DEFAULT_SYSTEM_RAM = "CPU desktop DDR5-5600 dual-channel"
+
+
 def _device_class(row: dict, filename: str, kind: str = None) -> str:
     """The row's device class, checked against DEVICE_CLASSES and (when given) the row's kind of memory."""
     device_class = row["device_class"]

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,10 +106,8 @@ def append_rows(rows, path=PUBLISHED_SPEEDS_CSV) -> None:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writerows(rows)
     new = old + ("" if old.endswith("\n") else "\n") + buffer.getvalue()
-    trial = path.with_name(path.name + ".check")
-    trial.write_text(new, encoding="utf-8")
-    try:
-        load_published_speeds(trial)  # every row checked (device, model, mix, source) before the file changes
-    finally:
-        trial.unlink()
+    with tempfile.TemporaryDirectory() as folder:  # every row checked (device, model, mix, source) first
+        trial = Path(folder) / path.name
+        trial.write_text(new, encoding="utf-8")
+        load_published_speeds(trial)
     write_text_atomic(path, new)

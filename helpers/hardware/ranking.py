@@ -9,14 +9,13 @@ Prices in US dollars (catalog list prices), speeds in tokens/s.
 """
 from dataclasses import dataclass
 
-from helpers.course.catalog import GPU, get_gpu, load_gpus
+from helpers.course.catalog import DEFAULT_SYSTEM_RAM, GPU, get_gpu, load_gpus
 from helpers.hardware.device_speed import speed_model, typical_error
 from helpers.hardware.offload import best_fitting_point, offload_curve
 from helpers.memory.architecture import Architecture
 from helpers.memory.vram import memory_plan, usable_gpu_bytes
 
-DEFAULT_RAM_GBPS = 89.6  # DDR5-5600 dual channel (data/gpus.csv), the host RAM beside a discrete GPU
-HOST_RAM = "CPU desktop DDR5-5600 dual-channel"  # its catalog row: the speed model of the layers left in RAM
+DEFAULT_RAM_GBPS = get_gpu(DEFAULT_SYSTEM_RAM).bandwidth_gbps  # GB/s of the host RAM beside a discrete GPU
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def assess_device(arch: Architecture, quant: str, context: int, gpu: GPU,
     """Best setting of ``arch`` at ``quant`` and ``context`` on ``gpu``; ``None``-free: CPU rows use their own RAM."""
     if gpu.kind == "discrete":
         curve = offload_curve(arch, quant, context, gpu.bandwidth_gbps, ram_bandwidth_gbps, speed_model(gpu),
-                              speed_model(get_gpu(HOST_RAM)))
+                              speed_model(get_gpu(DEFAULT_SYSTEM_RAM)))
         best = best_fitting_point(curve, usable_gpu_bytes(gpu))
         return DeviceOption(gpu.name, gpu.kind, gpu.price_usd, best.n_gpu_layers == arch.n_layers + 1,
                             best.n_gpu_layers, best.tokens_per_second, gpu.power_w, *_errors(gpu))

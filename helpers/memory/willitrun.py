@@ -30,7 +30,7 @@ import math
 import sys
 from dataclasses import dataclass, replace
 
-from helpers.course.catalog import GPU, get_gpu, get_model, load_gpus, load_models
+from helpers.course.catalog import DEFAULT_SYSTEM_RAM, GPU, get_gpu, get_model, load_gpus, load_models
 from helpers.gguf.header import read_header
 from helpers.hardware.device_speed import speed_model, tokens_per_second, typical_error
 from helpers.hardware.offload import bytes_read_split, offload_seconds_per_token
@@ -54,9 +54,9 @@ from helpers.memory.vram import (
 )
 
 MAX_VRAM_GIB = 4096.0
-# System RAM for a GPU/RAM split when none is named: the machine notebook 09 compares with (data/gpus.csv).
-# Its device class also gives the speed model of a CPU run (helpers.hardware.device_speed).
-SYSTEM_RAM = "CPU desktop DDR5-5600 dual-channel"
+# System RAM for a GPU/RAM split when none is named (data/gpus.csv); its device class also gives the
+# speed model of a CPU run (helpers.hardware.device_speed).
+SYSTEM_RAM = DEFAULT_SYSTEM_RAM
 
 
 @dataclass(frozen=True)
@@ -205,11 +205,10 @@ def _split_speed(arch, quant, plan, n_gpu_layers, n_cpu_moe, gpu, bandwidth_gbps
         unified = gpu is not None and gpu.kind == "unified"
         ram_bandwidth_gbps = gpu.bandwidth_gbps if unified else get_gpu(SYSTEM_RAM).bandwidth_gbps
     gpu_read, cpu_read = bytes_read_split(arch, quant, n_gpu_layers, n_cpu_moe)
-    ram = get_gpu(SYSTEM_RAM)
     gpu_layers = plan.layers_on_gpu
     cpu_layers = n_cpu_moe if n_cpu_moe else arch.n_layers - gpu_layers
     seconds = offload_seconds_per_token(gpu_read + plan.kv_gpu, cpu_read + plan.kv_cpu, gpu_bandwidth,
-                                        ram_bandwidth_gbps, speed_model(gpu or DEFAULT_GPU_CLASS), speed_model(ram),
+                                        ram_bandwidth_gbps, speed_model(gpu or DEFAULT_GPU_CLASS), speed_model(get_gpu(SYSTEM_RAM)),
                                         gpu_layers, cpu_layers)
     return 1 / seconds, ram_bandwidth_gbps
 
@@ -254,10 +253,7 @@ def _name_flash_attention(verdict, flash_attention: bool, other_gpu_bytes: int):
 
 def _speed_error(speed, plan, gpu):
     """The 90% error of the speed's device class (the GPU's, or the CPU's for a CPU-only plan); None without a speed."""
-    if speed is None:
-        return None
-    on_cpu = plan.layers_on_gpu == 0 and not plan.output_on_gpu and (gpu is None or gpu.kind != "unified")
-    return typical_error(get_gpu(SYSTEM_RAM) if on_cpu else (gpu or DEFAULT_GPU_CLASS)).p90_abs_error
+    return None if speed is None else typical_error(_speed_device(plan, gpu)).p90_abs_error
 
 
 def file_bytes_read_per_token(header, arch: Architecture) -> int:
@@ -281,10 +277,15 @@ def _speed(arch, weight_bytes_per_token, context, cache_type, batch, plan, gpu, 
         if gpu is None or (all_cpu and gpu.kind == "discrete"):
             return None
         bandwidth_gbps = gpu.bandwidth_gbps
-    runs_on_cpu = all_cpu and (gpu is None or gpu.kind != "unified")
-    device = get_gpu(SYSTEM_RAM) if runs_on_cpu else (gpu or DEFAULT_GPU_CLASS)
     per_token = weight_bytes_per_token + kv_cache_bytes(arch, context, batch, cache_type)
-    return tokens_per_second(per_token, arch.n_layers, device, bandwidth_gbps)
+    return tokens_per_second(per_token, arch.n_layers, _speed_device(plan, gpu), bandwidth_gbps)
+
+
+def _speed_device(plan, gpu):
+    """The device whose speed model a plan's speed follows: the system RAM's for a CPU-only plan (unless the
+    memory is unified, where CPU and GPU share it), else the GPU's (a consumer card's when only its size is known)."""
+    on_cpu = plan.layers_on_gpu == 0 and not plan.output_on_gpu and (gpu is None or gpu.kind != "unified")
+    return get_gpu(SYSTEM_RAM) if on_cpu else (gpu or DEFAULT_GPU_CLASS)
 
 
 # Mixes a learner would pick, from most to fewest bits per weight.
