@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.course.atomic import atomic_path
 from helpers.gguf.quantize import quantize
+from helpers.gguf.writer import write_gguf_file
 from helpers.memory.architecture import Architecture, model_tensors
 from helpers.memory.gguf_size import is_quantizable
 
@@ -132,10 +132,9 @@ def write_random_gguf(arch: Architecture, path, seed: int = 0, context: int = No
     import gguf
 
     check_supported(arch)
-    path = Path(path)
     rng = np.random.default_rng(seed)
-    with atomic_path(path) as tmp:
-        writer = gguf.GGUFWriter(str(tmp), arch.family)
+
+    def add_metadata(writer):
         writer.add_name(f"{arch.name} (random weights)")
         add_hyperparameters(writer, arch, context)
         writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
@@ -143,13 +142,9 @@ def write_random_gguf(arch: Architecture, path, seed: int = 0, context: int = No
         writer.add_bos_token_id(1)
         writer.add_eos_token_id(2)
         writer.add_unk_token_id(0)
-        for t in model_tensors(arch):
-            writer.add_tensor(t.name, random_tensor(t.shape, rng, keep_f32=not is_quantizable(t)))
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-    return path
+
+    tensors = ((t.name, random_tensor(t.shape, rng, keep_f32=not is_quantizable(t))) for t in model_tensors(arch))
+    return write_gguf_file(path, arch.family, add_metadata, tensors)
 
 
 def file_stem(arch: Architecture, quant: str) -> str:
@@ -182,25 +177,16 @@ def cached_random_gguf(arch: Architecture, quant: str, folder, seed: int = 0, ke
 
 def write_random_llama_gguf(path, arch: Architecture, seed: int = 0) -> Path:
     """An F32 llama GGUF with random weights, ``arch``'s tensors (experts too) and a SentencePiece-style vocab."""
-    import gguf
-
     if arch.family != "llama" or arch.vocab < 300:
         raise ValueError(f"needs a llama-family architecture with vocab >= 300, got {arch.family!r}, {arch.vocab}")
     rng = np.random.default_rng(seed)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        w = gguf.GGUFWriter(str(tmp), "llama")
-        add_hyperparameters(w, arch)
-        if arch.is_moe:
-            w.add_expert_count(arch.n_experts)
-            w.add_expert_used_count(arch.n_experts_used)
-        add_byte_fallback_vocab(w, arch.vocab)
-        for t in model_tensors(arch):
-            shape = tuple(reversed(t.shape))  # numpy order: rows first
-            data = np.ones(shape, np.float32) if len(shape) == 1 else rng.standard_normal(shape).astype(np.float32) * 0.02
-            w.add_tensor(t.name, data)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
-    return path
+
+    def add_metadata(writer):
+        add_hyperparameters(writer, arch)  # experts' keys too (add_family_hyperparameters)
+        add_byte_fallback_vocab(writer, arch.vocab)
+
+    def tensor(shape):  # numpy order: rows first
+        return np.ones(shape, np.float32) if len(shape) == 1 else rng.standard_normal(shape).astype(np.float32) * 0.02
+
+    tensors = ((t.name, tensor(tuple(reversed(t.shape)))) for t in model_tensors(arch))
+    return write_gguf_file(path, "llama", add_metadata, tensors)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.course.atomic import atomic_path
 from helpers.gguf.header import open_checked
 from helpers.gguf.quantize import quantize
 from helpers.gguf.random_weights import add_byte_fallback_vocab, add_hyperparameters
+from helpers.gguf.writer import write_gguf_file
 from helpers.memory.architecture import Architecture, model_tensors
 from helpers.quantization.block_formats import check_format
 
@@ -49,23 +49,17 @@ def awkward_matrix(rows: int, cols: int, seed: int) -> np.ndarray:
 
 def write_check_gguf(path, arch: Architecture = CHECK_ARCH, seed: int = 0) -> dict:
     """Write an F32 llama GGUF with :func:`awkward_matrix` weights; returns ``{name: float32 array}``."""
-    import gguf
-
     tensors = {}
     for i, t in enumerate(model_tensors(arch)):
         shape = tuple(reversed(t.shape))  # numpy order: rows first
         tensors[t.name] = (np.ones(shape, np.float32) if len(shape) == 1
                            else awkward_matrix(shape[0], shape[1], seed + i))
-    with atomic_path(path) as tmp:
-        w = gguf.GGUFWriter(str(tmp), "llama")
-        add_hyperparameters(w, arch)
-        add_byte_fallback_vocab(w, arch.vocab)
-        for name, data in tensors.items():
-            w.add_tensor(name, data)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
+
+    def add_metadata(writer):
+        add_hyperparameters(writer, arch)
+        add_byte_fallback_vocab(writer, arch.vocab)
+
+    write_gguf_file(path, "llama", add_metadata, tensors.items())
     return tensors
 
 

@@ -6,12 +6,11 @@ Quantization runs through llama.cpp itself (:mod:`helpers.gguf.quantize`).
 """
 from pathlib import Path
 
-import gguf
 import numpy as np
 
-from helpers.course.atomic import atomic_path
 from helpers.course.paths import BUILD_DIR
 from helpers.gguf.quantize import ftype, quantize
+from helpers.gguf.writer import write_gguf_file
 from helpers.training.checkpoint import load_model
 
 # Speeches as the model was trained on them: BOS, then "ROLE:\n" + text, blank line between turns.
@@ -61,9 +60,8 @@ def write_gguf(model, vocab, path, dtype: str = "F32") -> Path:
     if dtype not in ("F32", "F16"):
         raise ValueError(f"dtype must be 'F32' or 'F16' (quantize for others), got {dtype!r}")
     cfg = model.cfg
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        w = gguf.GGUFWriter(str(tmp), "llama")
+
+    def add_metadata(w):
         w.add_name("tiny_llama (Shakespeare)")
         w.add_context_length(cfg.n_ctx)
         w.add_embedding_length(cfg.d_model)
@@ -85,16 +83,13 @@ def write_gguf(model, vocab, path, dtype: str = "F32") -> Path:
         w.add_add_bos_token(True)
         w.add_add_eos_token(False)
         w.add_chat_template(CHAT_TEMPLATE)
-        for name, tensor in model.state_dict().items():
-            data = tensor.detach().cpu().numpy().astype(np.float32)
-            if dtype == "F16" and data.ndim > 1:
-                data = data.astype(np.float16)
-            w.add_tensor(tensor_name(name), data)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
-    return path
+
+    def tensor(data):
+        return data.astype(np.float16) if dtype == "F16" and data.ndim > 1 else data
+
+    tensors = ((tensor_name(name), tensor(t.detach().cpu().numpy().astype(np.float32)))
+               for name, t in model.state_dict().items())
+    return write_gguf_file(path, "llama", add_metadata, tensors)
 
 
 def _is_fresh(derived: Path, source: Path) -> bool:
