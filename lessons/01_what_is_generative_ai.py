@@ -29,7 +29,7 @@
 # **Time:** 20 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 CORPUS_FILE = None  # None: the course's Shakespeare training text in data/; or any UTF-8 text file (relative to the course folder, or absolute)
 

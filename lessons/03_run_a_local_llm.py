@@ -35,7 +35,7 @@
 # **Time:** 30 minutes · **Needs:** CPU only (a GPU is optional: `N_GPU_LAYERS`)
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = "data/tiny_llama/tiny_llama-q8_0.gguf"  # any GGUF: relative to the course folder, or absolute
 N_CTX = 256  # context window in tokens
@@ -221,8 +221,8 @@ print("finish reason:", reply["choices"][0]["finish_reason"], "| usage:", reply[
 # ## 6. Speed and memory, measured
 #
 # **Threads.** Prompt and generation speed with 1 and 2 threads, measured in turns (1, 2, 1, 2, ...)
-# so that a busy moment of the machine hits both alike: median, lowest and highest of the runs (on
-# your machine, so this cell's output is not checked):
+# so that a busy moment of the machine hits both alike: median, lowest and highest of the runs
+# (your own machine's numbers will differ from the stored ones):
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
@@ -438,7 +438,7 @@ print("The capital of France is" + smol_llm.create_completion("The capital of Fr
 # **Its memory and speed, measured.** The same estimate as in section 2, from the file itself,
 # beside what llama.cpp reports and the growth of a fresh process that loads the model and generates
 # 8 tokens, then prompt and generation speed, measured in turns as in section 6 (your machine's
-# numbers, so these cells are not checked). The full run compares 1 and 2 threads and says whether
+# numbers will differ from the stored ones). The full run compares 1 and 2 threads and says whether
 # their ranges overlap; the quick run (the stored one) measures 1 thread only, to stay short.
 
 # %% tags=["nbval-ignore-output"]

@@ -33,7 +33,7 @@
 # **Time:** 35 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 N_CTX = 1024  # context window in tokens
 N_THREADS = 1  # one thread: on a 2-core machine that also runs other work, two llama.cpp threads wait for each other
@@ -386,7 +386,7 @@ rules.loc[["root", "stars-kv", "stars", "integer", "string", "char", "space"]]
 #
 # What those rules let through, measured: `benchmarks/json_grammar.py --llama-server` sends the
 # same 24 reviews, as the same prompt tokens at temperature 0, through both converters. Its stored
-# results (not compared in tests: a rerun on another machine rewrites them):
+# results (a rerun on your machine rewrites them):
 
 # %% tags=["nbval-ignore-output"]
 from IPython.display import Markdown
@@ -469,7 +469,7 @@ constrained[["output", "parses", "valid"]]
 # cell above over 40 seeds, asks the same model for JSON in a chat with three schemas through
 # llama-cpp-python's `response_format` and through llama-server's `json_schema` (same prompt tokens,
 # seeds, temperature 1, top-k, top-p and min-p), and counts what got through. Its stored results
-# (not compared in tests):
+# (a rerun on your machine rewrites them):
 
 # %% tags=["nbval-ignore-output"]
 if bench_md.is_file() and "## The tiny Shakespeare Llama" in bench_md.read_text(encoding="utf-8"):

@@ -38,7 +38,7 @@
 # **Time:** 35 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_DIR = "data/tiny_llama"  # the course's own small Llama
 LONG_TOKENS = None  # tokens of one long text through the real model; None: 512 in quick mode, 10240 in the full run

@@ -30,7 +30,7 @@
 # **Time:** 30 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = None  # a .safetensors or .gguf file, relative to the course folder (e.g. "data/tiny_llama/model.safetensors") or absolute; None: a digits MLP
 

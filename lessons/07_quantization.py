@@ -33,7 +33,7 @@
 # **Time:** 45 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = None  # a .safetensors or .gguf file, relative to the course folder (e.g. "data/tiny_llama/model.safetensors") or absolute; None: a digits MLP
 N_THREADS = 1  # llama.cpp threads in section 7 (1 stays steady when other jobs share a 2-core CPU)
@@ -245,7 +245,7 @@ pd.DataFrame(proof, columns=["format", "blocks compared", "blocks that differ fr
 # Zero differing blocks means our readable numpy code *is* llama.cpp's reference quantizer,
 # including its rounding quirks (ties to even in `nearest_int`, half away from zero in Q8_0,
 # truncation in Q4_0). llama.cpp uses this reference path whenever no importance matrix is given.
-# (The cell's output is not compared in tests: it runs llama.cpp, whose log lines vary.)
+# (llama.cpp prints its own log lines while it works; they differ a little from run to run.)
 
 # %% [markdown]
 # ## 4. Importance matrices
@@ -612,7 +612,7 @@ pd.DataFrame({name: median_and_range(runs) for name, runs in speed_runs.items()}
 # two distributions token by token against the reference. That is why `llama-perplexity` has a
 # `--kl-divergence` mode, and why it is the column to read.
 #
-# The benchmark's longer run, when its results are there (not compared in tests: a rerun changes them):
+# The benchmark's longer run, when its results are there (a rerun on your machine rewrites them):
 
 # %% tags=["nbval-ignore-output"]
 from IPython.display import Markdown

@@ -29,9 +29,9 @@
 # **Time:** 30 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
-THREADS = None  # llama.cpp threads; None: 1 in quick mode (steady on a busy CI machine), else the physical cores
+THREADS = None  # llama.cpp threads; None: 1 in quick mode (steadier when other programs share the cores), else the physical cores
 CACHE_DIR = "build/speed"  # built random-weight GGUF files are kept here and reused
 
 # %%

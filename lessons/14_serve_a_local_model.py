@@ -32,10 +32,10 @@
 # **Time:** 40 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = None  # a GGUF file; None: the real chat model (SmolLM2-135M-Instruct) that ships with the course
-THREADS = 1  # llama.cpp threads per server (1: steady figures on a busy CI machine)
+THREADS = 1  # llama.cpp threads per server (1: steadier figures when other programs share the cores)
 MAX_TOKENS = 48  # tokens per reply in sections 2-5
 
 # %%
@@ -61,7 +61,11 @@ pd.set_option("display.max_colwidth", 90)
 # process. It checks the model file first, listens on **127.0.0.1** only (nothing on the network
 # can reach it), picks a free port, waits until `GET /v1/models` answers, and writes the server's
 # own output to a log file under `build/servers/`. The cell prints what an operator needs: the
-# process id, the URL and the log.
+# process id, the URL, the log and the command line it ran. One flag in it is not a default:
+# `--interrupt_requests False`. llama-cpp-python's server answers one request at a time, and by
+# default (`True`) a new request *cuts off* the reply being streamed to someone else: the first
+# client's stream simply ends early, with no error. With `False` the new request waits its turn,
+# which is what a server for several people needs (section 7 measures that queue).
 #
 # The server must always stop, even when a cell fails or you interrupt the kernel. In a script,
 # write `with start_server(settings) as server: ...`; in a notebook, where a `with` block cannot
@@ -75,6 +79,7 @@ MODEL = "smollm2"  # the name clients will use: the server's --model_alias
 settings = ServerSettings(model_path, kind="llama-cpp-python", model_alias=MODEL, n_ctx=2048, n_threads=THREADS)
 server = start_server(settings)
 print(f"pid {server.pid}, {server.base_url}, log {relative_to_repo(server.log_path)}")
+print("command:", server.command_line())
 print(server.log_tail(3))
 
 # %% [markdown]
@@ -169,7 +174,9 @@ HTML(conversation.as_html())
 #
 # Notebook 04 constrained the model with a grammar inside llama.cpp. Through the API the same
 # thing is a `response_format` with a JSON schema: the server turns the schema into a grammar, and
-# the model can only produce text that parses. Below: ten questions without and with the schema.
+# at each step the model can only pick a token that keeps the text on the way to valid JSON. It
+# cannot make the reply *end* in time: a reply cut at `max_tokens` is unfinished JSON whatever the
+# grammar. Below: ten questions without and with the schema.
 
 # %%
 from helpers.serving.client import check_json_schema
@@ -199,8 +206,12 @@ for constrained in (False, True):
 pd.DataFrame(rows).set_index("response_format")
 
 # %% [markdown]
-# With the schema every reply is valid JSON with both keys; whether the *city* is right is still
-# up to the model. The request field is the same for every runtime, but what each server does with
+# With this schema (two short strings) and 40 tokens of room, every reply parses and has both
+# keys; whether the *city* is right is still up to the model. That is one easy schema, not a
+# guarantee: in notebook 04 the same server's converter let the tiny Shakespeare model spend its
+# tokens on the spaces and newlines the grammar allows, and 5 of 40 replies ended at `max_tokens`
+# unfinished; llama-cpp-python's converter let 31 of 40 replies hold a raw control character (9 of
+# 40 parsed). Give `max_tokens` room, keep the schema tight, and parse every reply anyway. The request field is the same for every runtime, but what each server does with
 # it differs. The table below (from each project's documentation, source per row) is what to
 # check before pointing a program written for one server at another.
 
@@ -265,8 +276,10 @@ pd.DataFrame(fault_rows).set_index("fault")
 # for the server the **aggregate** tokens/s (all tokens delivered / wall time).
 #
 # Two servers handle this differently:
-# - **llama-cpp-python's server** runs one request at a time; the others wait. Aggregate speed
-#   should stay at the one-client speed, and each extra client adds a whole reply to the last one's wait.
+# - **llama-cpp-python's server** runs one request at a time; the others wait (they queue because
+#   of `--interrupt_requests False`, section 1; by default a new request would cut the one in
+#   flight). Aggregate speed should stay at the one-client speed, and each extra client adds a
+#   whole reply to the last one's wait.
 # - **llama.cpp's `llama-server`** has `--parallel` slots and *continuous batching*: every
 #   active slot's next token is computed in one pass over the weights. Generation is
 #   memory-bound (notebook 10), so reading the weights once for several tokens raises the
@@ -347,11 +360,12 @@ plt.show()
 # speed while the last client's wait grows by about one reply per client in front of it. With
 # batching, the wait stays short and each client's own speed falls, here steeply: one CPU thread
 # computes every slot's token. Whether the aggregate grows depends on what else the cores are doing:
-# in the reference run below (2 threads) it does, 125 tokens/s with one client and 189 with eight;
-# with other work on the cores the gain shrinks or vanishes. Even with one client llama-server is
-# usually the faster of the two (127 against 55 tokens/s in the reference run): llama-cpp-python's
-# server spends part of every token in Python (its web framework and sampling loop), llama-server is
-# C++ throughout. On a GPU, where one pass over the weights costs about the same for 1 or 16 tokens,
+# with other work on the cores the gain shrinks or vanishes. With one client, compare the first
+# line of each server: llama-cpp-python's server spends part of every token in Python (its web
+# framework and sampling loop), llama-server is C++ throughout, so llama-server is ahead; by how
+# much depends on the threads. With 2 threads (the reference run below) llama.cpp's kernels use the
+# second core and llama-server's one-client speed roughly doubles, while llama-cpp-python's server
+# hardly moves: the Python part of each token runs on one core whatever the thread count. On a GPU, where one pass over the weights costs about the same for 1 or 16 tokens,
 # each client keeps most of its speed and the aggregate grows far more. The reference run of this
 # measurement (2 threads, 64 tokens, up to 8 clients, medians of 3 rounds) is in
 # `benchmarks/results/serving_load.md`
@@ -427,8 +441,10 @@ print("server running:", server.running(), "| port still open:", port_is_open("1
 # - Every local runtime serves the same OpenAI-compatible chat API: one JSON body per request,
 #   server-sent events when streaming; only the base URL and the meaning of `model` change.
 # - Start servers on loopback, on a free port, and always stop them; read the log when they fail.
-# - Structured output through the API (`response_format` with a schema) makes every reply parse;
-#   what each runtime honours differs, so check the table before switching.
+# - Structured output through the API (`response_format` with a schema) turns the schema into a
+#   grammar: replies follow it while they run, but a reply cut at `max_tokens` still fails to parse,
+#   so give room and validate. What each runtime honours differs (and changes between versions:
+#   vLLM ignores its old `guided_*` fields since 0.12); check the table's version before switching.
 # - One request at a time makes waits grow with every client; continuous batching shares each read
 #   of the weights between clients and raises the aggregate speed.
 # - Learners per machine = requests in flight x (reply time + think time) / reply time, as long as

@@ -34,12 +34,12 @@
 # **Time:** 40 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = ""  # your own checkpoint (diffusers folder or .safetensors file); "" = the shipped model
 STEPS = 25  # denoising steps of the default sampler (DDIM)
 GUIDANCE = 2.0  # classifier-free guidance: 2 makes every digit readable; 1 has the best FD (section 6)
-THREADS = None  # torch threads; None: 1 in quick mode (a CI machine shares its cores), else 2; fixed so that outputs repeat
+THREADS = None  # torch threads; None: 1 in quick mode (steadier when other programs share the cores), else 2; fixed so that outputs repeat
 
 # %%
 from helpers.course.notebook import start_notebook

@@ -31,7 +31,7 @@
 # **Time:** 50 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: short CI-sized run; False: full run; None: True when COURSE_QUICK or CI is set
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL = "sdxl"  # "sd15" or "sdxl"
 VRAM_GIB = 8.0  # the card you have in mind, GiB (2**30 bytes)
