@@ -56,7 +56,6 @@ from helpers.course.paths import REPO_ROOT, relative_to_repo
 
 model_path = Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
 print("model:", relative_to_repo(model_path))
-pd.set_option("display.max_colwidth", 70)
 
 # %% [markdown]
 # ## 1. Read the file before loading it

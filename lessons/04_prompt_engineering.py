@@ -54,7 +54,6 @@ from helpers.llm.load import load_model
 
 llm = load_model(chat_model_path(), n_ctx=N_CTX, n_threads=N_THREADS, seed=SEED, logits_all=True)
 N_SEEDS = 5 if QUICK else 20  # samples from the tiny model
-pd.set_option("display.max_colwidth", 100)
 
 # %% [markdown]
 # (`logits_all=True` keeps llama.cpp's logits for every position, which the log-probability

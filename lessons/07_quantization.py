@@ -106,7 +106,6 @@ plt.show()
 # %%
 import gguf
 
-pd.set_option("display.max_colwidth", 80)  # the longest layout below is 58 characters
 layout_rows = []
 for fmt, layout in quants.LAYOUTS.items():
     block, size = gguf.constants.GGML_QUANT_SIZES[getattr(gguf.GGMLQuantizationType, fmt)]

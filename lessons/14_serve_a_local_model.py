@@ -52,7 +52,6 @@ from helpers.llm.chat_model import chat_model_path
 
 model_path = chat_model_path() if MODEL_PATH is None else Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
 print("model:", model_path.name)
-pd.set_option("display.max_colwidth", 90)
 
 # %% [markdown]
 # ## 1. Start a server

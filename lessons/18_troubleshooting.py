@@ -53,7 +53,6 @@ import pandas as pd
 from helpers.troubleshooting.doctor import load_troubleshooting
 
 catalogue = load_troubleshooting()
-pd.set_option("display.max_colwidth", 90)
 pd.DataFrame([(e["id"], e["category"], e["symptom"].splitlines()[0]) for e in catalogue.values()],
              columns=["id", "category", "what you see"]).set_index("id")
 

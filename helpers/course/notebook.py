@@ -53,6 +53,14 @@ def use_course_plot_style() -> None:
     )
 
 
+def show_whole_table_cells() -> None:
+    """Tables show every cell in full: pandas would otherwise cut a long cell to 50 characters and "...",
+    often just where a verdict or a message says what matters."""
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
+
+
 def run_banner(quick: bool) -> str:
     """One line that says which run produced the outputs below it: quick (shortened) or full."""
     if quick:
@@ -67,6 +75,7 @@ def start_notebook(quick=None, seed: int = 0) -> bool:
     block_network()
     seed_everything(seed)
     use_course_plot_style()
+    show_whole_table_cells()
     quick = resolve_quick(quick)
     print(run_banner(quick))
     return quick

@@ -48,6 +48,33 @@ def test_stored_outputs_have_no_placeholders_or_stale_claims(notebook):
     assert stale_findings(output_texts(notebook)) == []
 
 
+TABLE_CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
+
+
+def cut_table_cells(notebook) -> list:
+    """(cell index, cell text) of every stored HTML table cell that ends cut short ("..." or "…")."""
+    found = []
+    for index, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
+        for output in cell.get("outputs", []):
+            html = "".join(output.get("data", {}).get("text/html", ""))
+            found += [(index, text.strip()[-60:]) for text in TABLE_CELL.findall(html)
+                      if text.strip().endswith(("...", "…"))]
+    return found
+
+
+def test_cut_cells_are_found(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("t", outputs=[nbformat.v4.new_output(
+        "execute_result", {"text/html": "<table><tr><td>fits: all blocks ...</td><td>whole</td></tr></table>"})])])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    assert cut_table_cells(path) == [(0, "fits: all blocks ...")]
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_stored_table_cell_is_cut_short(notebook):
+    assert cut_table_cells(notebook) == []
+
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STATIC_VIEWS = {"image/png", "text/html"}
 WIDGET_IMPORT = re.compile(r"from helpers\.widgets\.(\w+) import \(?([\w,\s]+)\)?")
