@@ -60,7 +60,7 @@ def gpu_buffers(path, context: int = 4096) -> dict:
 
     import llama_cpp
 
-    from helpers.llm.context import buffers_by_device
+    from helpers.memory.llama_log import buffers_by_device
 
     if not llama_cpp.llama_supports_gpu_offload():
         return {"skipped": "this llama-cpp-python has no GPU backend (see the README for a CUDA/Metal build)"}

@@ -51,7 +51,8 @@ RSS_SCRIPT = r"""
 import gc, json, sys
 import psutil
 sys.path.insert(0, sys.argv[1])
-from helpers.llm.context import captured_llama_log, make_llama, parse_llama_log
+from helpers.llm.context import captured_llama_log, make_llama
+from helpers.memory.llama_log import parse_llama_log
 import llama_cpp
 proc = psutil.Process()
 gc.collect()

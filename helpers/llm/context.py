@@ -3,9 +3,9 @@
 llama.cpp reports its buffers in its log ("KV buffer size = 12.00 MiB", "compute buffer size =
 ...", MiB = 2**20 bytes, two decimals). llama-cpp-python passes that C log through a Python callback
 that prints to ``sys.stderr``, so :func:`captured_llama_log` can collect it without touching file
-descriptors. :func:`parse_llama_log` turns the lines into bytes; :func:`measure_context` loads a GGUF
-with a given ``n_ctx`` and KV cache type and returns what llama.cpp allocated next to the growth of
-this process's resident memory (RSS, bytes). :func:`window_nll` and :func:`bucket_spread` measure
+descriptors. :mod:`helpers.memory.llama_log` turns the lines into bytes; :func:`measure_context`
+loads a GGUF with a given ``n_ctx`` and KV cache type and returns what llama.cpp allocated next to
+the growth of this process's resident memory (RSS, bytes). :func:`window_nll` and :func:`bucket_spread` measure
 the loss by position over many windows of a text, with its spread.
 
 All sizes are in bytes unless a name says MiB (2**20 bytes).
@@ -13,7 +13,6 @@ All sizes are in bytes unless a name says MiB (2**20 bytes).
 import contextlib
 import io
 import math
-import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,19 +23,10 @@ from helpers.gguf.header import read_header
 from helpers.llm.load import check_file_fits, log_softmax
 from helpers.llm.memory_check import architecture_of, rss_bytes
 from helpers.memory.architecture import FAMILIES, Architecture
+from helpers.memory.llama_log import LlamaBuffers, overflow_warning, parse_llama_log, trained_context
 
 # llama.cpp's ggml type ids for the KV cache types the course uses (ggml.h: enum ggml_type).
 KV_CACHE_GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8}
-MIB = 2**20
-
-_KV_LINE = re.compile(r"llama_kv_cache:\s+size =\s+([\d.]+) MiB \(\s*(\d+) cells,\s*(\d+) layers.*?"
-                      r"K \((\w+)\):\s+([\d.]+) MiB, V \((\w+)\):\s+([\d.]+) MiB")
-_COMPUTE_LINE = re.compile(r"(\S+) compute buffer size =\s+([\d.]+) MiB")
-_OUTPUT_LINE = re.compile(r"(\S+)\s+output buffer size =\s+([\d.]+) MiB")
-_MODEL_LINE = re.compile(r"(\S+) model buffer size =\s+([\d.]+) MiB")
-_KV_BUFFER_LINE = re.compile(r"(\S+) KV buffer size =\s+([\d.]+) MiB")
-_TRAIN_LINE = re.compile(r"n_ctx_train\s+=\s+(\d+)")
-_OVERFLOW_LINE = re.compile(r"^.*\(\d+\) > n_ctx_train \(\d+\).*$", re.MULTILINE)
 
 
 def ggml_type(cache_type: str) -> int:
@@ -44,70 +34,6 @@ def ggml_type(cache_type: str) -> int:
     if cache_type not in KV_CACHE_GGML_TYPES:
         raise ValueError(f"cache_type must be one of {sorted(KV_CACHE_GGML_TYPES)}, got {cache_type!r}")
     return KV_CACHE_GGML_TYPES[cache_type]
-
-
-@dataclass(frozen=True)
-class LlamaBuffers:
-    """Buffers llama.cpp reported while creating a context (bytes, from MiB with two decimals)."""
-
-    kv_bytes: int
-    k_bytes: int
-    v_bytes: int
-    k_type: str
-    v_type: str
-    cells: int  # KV cache cells: n_ctx rounded up to a multiple of 256
-    layers: int
-    compute_bytes: int
-    output_bytes: int
-    model_bytes: int
-
-
-def _mib(text: str) -> int:
-    return round(float(text) * MIB)
-
-
-def parse_llama_log(text: str) -> LlamaBuffers:
-    """The KV cache, compute, output and model buffer sizes in a llama.cpp log (bytes).
-
-    Several backends (CPU, CUDA...) are summed. Raises ValueError when the log has no KV cache line
-    (the log was not captured, or the context was never created).
-    """
-    kv = _KV_LINE.findall(text)
-    if not kv:
-        raise ValueError("no 'llama_kv_cache: size = ...' line in the log: was it captured "
-                         "(verbose=True inside captured_llama_log) and was the context created?")
-    total, cells, layers, k_type, k_mib, v_type, v_mib = kv[-1]
-    compute = sum(_mib(m) for _, m in _COMPUTE_LINE.findall(text))
-    output = sum(_mib(m) for _, m in _OUTPUT_LINE.findall(text))
-    model = sum(_mib(m) for _, m in _MODEL_LINE.findall(text))
-    return LlamaBuffers(kv_bytes=_mib(total), k_bytes=_mib(k_mib), v_bytes=_mib(v_mib), k_type=k_type,
-                        v_type=v_type, cells=int(cells), layers=int(layers), compute_bytes=compute,
-                        output_bytes=output, model_bytes=model)
-
-
-def buffers_by_device(text: str) -> dict:
-    """{"model" | "KV" | "compute": {device: MiB}} from a llama.cpp log, device as llama.cpp names it ("CUDA0",
-    "Metal", "CPU_Mapped", "CUDA_Host"): where each buffer went when some of it is on a GPU."""
-    return {kind: {device: float(mib) for device, mib in pattern.findall(text)}
-            for kind, pattern in (("model", _MODEL_LINE), ("KV", _KV_BUFFER_LINE), ("compute", _COMPUTE_LINE))}
-
-
-def trained_context(text: str) -> int:
-    """The trained context (tokens) llama.cpp read from the GGUF, from its log line "n_ctx_train = 8192"."""
-    found = _TRAIN_LINE.findall(text)
-    if not found:
-        raise ValueError("no 'n_ctx_train = ...' line in the log: was it captured with verbose=True?")
-    return int(found[-1])
-
-
-def overflow_warning(text: str) -> str:
-    """llama.cpp's warning when the context asked for exceeds the trained one ("" when it did not warn).
-
-    llama.cpp creates the context anyway; this log line is all it says, e.g.
-    "llama_context: n_ctx_seq (16384) > n_ctx_train (8192) -- possible training context overflow".
-    """
-    found = _OVERFLOW_LINE.findall(text)
-    return found[-1].strip() if found else ""
 
 
 @contextlib.contextmanager

@@ -14,7 +14,6 @@ each log with its source, settings and build), beside the estimate for the same 
 import contextlib
 import csv
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from helpers.course.paths import DATA_DIR
 from helpers.gguf.header import open_checked
 from helpers.memory.architecture import Architecture
 from helpers.memory.gguf_size import gguf_file_size, predicted_tensors
+from helpers.memory.llama_log import cpu_buffers
 from helpers.memory.vram import compute_buffer_bytes, kv_cache_bytes
 
 _SMALL = dict(vocab=1024, max_context=8192, tokenizer="spm")
@@ -77,12 +77,7 @@ def llama_cpp_buffers(path, context: int, flash_attention: bool = False, ubatch:
         model = llama_cpp.Llama(str(path), n_ctx=context, n_batch=ubatch, n_ubatch=ubatch, n_threads=1,
                                 flash_attn=flash_attention, swa_full=swa_full, verbose=True)
         del model
-    text = log.getvalue()
-    kv = re.findall(r"KV buffer size =\s+([\d.]+) MiB", text)
-    compute = re.findall(r"CPU compute buffer size =\s+([\d.]+) MiB", text)
-    if not kv or not compute:
-        raise RuntimeError("llama.cpp did not report its buffer sizes; is this llama-cpp-python build too old?")
-    return {"kv_cache_bytes": sum(float(v) for v in kv) * 2**20, "compute_buffer_bytes": float(compute[-1]) * 2**20}
+    return cpu_buffers(log.getvalue())
 
 
 def reduced_model(family: str, folder, quant: str = None) -> Path:

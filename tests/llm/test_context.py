@@ -1,4 +1,4 @@
-"""KV cache and context measurements from llama.cpp: log parsing, buffers against the estimator, loss by position."""
+"""KV cache and context measurements from llama.cpp: buffers against the estimator, loss by position."""
 import math
 
 import numpy as np
@@ -15,10 +15,7 @@ from helpers.llm.context import (
     ggml_type,
     make_llama,
     measure_context,
-    overflow_warning,
-    parse_llama_log,
     sequence_nll,
-    trained_context,
     window_nll,
     window_starts,
 )
@@ -27,25 +24,6 @@ from helpers.training.tiny_llama import LlamaConfig
 
 MODEL_DIR = REPO_ROOT / "data" / "tiny_llama"
 GGUF = MODEL_DIR / "tiny_llama-f16.gguf"
-
-LOG = """llama_context: n_ctx         = 512
-llama_context:        CPU  output buffer size =     0.00 MiB
-llama_kv_cache:        CPU KV buffer size =    12.00 MiB
-llama_kv_cache: size =   12.00 MiB (   512 cells,  24 layers,  1/1 seqs), K (f16):    6.00 MiB, V (f16):    6.00 MiB
-llama_context:        CPU compute buffer size =   298.50 MiB
-"""
-
-
-def test_trained_context_and_overflow_warning_from_the_log():
-    log = ("print_info: n_ctx_train           = 8192\n"
-           "llama_context: n_ctx_seq (16384) > n_ctx_train (8192) -- possible training context overflow\n" + LOG)
-    assert trained_context(log) == 8192
-    assert overflow_warning(log) == ("llama_context: n_ctx_seq (16384) > n_ctx_train (8192) -- possible training "
-                                     "context overflow")
-    assert overflow_warning(LOG) == ""
-    with pytest.raises(ValueError, match="n_ctx_train"):
-        trained_context(LOG)
-
 
 @pytest.mark.parametrize("n_ctx", [256, 512])
 def test_measurement_says_when_llama_cpp_warns_past_the_trained_context(n_ctx):
@@ -64,15 +42,6 @@ def test_ggml_type_ids_match_llama_cpp():
         assert getattr(llama_cpp, f"GGML_TYPE_{name.upper()}") == value
     with pytest.raises(ValueError, match="q4_k"):
         ggml_type("q4_k")
-
-
-def test_parse_log_reads_bytes():
-    b = parse_llama_log(LOG)
-    assert b.kv_bytes == 12 * 2**20 and b.k_bytes == b.v_bytes == 6 * 2**20
-    assert (b.cells, b.layers, b.k_type, b.v_type) == (512, 24, "f16", "f16")
-    assert b.compute_bytes == round(298.5 * 2**20) and b.output_bytes == 0
-    with pytest.raises(ValueError, match="kv_cache"):
-        parse_llama_log("llama_context: n_ctx = 512\n")
 
 
 def test_architecture_from_gguf_matches_config():
@@ -201,15 +170,3 @@ def test_sequence_nll_is_window_nll_of_one_window_in_any_batch_size():
         sequence_nll(llm, ids * 2)
     with pytest.raises(ValueError, match="batch_size"):
         sequence_nll(llm, ids, batch_size=0)
-
-
-def test_buffers_by_device_reads_a_gpu_load_log():
-    from helpers.llm.context import buffers_by_device
-
-    log = ("load_tensors:        CUDA0 model buffer size =  4403.49 MiB\n"
-           "load_tensors:   CPU_Mapped model buffer size =   281.81 MiB\n"
-           "llama_kv_cache:      CUDA0 KV buffer size =  1024.00 MiB\n"
-           "llama_context:      CUDA0 compute buffer size =   560.00 MiB\n"
-           "llama_context:  CUDA_Host compute buffer size =    24.01 MiB\n")
-    assert buffers_by_device(log) == {"model": {"CUDA0": 4403.49, "CPU_Mapped": 281.81}, "KV": {"CUDA0": 1024.0},
-                                      "compute": {"CUDA0": 560.0, "CUDA_Host": 24.01}}
