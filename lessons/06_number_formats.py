@@ -250,8 +250,9 @@ plt.show()
 # - A float's exponent bits set its range, its mantissa bits its precision (epsilon = 2^-mantissa bits).
 # - fp16: 10 mantissa bits, max 65504. bf16: fp32's range with 7 mantissa bits. Both are 2 bytes per weight.
 # - Integers need a float scale; their error is at most half a step, `scale / 2`, everywhere in the range.
-# - Real weights: most near zero, rare outliers, rows of very different size, so one scale for a
-#   whole matrix is a poor fit, and finer-grained scales (per row, per block) pay off.
+# - Real weights: most near zero and rows of very different size (large language models add rare
+#   outliers; the small models measured here have none), so one scale for a whole matrix is a poor
+#   fit, and finer-grained scales (per row, per block) pay off.
 #
 # ## Exercises
 #

@@ -286,11 +286,11 @@ errors = pd.DataFrame(qe.error_table(matrices, quants.FORMATS, seed=SEED)).set_i
 errors
 
 # %%
+from helpers.course.plotting import label_points
+
 fig, ax = plt.subplots(figsize=(7.5, 3.8))
 ax.semilogy(errors["bits per weight"], errors["relative output error"], "o", color="#e6550d")
-for fmt, r in errors.iterrows():
-    ax.annotate(fmt, (r["bits per weight"], r["relative output error"]), fontsize=8, xytext=(4, 2),
-                textcoords="offset points")
+label_points(ax, errors["bits per weight"], errors["relative output error"], errors.index, fontsize=8)
 ax.set_xlabel("bits per weight (from the block layout)")
 ax.set_ylabel("relative error of W @ x (log)")
 ax.set_title("Fewer bits, more error: each bit roughly halves it")
@@ -366,10 +366,13 @@ else:
 
 # %% [markdown]
 # A small classifier choosing among 10 answers is robust: its accuracy barely moves even at Q2_K,
-# while the KL divergence shows the drift growing as bits drop (with 450 held-out digits,
-# differences among the 4- and 5-bit formats are within noise). A language model picks among tens
-# of thousands of tokens, one after another, and errors compound: there the same drift shows up
-# as perplexity. The course ships its tiny Llama in three GGUF types (`data/tiny_llama/`: F16, Q8_0,
+# while the KL divergence from F32, which measures the drift itself, grows as bits drop. Read the
+# small differences as noise, not as rankings: with 450 held-out digits, a quantized model's
+# perplexity can land just below F32's (rounding moved a few answers the right way by luck), and
+# Q4_K against Q4_0, both at 4.5 bits, is within that noise here (the K-quant's advantage shows on
+# the whole matrices of section 5 and on llama.cpp's 8B measurements below, not on 450 digits).
+# A language model picks among tens of thousands of tokens, one after another, and errors
+# compound: there the same drift shows up as perplexity. The course ships its tiny Llama in three GGUF types (`data/tiny_llama/`: F16, Q8_0,
 # Q4_K_M); this cell measures their perplexity live on held-out Shakespeare
 # (`data/shakespeare/heldout.txt`, plays the model never trained on). `benchmarks/llm_quants.py`
 # measures all nine types over more text (`benchmarks/results/llm_quants.md`). In both, the types
@@ -405,11 +408,8 @@ quality[["size_gib_at_reference", "perplexity_increase", "reference_model"]]
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
 ax.plot(quality["size_gib_at_reference"], quality["perplexity_increase"], "o", color="#3182bd")
-below = {"Q2_K", "Q3_K_M", "Q4_0", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}  # so that neighbours' labels do not collide
-for mix, r in quality.iterrows():
-    ax.annotate(mix, (r["size_gib_at_reference"], r["perplexity_increase"]), fontsize=7,
-                xytext=(6, -3) if mix == "Q4_0" else (4, -10) if mix in below else (4, 4), textcoords="offset points")
 ax.set_yscale("log")
+label_points(ax, quality["size_gib_at_reference"], quality["perplexity_increase"], quality.index)
 ax.set_xlabel("file size of Llama-3-8B (GiB)")
 ax.set_ylabel("perplexity increase (log)")
 ax.set_title("Quality cost of each llama.cpp mix (as llama-quantize reports it)")
@@ -443,7 +443,7 @@ pd.DataFrame(decision).set_index("model")
 
 # %% [markdown]
 # If nothing fits, the options are a smaller model (usually better than Q2_K of a bigger one), a
-# shorter context, or offloading only some layers to the GPU (notebook 09).
+# shorter context, or offloading only some layers to the GPU (notebook 11).
 
 # %% [markdown]
 # ## 7. Requantizing: why llama.cpp asks first
