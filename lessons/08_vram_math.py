@@ -355,7 +355,7 @@ pd.DataFrame(rows, columns=["model", "setting", "largest weight copied (MiB)", "
 # The catalog's newer families, at 8K and 32K tokens of f16 cache:
 
 # %%
-from helpers.memory.architecture import active_parameter_count
+from helpers.memory.architecture import active_parameter_count, parameters_read_per_token
 from helpers.memory.vram import swa_savings
 
 NEW_FAMILIES = ["Gemma 3 4B", "Gemma 3 27B", "gpt-oss 20B", "gpt-oss 120B", "Qwen3 30B-A3B", "Qwen3 32B",
@@ -370,6 +370,7 @@ for name in NEW_FAMILIES:
                      "weights (GB)": round(gguf_file_size(a, mix).total_gb, 1),
                      "total (B params)": round(parameter_count(a) / 1e9, 1),
                      "active (B params)": round(active_parameter_count(a) / 1e9, 1),
+                     "read per token (B params)": round(parameters_read_per_token(a) / 1e9, 1),
                      "KV as llama.cpp allocates it (GiB)": round(kv["window only"] / 2**30, 2),
                      "KV with swa_full (GiB)": round(kv["swa_full"] / 2**30, 2),
                      "KV, generic formula (GiB)": round(kv["generic formula"] / 2**30, 2)})
@@ -381,7 +382,10 @@ pd.DataFrame(rows).set_index(["model", "context"])
 # only 1,536 cells. gpt-oss's window is 128 tokens, so half its blocks cost almost nothing.
 # DeepSeek V3 goes the other way: a generic formula with 128 KV heads of 192 numbers claims
 # more than eighty times the latent cache llama.cpp allocates. The weights column is the whole
-# file; the active column is what a token reads, which is what sets the speed (notebook 09).
+# file. *Active* counts every weight a token uses, the whole embedding table included, as most
+# model cards do; a token only looks up one row of that table, so *read per token* leaves it out
+# (unless the table is tied to the output layer, which multiplies all of it). That is the number
+# OpenAI's cards give for gpt-oss (3.6 and 5.1 billion), and the one that sets the speed (notebook 09).
 #
 # ### Checked against llama.cpp itself
 #

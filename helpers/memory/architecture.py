@@ -252,3 +252,10 @@ def active_parameter_count(arch: Architecture) -> int:
         else:
             total += t.n_elements
     return total
+
+
+def parameters_read_per_token(arch: Architecture) -> int:
+    """Weights one token's pass multiplies: the active parameters less the embedding table, of which a
+    token looks up a single row; a table tied to the output layer is multiplied in full and stays counted."""
+    lookup = 0 if arch.tied_embeddings else arch.vocab * arch.hidden
+    return active_parameter_count(arch) - lookup

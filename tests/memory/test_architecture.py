@@ -4,7 +4,14 @@ import math
 import pytest
 
 from helpers.course.catalog import get_model
-from helpers.memory.architecture import Architecture, active_parameter_count, layer_tensors, model_tensors, parameter_count
+from helpers.memory.architecture import (
+    Architecture,
+    active_parameter_count,
+    layer_tensors,
+    model_tensors,
+    parameter_count,
+    parameters_read_per_token,
+)
 
 
 def test_llama_3_1_8b_tensor_shapes_and_count():
@@ -72,6 +79,14 @@ def test_gpt_oss_active_count_excludes_the_embedding_lookup():
         arch = get_model(name).architecture
         embedding = arch.vocab * arch.hidden
         assert (active_parameter_count(arch) - embedding) / 1e9 == pytest.approx(active_b, rel=0.01)
+        assert parameters_read_per_token(arch) / 1e9 == pytest.approx(active_b, rel=0.01)
+
+
+def test_a_tied_embedding_table_is_read_in_full():
+    tied = get_model("Llama 3.2 1B").architecture
+    assert tied.tied_embeddings and parameters_read_per_token(tied) == active_parameter_count(tied)
+    untied = get_model("Llama 3.1 8B").architecture
+    assert active_parameter_count(untied) - parameters_read_per_token(untied) == 128256 * 4096
 
 
 @pytest.mark.parametrize("bad,match", [(dict(sliding_window=128), "go together"),
