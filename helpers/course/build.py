@@ -4,7 +4,11 @@
     python -m helpers.course.build --only 00 03    # just these (by number prefix)
     python -m helpers.course.build --check         # report notebooks that disagree with their lesson
 
-Notebooks are executed in quick (CI) mode, so their stored outputs are exactly what nbval expects.
+Notebooks are executed in quick mode, so their stored outputs are exactly what nbval expects.
+Stored outputs hold timings, so the build measures how much of the machine's CPU time other
+processes used while each notebook ran (``helpers.course.other_work``), writes that share into the
+notebook's metadata, and refuses to store a notebook built on a busy machine (``--allow-busy`` stores
+it anyway, with the share on record).
 """
 import argparse
 import os
@@ -16,10 +20,16 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers.course.atomic import write_text_atomic
+from helpers.course.other_work import NOISY_SHARE, OtherWork
 from helpers.course.paths import LESSONS_DIR, NOTEBOOKS_DIR, relative_to_repo
 
 CELL_TIMEOUT_SECONDS = 900
 VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
+BUILD_METADATA = "course_build"  # notebook metadata key: {"other_work_share": 0.02}
+
+
+class BusyMachineError(RuntimeError):
+    """Other processes used too much CPU time while a notebook ran: its timings would not be its own."""
 
 
 def lesson_paths(only=()) -> list:
@@ -88,11 +98,23 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def build(lesson: Path, run: bool = True) -> Path:
-    """Convert (and by default execute) one lesson; write its notebook atomically."""
+def build(lesson: Path, run: bool = True, allow_busy: bool = False) -> Path:
+    """Convert (and by default execute) one lesson; write its notebook atomically.
+
+    Raises :class:`BusyMachineError`, writing nothing, when other processes used more than
+    ``NOISY_SHARE`` of the CPU time while it ran, unless ``allow_busy``.
+    """
     nb = read_lesson(lesson)
     if run:
+        other_work = OtherWork()
         nb = execute(nb)
+        share = other_work.share()
+        nb.metadata[BUILD_METADATA] = {"other_work_share": round(share, 3)}
+        if share > NOISY_SHARE and not allow_busy:
+            raise BusyMachineError(
+                f"other processes used {share:.0%} of this machine's CPU time while {lesson.name} ran (at most "
+                f"{NOISY_SHARE:.0%} allowed): its timings would be noisy, so it was not stored. Stop the other "
+                "work and build again, or pass --allow-busy to store it with the share on record.")
     target = notebook_path_for(lesson)
     write_text_atomic(target, nbformat.writes(clean(nb)) + "\n")
     return target
@@ -103,6 +125,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=(), help="lesson numbers, e.g. 00 03")
     parser.add_argument("--no-execute", action="store_true", help="convert without running")
     parser.add_argument("--check", action="store_true", help="only report lessons and notebooks that disagree")
+    parser.add_argument("--allow-busy", action="store_true",
+                        help=f"store notebooks even when other work used more than {NOISY_SHARE:.0%} of the CPU")
     args = parser.parse_args(argv)
     lessons = lesson_paths(args.only)
     if args.check:
@@ -113,7 +137,14 @@ def main(argv=None) -> int:
         return 1 if stale else 0
     for lesson in lessons:
         print(f"building {relative_to_repo(notebook_path_for(lesson))} ...", flush=True)
-        build(lesson, run=not args.no_execute)
+        try:
+            target = build(lesson, run=not args.no_execute, allow_busy=args.allow_busy)
+        except BusyMachineError as error:
+            print(error, file=sys.stderr)
+            return 1
+        share = nbformat.read(target, as_version=4).metadata.get(BUILD_METADATA, {}).get("other_work_share")
+        if share is not None:
+            print(f"  other work: {share:.0%} of the CPU time", flush=True)
     return 0
 
 

@@ -4,7 +4,9 @@ import re
 import nbformat
 import pytest
 
-from helpers.course.build import cell_signature, differences, lesson_paths, notebook_path_for, read_lesson
+from helpers.course import build as course_build
+from helpers.course.build import BUILD_METADATA, cell_signature, differences, lesson_paths, notebook_path_for, read_lesson
+from helpers.course.other_work import NOISY_SHARE
 from helpers.course.paths import NOTEBOOKS_DIR
 
 LESSONS = lesson_paths()
@@ -54,6 +56,29 @@ def test_notebook_outputs_are_clean(lesson):
                 f"cell {index} stored a traceback"
             assert "/work/" not in text and "/home/" not in text and "/Users/" not in text, \
                 f"cell {index} shows an absolute path"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_stored_notebook_was_built_on_a_quiet_machine(lesson):
+    record = nbformat.read(notebook_path_for(lesson), as_version=4).metadata.get(BUILD_METADATA)
+    assert record is not None, f"{lesson.name[:2]} was stored without the build's record of other work"
+    assert record["other_work_share"] <= NOISY_SHARE, \
+        f"{lesson.name[:2]} was built while other work used {record['other_work_share']:.0%} of the CPU"
+
+
+def test_a_build_on_a_busy_machine_is_refused_and_writes_nothing(tmp_path, monkeypatch):
+    lesson = tmp_path / "42_busy.py"
+    lesson.write_text("# %%\nx = 1\n")
+    monkeypatch.setattr(course_build, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    monkeypatch.setattr(course_build, "execute", lambda nb: nb)
+    monkeypatch.setattr(course_build.OtherWork, "share", lambda self: 0.4)
+    with pytest.raises(course_build.BusyMachineError, match="other processes used 40% of this machine's CPU time "
+                                                            "while 42_busy.py ran"):
+        course_build.build(lesson)
+    assert not (tmp_path / "notebooks").exists()
+    (tmp_path / "notebooks").mkdir()
+    stored = nbformat.read(course_build.build(lesson, allow_busy=True), as_version=4)
+    assert stored.metadata[BUILD_METADATA] == {"other_work_share": 0.4}
 
 
 def test_signature_sees_tag_changes(tmp_path):
