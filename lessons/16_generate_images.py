@@ -336,7 +336,7 @@ my_floor = frechet_distance(stats, balanced_sample(held_out, N_PER_DIGIT).images
 print(f"FD of real held-out digits: {my_floor:.2f} for {n_images} (your sample size), "
       f"{bench['real_floor']:.2f} for {10 * bench['n_per_digit']} (the benchmark's)")
 
-fig, axes = plt.subplots(2, 2, figsize=(11, 7.2))
+fig, axes = plt.subplots(2, 2, figsize=(13, 7.2))
 colors = {"DDPM": "tab:blue", "DDIM": "tab:orange", "DPM-Solver++": "tab:green"}
 for name, part in by_steps.groupby("scheduler", sort=False):
     axes[0, 0].plot(part["steps"], 100 * part["recognised (share)"], "o-", color=colors[name], label=name)
@@ -364,8 +364,10 @@ for ax in axes[0]:
 for ax in axes[:, 1]:
     ax.axhline(bench["real_floor"], color="black", ls=":", lw=1, label="real digits (200)")
     ax.axhline(my_floor, color="grey", ls=":", lw=1, label=f"real digits ({n_images})")
-for ax in axes.flat:
+for ax in axes[:, 0]:
     ax.legend(fontsize=7)
+for ax in axes[:, 1]:  # beside the panel, where it hides none of your points
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 plt.tight_layout()
 plt.show()
 
