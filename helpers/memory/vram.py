@@ -474,15 +474,22 @@ def judge(plan: MemoryPlan, gpu_budget_bytes: int, ram_budget_bytes: int = 0,
     return Verdict(True, plan, gpu_budget_bytes, ram_budget_bytes, f"fits: {where}", margin_bytes)
 
 
-def most_gpu_layers_that_fit(arch: Architecture, mix: str, context: int, gpu_budget_bytes: int, **kwargs) -> int:
-    """The largest ``n_gpu_layers`` (0 .. n_layers + 1) whose GPU share fits ``gpu_budget_bytes``.
+def most_layers_that_fit(plan_for, n_blocks: int, gpu_budget_bytes: int) -> int:
+    """The largest ``n_gpu_layers`` (0 .. n_blocks + 1) whose plan, ``plan_for(n_gpu_layers)`` (a
+    :class:`MemoryPlan`), keeps its GPU share within ``gpu_budget_bytes`` (bytes).
 
     Every setting is tried: all blocks but the output can need more than all of them, because a GPU
     copies an output matrix left in RAM into its compute buffer (``offload_copy_bytes``).
     """
-    fitting = [n for n in range(1, arch.n_layers + 2)
-               if memory_plan(arch, mix, context, n, **kwargs).gpu_total <= gpu_budget_bytes]
+    fitting = [n for n in range(1, n_blocks + 2) if plan_for(n).gpu_total <= gpu_budget_bytes]
     return max(fitting, default=0)
+
+
+def most_gpu_layers_that_fit(arch: Architecture, mix: str, context: int, gpu_budget_bytes: int, **kwargs) -> int:
+    """:func:`most_layers_that_fit` for ``arch`` at ``mix``: the largest ``n_gpu_layers`` (0 .. n_layers + 1)
+    whose :func:`memory_plan` (``kwargs`` passed on) fits ``gpu_budget_bytes`` on the GPU."""
+    return most_layers_that_fit(lambda n: memory_plan(arch, mix, context, n, **kwargs), arch.n_layers,
+                                gpu_budget_bytes)
 
 
 def largest_context_that_fits(arch: Architecture, mix: str, budget_bytes: int, n_gpu_layers: int = -1,

@@ -49,6 +49,7 @@ from helpers.memory.vram import (
     largest_context_that_fits,
     memory_plan,
     most_gpu_layers_that_fit,
+    most_layers_that_fit,
     plan_budget_bytes,
     usable_gpu_bytes,
 )
@@ -229,8 +230,8 @@ def assess_file(header, context: int, gpu: GPU = None, gpu_budget_bytes=None, n_
     budget, n_gpu_layers = _gpu_budget(arch, header.file_name, context, gpu, gpu_budget_bytes, n_gpu_layers)
     options = dict(batch=batch, cache_type=cache_type, flash_attention=flash_attention)
     if n_gpu_layers == "auto":
-        n_gpu_layers = max((n for n in range(1, len(header.layer_bytes) + 2)
-                            if file_memory_plan(header, arch, context, n, **options).gpu_total <= budget), default=0)
+        n_gpu_layers = most_layers_that_fit(lambda n: file_memory_plan(header, arch, context, n, **options),
+                                            len(header.layer_bytes), budget)
     plan = file_memory_plan(header, arch, context, n_gpu_layers, **options)
     verdict = judge(plan, budget, gpu.memory_bytes if gpu is not None and gpu.kind == "cpu" else 0)
     per_token = file_bytes_read_per_token(header, arch)

@@ -1,5 +1,6 @@
 """Memory planning: KV cache, compute buffer, offload split, budgets, monotonicity."""
 import math
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from helpers.memory.vram import (
     largest_context_that_fits,
     memory_plan,
     most_gpu_layers_that_fit,
+    most_layers_that_fit,
     offload_copy_bytes,
     swa_savings,
     usable_gpu_bytes,
@@ -245,3 +247,15 @@ def test_most_layers_that_fit_looks_past_a_setting_that_does_not():
     """All blocks with the output in RAM can need more GPU memory than all of them (the output's copy)."""
     budget = memory_plan(LLAMA8, "Q4_K_M", 4096, -1).gpu_total
     assert most_gpu_layers_that_fit(LLAMA8, "Q4_K_M", 4096, budget) == LLAMA8.n_layers + 1
+
+
+def test_one_layer_search_over_any_plan():
+    """The search takes any plan function: a file's (assess_file) or a predicted model's."""
+    gpu_bytes = {1: 10, 2: 20, 3: 40, 4: 35}  # 3 blocks; 4 = all and the output: less than 3 without it
+
+    def plan_for(n):
+        return SimpleNamespace(gpu_total=gpu_bytes[n])
+
+    assert [most_layers_that_fit(plan_for, 3, budget) for budget in (5, 10, 25, 35, 40)] == [0, 1, 2, 4, 4]
+    assert most_gpu_layers_that_fit(LLAMA8, "Q4_K_M", 4096, 6 * 2**30) == most_layers_that_fit(
+        lambda n: memory_plan(LLAMA8, "Q4_K_M", 4096, n), LLAMA8.n_layers, 6 * 2**30)
