@@ -286,3 +286,16 @@ def prompt_flops_per_second(device_name: str):
     if not runs:
         return None
     return float(np.median([r.tokens_per_second * prompt_flops_per_token(r) for r in runs]))
+
+
+def prompt_tokens_per_second(arch, device) -> tuple:
+    """(prompt tokens/s of ``arch`` on ``device``, where the rate comes from): 2 x active parameters FLOPs
+    per prompt token at the rate the card reached in its published prompt runs, else at the catalog's fp16
+    shader rate, which leaves out tensor cores (then the speed is a lower bound)."""
+    published = prompt_flops_per_second(device.name)
+    rate = published or device.fp16_tflops * 1e12
+    if rate <= 0:
+        raise ValueError(f"{device.name} has neither published prompt runs nor an fp16 rate in the catalog")
+    source = "published prompt runs of this card" if published else "fp16 shader rate (a lower bound on the speed)"
+    return rate / (2 * active_parameter_count(arch)), source
+

@@ -23,9 +23,8 @@ bandwidth in GB/s; compute in TFLOPS (10**12 operations per second).
 from dataclasses import dataclass
 
 from helpers.course.catalog import get_gpu, get_model
-from helpers.hardware.device_speed import prompt_flops_per_second, speed_model
+from helpers.hardware.device_speed import prompt_tokens_per_second, speed_model
 from helpers.hardware.roofline import SpeedModel
-from helpers.memory.architecture import active_parameter_count
 from helpers.memory.gguf_size import bytes_read_per_token
 from helpers.memory.vram import kv_cache_bytes, memory_plan, usable_gpu_bytes
 
@@ -115,7 +114,7 @@ def gpu_workshop_estimate(model: str, mix: str, gpu: str, context_per_learner: i
     Slots that fit: (usable GPU bytes - weights, compute buffer and runtime for one slot) / KV bytes
     per slot of ``context_per_learner`` tokens, at most ``max_slots``. Slots used: the most, up to
     that, whose batched speed stays at or above the floor. Prompt time: the card's published
-    prompt-processing rate (``prompt_flops_per_second``) where the record has one, else the fp16 rate
+    prompt-processing rate (``prompt_tokens_per_second``) where the record has one, else the fp16 rate
     of ``data/gpus.csv``, the shader rate without tensor cores (then the prompt time is an upper bound).
     Every turn re-reads its whole prompt: llama-server's prompt cache, which keeps each slot's last
     prompt, would shorten it.
@@ -134,9 +133,8 @@ def gpu_workshop_estimate(model: str, mix: str, gpu: str, context_per_learner: i
         if each < floor_tokens_per_second:
             break
         used, speed = slots, each
-    published = prompt_flops_per_second(card.name)
-    source = "published prompt runs of this card" if published else "fp16 shader rate (an upper bound on the time)"
-    prompt_s = prompt_tokens * 2 * active_parameter_count(arch) / (published or card.fp16_tflops * 1e12)
+    prompt_rate, source = prompt_tokens_per_second(arch, card)
+    prompt_s = prompt_tokens / prompt_rate
     if not used:
         return GPUWorkshopEstimate(model, mix, gpu, context_per_learner, fit, 0, 0.0, prompt_s, 0.0, 0.0, 0.0, source)
     by_slots = learners_served(used, prompt_s, reply_tokens, speed, think_s)

@@ -37,3 +37,44 @@ def test_api_prices_are_dated_and_sourced():
     assert len(prices) >= 3
     assert all(p.source.startswith("https://") and p.date and p.output_usd_per_million >= p.input_usd_per_million
                for p in prices)
+
+
+def test_a_request_costs_its_prompt_and_its_reply():
+    from helpers.hardware.cost import ApiPrice, Request, api_usd_per_request, busy_seconds_per_request
+
+    price = ApiPrice("P", "m", input_usd_per_million=1.0, output_usd_per_million=4.0, date="2026-01", source="https://x")
+    assert api_usd_per_request(price, Request(1000, 200)) == pytest.approx((1000 * 1.0 + 200 * 4.0) / 1e6)
+    # 1,000 prompt tokens at 2,000 tokens/s, then 200 tokens of a batch that writes 100 tokens/s in all
+    assert busy_seconds_per_request(Request(1000, 200), 2000, 100) == pytest.approx(0.5 + 2.0)
+    with pytest.raises(ValueError, match="output_tokens must be a whole number of tokens"):
+        Request(10, 0)
+    with pytest.raises(ValueError, match="prompt_tokens must be a whole number"):
+        Request(-1, 10)
+
+
+def test_batching_divides_the_reply_time_and_the_energy():
+    from helpers.hardware.cost import Request, busy_seconds_per_request, energy_usd_per_request
+
+    alone = busy_seconds_per_request(Request(0, 100), 1000, 50)
+    batched = busy_seconds_per_request(Request(0, 100), 1000, 8 * 40)  # 8 requests at 40 tokens/s each
+    assert batched < alone / 6
+    # 360 W for 10,000 s is 1 kWh
+    assert energy_usd_per_request(10_000, 360, 0.30) == pytest.approx(0.30)
+
+
+def test_wall_power_adds_the_host_and_the_power_supply_loss():
+    from helpers.hardware.cost import wall_power_w
+
+    assert wall_power_w(350, 60, psu_efficiency=0.9) == pytest.approx(410 / 0.9)
+    assert wall_power_w(100) == pytest.approx(100 / 0.9)
+    with pytest.raises(ValueError, match="psu_efficiency must be in"):
+        wall_power_w(100, psu_efficiency=1.2)
+
+
+def test_break_even_per_day_is_one_formula_for_tokens_and_requests():
+    from helpers.hardware.cost import break_even_per_day
+
+    # $1,095 over one year with a margin of $0.001 a request: 3,000 requests a day
+    assert break_even_per_day(1095, 0.0015, 0.0005, years=1) == pytest.approx(3000)
+    assert break_even_tokens_per_day(1095, 1.5, 0.5, years=1) == pytest.approx(break_even_per_day(1095, 1.5e-6, 0.5e-6, 1))
+    assert break_even_per_day(1000, 0.001, 0.002) == float("inf")

@@ -90,3 +90,17 @@ def test_a_benchmark_only_device_cannot_be_bought():
     from helpers.course.catalog import load_gpus
 
     assert "H100 PCIe" not in load_gpus() and get_device("H100 PCIe").kind == "discrete"
+
+
+def test_prompt_rate_comes_from_published_runs_or_the_fp16_rate():
+    from helpers.course.catalog import get_gpu, get_model
+    from helpers.hardware.device_speed import prompt_flops_per_second, prompt_tokens_per_second
+    from helpers.memory.architecture import active_parameter_count
+
+    arch = get_model("Llama 3.1 8B").architecture
+    rate, source = prompt_tokens_per_second(arch, get_gpu("RTX 3090"))
+    assert rate == pytest.approx(prompt_flops_per_second("RTX 3090") / (2 * active_parameter_count(arch)))
+    assert "published" in source
+    card = get_gpu("RTX 4060 8GB")
+    rate, source = prompt_tokens_per_second(arch, card)
+    assert rate == pytest.approx(card.fp16_tflops * 1e12 / (2 * active_parameter_count(arch))) and "fp16" in source
