@@ -21,6 +21,7 @@
 # - Compute local cost per million tokens: amortised hardware + energy (power x time x price per kWh).
 # - Compare it with dated, sourced API list prices.
 # - Find the usage (tokens per day) above which owning pays off, and how utilisation changes it.
+# - Price a whole request: the prompt the API bills, the machine's power at the wall, and batching.
 #
 # **Time:** 20 minutes · **Needs:** CPU only
 
@@ -34,6 +35,9 @@ CONTEXT = 4096  # tokens of context the speed is estimated at
 ELECTRICITY_USD_PER_KWH = 0.30
 HOURS_PER_DAY = 8.0  # hours a day the machine generates
 YEARS = 3.0  # write-off period
+PROMPT_TOKENS, OUTPUT_TOKENS = 1000, 200  # one chat request: the conversation so far, and the reply
+BATCH = 8  # requests a server decodes together (llama-server --parallel, vLLM)
+HOST_POWER_W = 60  # the rest of a desktop beside a discrete GPU while it generates (CPU, board, RAM, fans): measure yours
 
 # %%
 from helpers.course.notebook import start_notebook
@@ -134,7 +138,73 @@ pd.DataFrame(rows, columns=["API", "$/M output", "break-even tokens/day", "over 
 # frontier models, or for batch jobs that keep the card busy, it can. Privacy, offline use and
 # control are reasons to run locally that no price table shows.
 #
-# ## 4. Your numbers
+# ## 4. What a request costs: prompts, the whole machine, batching
+#
+# The table above prices output tokens only, one stream at a time, at the card's board power. Three
+# things move the answer, in both directions:
+#
+# - **Prompts.** A chat request re-sends the conversation so far (here 1,000 tokens for a
+#   200-token reply). An API bills those at its input price; the machine reads them at its
+#   prompt rate (notebook 10: compute-bound, many times faster than generating), so they cost it
+#   little time.
+# - **The whole machine.** A discrete GPU sits in a PC whose CPU, board, RAM and fans draw power
+#   too (`HOST_POWER_W`, an assumption: a plug-in meter measures yours), and the power supply
+#   loses about a tenth on the way. A Mac's listed power is already the whole machine's.
+# - **Batching.** A server decodes several requests in one pass over the weights (notebook 14):
+#   each step writes `BATCH` tokens for little more time than one, so each request holds the
+#   machine for a fraction of its reply time. That pays for a shared server or a batch job, not for
+#   one person who sends one request at a time.
+#
+# The machine's seconds per request = prompt tokens / prompt rate + output tokens / the tokens per
+# second of all batched requests together. Break-even: the requests a day whose API bill covers the
+# price of owning (written off over `YEARS`) plus the electricity of those seconds.
+
+# %%
+from helpers.hardware.cost import Request, api_usd_per_request, busy_seconds_per_request, request_break_even, wall_power_w
+from helpers.hardware.device_speed import generation_tokens_per_second, prompt_tokens_per_second
+from helpers.memory.vram import memory_plan, usable_gpu_bytes
+
+device = get_gpu(DEVICE)
+request = Request(PROMPT_TOKENS, OUTPUT_TOKENS)
+prompt_rate, prompt_source = prompt_tokens_per_second(arch, device)
+batch_fits = option.fits_entirely and memory_plan(arch, QUANT, CONTEXT * BATCH).gpu_total <= usable_gpu_bytes(device)
+batched = BATCH * generation_tokens_per_second(arch, QUANT, CONTEXT, device, batch=BATCH) if batch_fits else None
+host_w = HOST_POWER_W if device.kind == "discrete" else 0
+settings = {  # (seconds the machine spends on one request, watts at the wall, what the API bills)
+    "output only, one stream, board power": (OUTPUT_TOKENS / option.tokens_per_second, option.power_w, "output"),
+    "+ prompt, whole machine at the wall": (busy_seconds_per_request(request, prompt_rate, option.tokens_per_second),
+                                            wall_power_w(option.power_w, host_w), "both"),
+}
+if batched:
+    settings[f"+ {BATCH} requests batched"] = (busy_seconds_per_request(request, prompt_rate, batched),
+                                               wall_power_w(option.power_w, host_w), "both")
+print(f"prompt rate {prompt_rate:,.0f} tokens/s ({prompt_source}); one stream {option.tokens_per_second:.0f} tokens/s"
+      + (f"; {BATCH} batched {batched:.0f} tokens/s in all" if batched else f"; {BATCH} batched: does not fit"))
+for name, (seconds, watts, _) in settings.items():
+    print(f"{name}: {seconds:.2f} s of the machine per request at {watts:.0f} W")
+
+rows = []
+for p in load_api_prices():
+    output_only = Request(0, OUTPUT_TOKENS)
+    row = {"API": f"{p.provider} {p.model}", "$ per request": round(api_usd_per_request(p, request), 5)}
+    for name, (seconds, watts, billed) in settings.items():
+        bill = api_usd_per_request(p, request if billed == "both" else output_only)
+        point = request_break_even(option.price_usd, bill, seconds, watts, ELECTRICITY_USD_PER_KWH, YEARS)
+        row[name] = ("never" if point.requests_per_day == float("inf") else
+                     f"{point.requests_per_day:,.0f}/day ({point.busy_hours_per_day:.1f} h busy)")
+    rows.append(row)
+pd.DataFrame(rows).set_index("API")
+
+# %% [markdown]
+# Each cell is the break-even in requests a day, with the hours a day the machine is busy at that
+# point: more than `HOURS_PER_DAY` (or 24) means one machine cannot get there. Read along a row.
+# Counting the prompt about doubles the API's bill per request here (1,000 input tokens beside 200
+# output tokens) while adding a fraction of a second of machine time, so the break-even falls; the whole machine's power raises the electricity, which matters
+# only against the cheapest APIs. Batching cuts the machine's seconds per request most of all: a
+# server that keeps `BATCH` requests in flight reaches break-even in far fewer busy hours. The
+# speeds are estimates with the error of section 3, the prices list prices on their dates.
+#
+# ## 5. Your numbers
 #
 # The widget prices a model at Q4_K_M and 4,096 tokens of context on any catalog device. Stored
 # below: its starting settings (Llama 3.1 8B on an RTX 3090, $0.30/kWh, 8 hours a day, 3 years);
@@ -156,6 +226,8 @@ cost_app()
 # - Local cost per million tokens = amortised hardware (falls with use) + energy (constant per token).
 # - API list prices for small models are below what most single users can reach locally.
 # - Owning pays off with heavy, steady use or against expensive APIs; check the dated prices.
+# - Price requests, not just output tokens: APIs bill the prompt too, a machine draws more than its
+#   GPU's board power, and batching divides the machine's time between the requests it serves.
 #
 # ## Exercises
 #

@@ -135,3 +135,21 @@ def load_api_prices() -> list:
         out.append(ApiPrice(r["provider"], r["model"], float(r["input_usd_per_million"]),
                             float(r["output_usd_per_million"]), r["date"], r["source"]))
     return out
+
+
+@dataclass(frozen=True)
+class RequestBreakEven:
+    """Where owning meets the API, per request: requests a day, and the hours a day the machine is busy then."""
+
+    requests_per_day: float  # inf when the electricity alone costs more than the API
+    busy_hours_per_day: float
+
+
+def request_break_even(price_usd: float, api_usd_each: float, busy_seconds: float, wall_w: float,
+                       electricity_usd_per_kwh: float, years: float = 3.0) -> RequestBreakEven:
+    """Requests a day above which owning a machine of ``price_usd`` is cheaper than an API billing
+    ``api_usd_each`` per request, when each request keeps it busy ``busy_seconds`` at ``wall_w`` watts."""
+    energy = energy_usd_per_request(busy_seconds, wall_w, electricity_usd_per_kwh)
+    per_day = break_even_per_day(price_usd, api_usd_each, energy, years)
+    return RequestBreakEven(per_day, per_day * busy_seconds / 3600)
+

@@ -78,3 +78,13 @@ def test_break_even_per_day_is_one_formula_for_tokens_and_requests():
     assert break_even_per_day(1095, 0.0015, 0.0005, years=1) == pytest.approx(3000)
     assert break_even_tokens_per_day(1095, 1.5, 0.5, years=1) == pytest.approx(break_even_per_day(1095, 1.5e-6, 0.5e-6, 1))
     assert break_even_per_day(1000, 0.001, 0.002) == float("inf")
+
+
+def test_request_break_even_says_how_busy_the_machine_must_be():
+    from helpers.hardware.cost import request_break_even
+
+    # $1,095 for one year; each request: API $0.002, here 3.6 s at 1,000 W and $0.10/kWh = $0.0001
+    point = request_break_even(1095, 0.002, 3.6, 1000, 0.10, years=1)
+    assert point.requests_per_day == pytest.approx(3 / 0.0019)
+    assert point.busy_hours_per_day == pytest.approx(point.requests_per_day * 3.6 / 3600)
+    assert request_break_even(1095, 0.00005, 3.6, 1000, 0.10, years=1).requests_per_day == float("inf")
