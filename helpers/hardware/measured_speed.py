@@ -141,3 +141,44 @@ def compare_thread_counts(runs: dict, phase: str = "generation") -> str:
     if b[high] < a[low]:
         return f"{head}; the ranges do not overlap: slower with {many} threads on this machine."
     return f"{head}; the ranges overlap: these runs cannot tell the two apart."
+
+
+# --- The machine card's reference speeds --------------------------------------------------------
+
+CARD_TOLERANCE = 0.10  # a later run agrees with the card within its range widened by 10% each way
+
+
+def speeds_for_card(runs: dict) -> dict:
+    """What the machine card keeps of :func:`interleaved_speeds`' runs: the file, the rounds, and per
+    thread count the median, lowest and highest tokens/s of both phases."""
+    if not runs:
+        raise ValueError("speeds_for_card needs the runs of at least one thread count")
+    first = next(iter(runs.values()))
+    return {"model": first[0].model, "rounds": len(first), "prompt_tokens": first[0].prompt_tokens,
+            "generated_tokens": first[0].generated_tokens,
+            "threads": {str(t): median_and_range(r) for t, r in runs.items()}}
+
+
+def card_speed(card_speeds: dict, model: str, threads: int):
+    """The card's median/lowest/highest tokens/s for ``model`` (file name) at ``threads``, or None."""
+    if not card_speeds or card_speeds.get("model") != model:
+        return None
+    return card_speeds.get("threads", {}).get(str(threads))
+
+
+def compare_with_card(measured: float, card_speeds: dict, model: str, threads: int, phase: str = "generation") -> str:
+    """One sentence setting a speed measured now (tokens/s) beside the machine card's for the same file."""
+    if phase not in ("prompt", "generation"):
+        raise ValueError(f"phase must be 'prompt' or 'generation', got {phase!r}")
+    ref = card_speed(card_speeds, model, threads)
+    if ref is None:
+        return (f"the machine card has no {phase} speed for {model} at {threads} thread(s): "
+                "run notebook 00 to record this machine's reference speeds.")
+    median, low, high = (ref[f"{phase} tokens/s ({k})"] for k in ("median", "lowest", "highest"))
+    head = (f"machine card (notebook 00): {median:.1f} {phase} tokens/s at {threads} thread(s), "
+            f"{low:.1f}-{high:.1f} over {card_speeds['rounds']} rounds; now {measured:.1f} ({measured / median - 1:+.0%})")
+    if low * (1 - CARD_TOLERANCE) <= measured <= high * (1 + CARD_TOLERANCE):
+        return f"{head}: the same machine, as the card measured it."
+    return (f"{head}: outside the card's range; other programs may be using the cores now, or the card "
+            "is out of date (run notebook 00 again).")
+

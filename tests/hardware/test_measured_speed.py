@@ -81,3 +81,33 @@ def test_compare_thread_counts_calls_a_difference_only_without_overlap():
         compare_thread_counts({1: runs(1, 1.0), 2: runs(2, 1.0)}, phase="decode")
     with pytest.raises(ValueError, match="at least two thread counts"):
         compare_thread_counts({1: runs(1, 1.0)})
+
+
+def _runs():
+    from helpers.hardware.measured_speed import SpeedResult
+
+    def result(threads, gen_s):
+        return SpeedResult("m.gguf", threads, 64, 0.5, 32, gen_s)
+    return {1: [result(1, 0.64), result(1, 0.60), result(1, 0.62)], 2: [result(2, 0.40), result(2, 0.42), result(2, 0.44)]}
+
+
+def test_the_card_keeps_medians_and_ranges_per_thread_count():
+    from helpers.hardware.measured_speed import card_speed, speeds_for_card
+
+    card = speeds_for_card(_runs())
+    assert card["model"] == "m.gguf" and card["rounds"] == 3 and set(card["threads"]) == {"1", "2"}
+    one = card_speed(card, "m.gguf", 1)
+    assert one["generation tokens/s (median)"] == pytest.approx(32 / 0.62)
+    assert one["generation tokens/s (lowest)"] == pytest.approx(32 / 0.64) and one["prompt tokens/s (median)"] == 128
+    assert card_speed(card, "other.gguf", 1) is None and card_speed(card, "m.gguf", 4) is None
+
+
+def test_a_new_measurement_is_read_against_the_card():
+    from helpers.hardware.measured_speed import compare_with_card, speeds_for_card
+
+    card = speeds_for_card(_runs())
+    assert "the same machine" in compare_with_card(52.0, card, "m.gguf", 1)
+    assert "outside the card's range" in compare_with_card(30.0, card, "m.gguf", 1)
+    assert "run notebook 00" in compare_with_card(52.0, {}, "m.gguf", 1)
+    with pytest.raises(ValueError, match="phase must be 'prompt' or 'generation', got 'decode'"):
+        compare_with_card(1.0, card, "m.gguf", 1, "decode")
