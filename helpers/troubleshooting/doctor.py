@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from helpers.course.paths import DATA_DIR
-from helpers.hardware.machine import MachineCard
+from helpers.hardware.machine import GGML_BACKEND_SWITCHES, MachineCard
 from helpers.memory.architecture import Architecture
 from helpers.memory.vram import FIT_MARGIN_BYTES, judge, memory_plan, plan_budget_bytes, unified_gpu_fraction
 
@@ -53,7 +53,7 @@ def _gpu_findings(card: MachineCard, plan, n_gpu_layers: int) -> list:
         return out
     gpu = card.gpus[0]
     if not card.llama_cpp_gpu_offload:
-        switch = {"CUDA": "-DGGML_CUDA=on", "ROCm": "-DGGML_HIP=on", "Metal": "-DGGML_METAL=on"}.get(gpu.backend, "")
+        switch = GGML_BACKEND_SWITCHES.get(gpu.backend, "")
         out.append(Finding("error" if n_gpu_layers else "warning", "no_gpu_build",
                            f"a {gpu.backend} GPU ({gpu.name}) is present but this llama.cpp build has no GPU "
                            "offload: every layer will run on the CPU",

@@ -18,22 +18,22 @@ What the settings say, honestly:
 * **Limits**: ``mem_limit`` and ``cpu_limit`` are set, but ``SimpleLocalProcessSpawner`` only passes
   them to the server as ``MEM_LIMIT``/``CPU_LIMIT`` environment variables; it does not enforce them.
   systemdspawner (cgroups, The Littlest JupyterHub) and KubeSpawner (container limits) enforce them.
-* **Files**: before a server starts, the learner's copy of ``notebooks/`` is completed (missing files
-  copied, existing ones never overwritten, so edits survive restarts); ``data/`` is a symlink to the
+* **Files**: before a server starts, the learner's working copy (``helpers.course.working_copy``, the
+  same one ``python course.py lab`` serves) is synced: new notebooks copied in, untouched ones updated,
+  edited ones kept, deleted ones restored, so edits survive restarts; ``data/`` is a symlink to the
   course's one copy, and the models live in the shared Python environment. Read-only is *not* enforced
   here (one system user); in a real room the course folder belongs to the instructor and learners
   (other accounts) can only read it, or it is mounted read-only into their containers.
 """
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from helpers.course.paths import BUILD_DIR, DATA_DIR, NOTEBOOKS_DIR
+from helpers.course.working_copy import FIRST_NOTEBOOK, sync_working_copy
 
 WORKSHOP_DIR = BUILD_DIR / "workshop"
 PROXY_COMMAND = WORKSHOP_DIR / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
-FIRST_NOTEBOOK = "notebooks/00_setup_check.ipynb"
 SERVICE_NAME = "workshop-rehearsal"
 SERVICE_SCOPES = ["admin:users", "admin:servers", "tokens", "access:servers", "read:hub"]
 DEFAULT_MEM_LIMIT_BYTES = 3 * 2**30  # 3 GiB: above the heaviest notebook's measured peak (see the rehearsal)
@@ -134,16 +134,11 @@ def render_config(settings: dict, *, course_root=None) -> str:
 
 
 def prepare_learner_home(name: str, course_root, users_dir) -> Path:
-    """Make ``users_dir/<name>/``: a personal copy of ``notebooks/`` (only missing files are copied,
-    a learner's edits are never overwritten) and ``data`` as a symlink to the course's one copy."""
+    """Make ``users_dir/<name>/``: the learner's working copy of the course's notebooks, synced
+    (``helpers.course.working_copy``: a learner's edits are never overwritten), and ``data`` as a
+    symlink to the course's one copy."""
     course_root, home = Path(course_root), Path(users_dir) / name
-    source = course_root / NOTEBOOKS_DIR.name
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and ".ipynb_checkpoints" not in path.parts:
-            target = home / "notebooks" / path.relative_to(source)
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
+    sync_working_copy(course_root, home)
     data_link = home / DATA_DIR.name
     if not data_link.is_symlink() and not data_link.exists():
         os.symlink(course_root / DATA_DIR.name, data_link, target_is_directory=True)

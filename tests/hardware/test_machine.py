@@ -121,3 +121,64 @@ def test_summary_reports_gib_and_best_bandwidth():
     rows = dict(machine_summary(card))
     assert rows["RAM total"] == "24.0 GiB"
     assert card.best_bandwidth_gbps == 15.0
+
+
+# --- which llama.cpp backend, and Vulkan GPUs -------------------------------------------------------
+
+VULKANINFO_SUMMARY = """
+Devices:
+========
+GPU0:
+\tapiVersion         = 1.3.255
+\tdriverVersion      = 23.1.0
+\tvendorID           = 0x1002
+\tdeviceID           = 0x73bf
+\tdeviceType         = PHYSICAL_DEVICE_TYPE_DISCRETE_GPU
+\tdeviceName         = AMD Radeon RX 6800 XT (RADV NAVI21)
+GPU1:
+\tapiVersion         = 1.3.255
+\tvendorID           = 0x10005
+\tdeviceType         = PHYSICAL_DEVICE_TYPE_CPU
+\tdeviceName         = llvmpipe (LLVM 15.0.6, 256 bits)
+GPU2:
+\tvendorID           = 0x8086
+\tdeviceType         = PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU
+\tdeviceName         = Intel(R) Iris(R) Xe Graphics
+"""
+
+
+def test_vulkaninfo_summary_lists_real_gpus_and_leaves_software_renderers_out():
+    from helpers.hardware.machine import parse_vulkaninfo_summary
+
+    gpus = parse_vulkaninfo_summary(VULKANINFO_SUMMARY)
+    assert [(g.vendor, g.name, g.backend) for g in gpus] == [
+        ("AMD", "AMD Radeon RX 6800 XT (RADV NAVI21)", "Vulkan"), ("Intel", "Intel(R) Iris(R) Xe Graphics", "Vulkan")]
+    assert gpus[0].driver == "23.1.0" and gpus[0].memory_bytes == 0
+    assert parse_vulkaninfo_summary("") == []
+
+
+def test_system_info_names_the_backends_llama_cpp_was_built_with():
+    from helpers.hardware.machine import parse_system_info_backends
+
+    assert parse_system_info_backends("CUDA : ARCHS = 890 | USE_GRAPHS = 1 | PEER_MAX_BATCH_SIZE = 128 | "
+                                      "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 |") == ("CUDA", "CPU")
+    assert parse_system_info_backends("Metal : EMBED_LIBRARY = 1 | CPU : NEON = 1 | ARM_FMA = 1 |") == ("Metal", "CPU")
+    assert parse_system_info_backends("CPU : SSE3 = 1 | AVX2 = 1 | LLAMAFILE = 1 |") == ("CPU",)
+
+
+def test_ggml_registry_names_map_to_the_course_names():
+    from helpers.hardware.machine import ggml_backend_name
+
+    assert [ggml_backend_name(n) for n in ("CUDA", "MTL", "Metal", "ROCm", "HIP", "Vulkan", "SYCL", "CPU")] == [
+        "CUDA", "Metal", "Metal", "ROCm", "ROCm", "Vulkan", "SYCL", "CPU"]
+
+
+def test_the_installed_llama_cpp_reports_its_backends_and_devices():
+    import llama_cpp
+
+    from helpers.hardware.machine import llama_cpp_backend
+
+    backend = llama_cpp_backend()
+    assert "CPU" in backend.backends and backend.devices
+    assert backend.gpu_offload == bool(llama_cpp.llama_supports_gpu_offload())
+    assert bool(backend.gpu_backends) == backend.gpu_offload
