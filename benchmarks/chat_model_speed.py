@@ -12,9 +12,6 @@ the measured copy bandwidth, with the CPU class's constants of helpers.hardware.
 Writes benchmarks/results/chat_model_speed.md.
 """
 import argparse
-import datetime
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -23,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.catalog import get_gpu  # noqa: E402
-from helpers.course.version import code_version  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.gguf.header import read_header  # noqa: E402
 from helpers.hardware.device_speed import speed_model  # noqa: E402
 from helpers.hardware.machine import bandwidth_buffer_bytes, measure_copy_bandwidth  # noqa: E402
@@ -39,6 +37,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     import psutil
 
+    other_work = OtherWork()
     path = chat_model_path()
     header = read_header(path)
     runs = interleaved_speeds(path, (1, 2), args.reps, PROMPT, GENERATED)
@@ -56,11 +55,9 @@ def main(argv=None) -> None:
         print(rows[-1], flush=True)
     command = ".venv/bin/python benchmarks/chat_model_speed.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     text = "\n".join([
-        "# SmolLM2-135M-Instruct Q4_1 on this CPU: measured tokens/s beside the published CPUs' speed model", "",
-        f"Command: `{command}` · code version {code_version()} · {datetime.date.today()} "
-        f"· {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs · llama-cpp-python, CPU build · {args.reps} interleaved repetitions "
-        f"after one warm-up each; median (range).", "",
+        *report_header("SmolLM2-135M-Instruct Q4_1 on this CPU: measured tokens/s beside the published CPUs' speed model",
+                       command, ("llama-cpp-python, CPU build", f"{args.reps} interleaved repetitions after one warm-up "
+                                 "each; median (range)."), other_work),
         f"File {path.name}: {header.file_bytes:,} bytes, {header.tensor_bytes:,} bytes of tensors read per generated "
         f"token (tied embeddings: the embedding matrix is the output layer). Prompt {PROMPT} tokens in one batch, "
         f"then {GENERATED} greedy tokens.", "",

@@ -10,14 +10,13 @@ class whose median absolute error is above 15%. Also: prompt processing on the s
 model predicted from the device's other models by their FLOPs per token.
 """
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
-from helpers.course.version import code_version  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.hardware.device_speed import (  # noqa: E402
     TOLERANCE,
     check_published,
@@ -50,12 +49,9 @@ def markdown() -> str:
     outside = generation_runs(fitted_only=False)
     outside = [r for r in outside if r.not_fitted_because]
     lines = [
-        "# The speed model against published llama.cpp runs",
-        "",
-        f"Command: `.venv/bin/python benchmarks/device_speed_fit.py` · code version {code_version()} · "
-        f"date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M} · data: `data/published_speeds.csv` "
-        "(each run with its source), devices and bandwidths: `data/gpus.csv`, `data/benchmark_devices.csv`.",
-        "",
+        *report_header("The speed model against published llama.cpp runs", ".venv/bin/python benchmarks/device_speed_fit.py",
+                       ("data: `data/published_speeds.csv` (each run with its source), devices and bandwidths: "
+                        "`data/gpus.csv`, `data/benchmark_devices.csv`.",)),
         "Model: seconds per token = bytes read / (efficiency x bandwidth) + layers x time per layer, bytes = the",
         "weights a token reads + the KV cache at the run's mean context (llama-bench tgN after depth d: d + N/2",
         "tokens). One (efficiency, time per layer) per device class, fitted to minimise the relative error.",

@@ -25,7 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import REPO_ROOT, relative_to_repo  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.hardware.machine import cpu_model  # noqa: E402
 from helpers.images.digits_data import (  # noqa: E402
     balanced_sample,
@@ -66,18 +68,13 @@ def real_floor(stats, held_out, n_per_digit: int) -> float:
     return frechet_distance(stats, balanced_sample(held_out, n_per_digit).images)
 
 
-def markdown(res: dict) -> str:
-    """The results as a Markdown page."""
+def markdown(res: dict, header: list) -> str:
+    """The results as a Markdown page under ``header`` (``helpers.course.report.report_header``'s lines)."""
     n = res["n_per_digit"]
     by_steps = {(r["scheduler"], r["steps"]): r for r in res["by_steps"]}
     ddim25 = next(r for r in res["by_guidance"] if r["guidance"] == 2.0)
     lines = [
-        "# Digits diffusion model: quality and speed by scheduler, steps and guidance",
-        "",
-        f"Command: `{res['command']}` · date (UTC): {res['date']}",
-        "",
-        f"Machine: {res['cpu']}, {res['threads']} torch thread(s), no GPU, torch {res['torch']}.",
-        "",
+        *header,
         f"Model: `{res['model']}`, {res['parameters']:,} parameters, preset `{res['preset']}`; training took "
         f"{res['training_seconds']:.0f} s with {res['training_threads']} thread(s) (from its train_log.json).",
         "",
@@ -124,6 +121,7 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    other_work = OtherWork()
     torch.set_num_threads(args.threads)
     model_dir = Path(args.model_dir)
     pipe = load_pipeline(model_dir)
@@ -151,7 +149,9 @@ def main(argv=None) -> None:
         "by_steps": by_steps, "by_guidance": by_guidance, "seconds_per_16": speed,
     }
     write_text_atomic(RESULTS / "diffusion_quality.json", json.dumps(res, indent=1) + "\n")
-    write_text_atomic(RESULTS / "diffusion_quality.md", markdown(res))
+    header = report_header("Digits diffusion model: quality and speed by scheduler, steps and guidance", res["command"],
+                           (f"{res['cpu']}, {res['threads']} torch thread(s), no GPU, torch {res['torch']}.",), other_work)
+    write_text_atomic(RESULTS / "diffusion_quality.md", markdown(res, header))
     print(f"wrote {relative_to_repo(RESULTS / 'diffusion_quality.md')} and .json")
 
 

@@ -7,13 +7,13 @@ the architecture in data/models.csv and llama.cpp's mix rules, and writes
 benchmarks/results/gguf_size_accuracy.md. Target: every file within 2%.
 """
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.memory.gguf_size import size_accuracy_rows  # noqa: E402
 
 TARGET_PERCENT = 2.0
@@ -23,11 +23,7 @@ def markdown(rows) -> str:
     errors = [abs(r["error (%)"]) for r in rows]
     within = sum(e <= TARGET_PERCENT for e in errors)
     lines = [
-        "# GGUF file size: estimated vs published",
-        "",
-        f"Command: `.venv/bin/python benchmarks/gguf_size_accuracy.py` · date (UTC): "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}",
-        "",
+        *report_header("GGUF file size: estimated vs published", ".venv/bin/python benchmarks/gguf_size_accuracy.py"),
         f"{within} of {len(rows)} files within {TARGET_PERCENT:g}% · median |error| "
         f"{sorted(errors)[len(errors) // 2]:.2f}% · max |error| {max(errors):.2f}%.",
         "Published sizes are shown by the hubs rounded to 3 significant digits (about ±0.1%).",

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.catalog import get_device, get_model  # noqa: E402
 from helpers.course.paths import BUILD_DIR, REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.course.version import code_version  # noqa: E402
 from helpers.gguf.random_weights import cached_random_gguf  # noqa: E402
 from helpers.hardware.llama_bench import append_rows, run_llama_bench, speed_rows  # noqa: E402
@@ -97,9 +98,9 @@ def main(argv=None) -> int:
         rows += speed_rows(results, device.name, name, mix, source)
         report["runs"].append({"model": name, "mix": mix, "results": [r.__dict__ for r in results],
                                "buffers": gpu_buffers(path)})
-    lines = [f"# llama.cpp on {device.name}, measured", "",
-             f"Command: `.venv/bin/python benchmarks/gpu_check.py --device \"{device.name}\"` · code version "
-             f"{report['code_version']} · date (UTC): {report['date']} · GPU: {report['smi']}", "",
+    lines = [*report_header(f"llama.cpp on {device.name}, measured",
+                            f".venv/bin/python benchmarks/gpu_check.py --device \"{device.name}\"",
+                            (f"GPU: {report['smi']}",), now=stamp),
              "| model | mix | test | backend | build | flash attn | tokens/s |", "| --- | --- | --- | --- | --- | --- | ---: |"]
     lines += [f"| {r['model']} | {r['mix']} | {r['test']} | {r['backend']} | {r['build']} | {r['flash_attn']} | "
               f"{r['tokens_per_second']} |" for r in rows]

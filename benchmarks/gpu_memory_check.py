@@ -8,7 +8,6 @@ and writes benchmarks/results/gpu_memory_check.md with the error of each. Also: 
 system RAM add to the GPU's compute buffer (helpers.memory.vram.offload_copy_bytes).
 """
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -16,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.catalog import get_model  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
-from helpers.course.version import code_version  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.memory.estimator_check import check_published_buffers  # noqa: E402
 from helpers.memory.vram import memory_plan, offload_copy_bytes  # noqa: E402
 
@@ -30,11 +29,8 @@ def markdown() -> str:
     kv = [abs(r["KV error (%)"]) for r in rows if r["KV error (%)"] is not None]
     compute = sorted(abs(r["compute error (%)"]) for r in rows if r["compute error (%)"] is not None)
     lines = [
-        "# Memory plan against published llama.cpp GPU load logs",
-        "",
-        f"Command: `.venv/bin/python benchmarks/gpu_memory_check.py` · code version {code_version()} · date (UTC): "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} · data: `data/published_buffers.csv`.",
-        "",
+        *report_header("Memory plan against published llama.cpp GPU load logs",
+                       ".venv/bin/python benchmarks/gpu_memory_check.py", ("data: `data/published_buffers.csv`.",)),
         f"{len(rows)} logs ({', '.join(sorted({r['backend'] for r in rows}))}). KV cache: {sum(e <= 0.3 for e in kv)} of "
         f"{len(kv)} to the MiB; the exception is a 128-token context that a January 2025 build padded to 128 cells "
         f"(current builds pad to 256, as the estimate does). Compute buffer: median absolute error "

@@ -14,7 +14,6 @@ import argparse
 import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.images import memory as im  # noqa: E402
 
 
@@ -43,12 +43,9 @@ def main(argv=None) -> None:
     other_work = OtherWork()
     import torch
 
-    lines = ["# Image-model memory: estimate against measured forward passes", "",
-             f"Command: `.venv/bin/python benchmarks/image_memory.py{' --real-unet' if args.real_unet else ''}` · "
-             f"date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M}", "",
-             f"Machine: {platform.machine()}, {torch.get_num_threads()} threads available (passes run on 1), "
-             f"torch {torch.__version__}, Python {platform.python_version()}. The memory figures are allocator "
-             "bytes and do not depend on load; the seconds column does.", "",
+    machine = (f"{torch.get_num_threads()} threads available (passes run on 1), torch {torch.__version__}, "
+               f"Python {platform.python_version()}")
+    lines = ["The memory figures are allocator bytes and do not depend on load; the seconds column does.", "",
              "Measured: peak bytes held by PyTorch's CPU allocator during one fp32 pass above what it held "
              "before (torch.profiler, profile_memory=True; a warm-up pass first). Estimated: "
              "`helpers.images.memory.predicted_forward_peak` (UNet: skip connections + working set + naive "
@@ -82,8 +79,10 @@ def main(argv=None) -> None:
               "- A GPU differs: cuDNN workspaces, cuBLAS handles and the caching allocator's slack are "
               "not in these CPU figures."]
     out = REPO_ROOT / "benchmarks" / "results" / "image_memory.md"
-    lines += ["", other_work.sentence()]
-    write_text_atomic(out, "\n".join(lines) + "\n")
+    header = report_header("Image-model memory: estimate against measured forward passes",
+                           f".venv/bin/python benchmarks/image_memory.py{' --real-unet' if args.real_unet else ''}",
+                           (machine,), other_work)
+    write_text_atomic(out, "\n".join(header + lines) + "\n")
     print(f"wrote {out.relative_to(REPO_ROOT)}")
 
 

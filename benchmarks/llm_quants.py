@@ -18,21 +18,19 @@ the model's train_log.json. Writes benchmarks/results/llm_quants.md. Takes a few
 """
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import BUILD_DIR, REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.gguf.header import read_header  # noqa: E402
 from helpers.llm.load import load_model, perplexity, stream_tokens  # noqa: E402
 from helpers.training.corpus import load_split  # noqa: E402
@@ -228,13 +226,9 @@ def main(argv=None) -> None:
     command = "python benchmarks/llm_quants.py" + (f" {' '.join(argv)}" if argv else "")
     mib = 2**20
     lines = [
-        "# The course's tiny Llama by quant type (llama.cpp via llama-cpp-python)",
-        "",
-        f"Command: `{command}` · date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M} · machine: "
-        f"{platform.machine()}, {psutil.cpu_count(logical=False)} physical / {psutil.cpu_count()} logical CPUs, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, no GPU · run time {elapsed / 60:.1f} min",
-        "",
-        f"{other_work.sentence()} Each speed cell is the "
+        *report_header("The course's tiny Llama by quant type (llama.cpp via llama-cpp-python)", command,
+                       ("no GPU", f"run time {elapsed / 60:.1f} min"), other_work),
+        "Each speed cell is the "
         f"median of {args.reps} repetitions with the interquartile range (25th–75th percentile) in brackets; "
         "the quant types were interleaved within each repetition so that load falls on all of them alike.",
         "",

@@ -10,17 +10,16 @@ sliding-window cache both as llama.cpp's tools allocate it (window only) and wit
 Writes benchmarks/results/new_architectures.md.
 """
 import argparse
-import os
 import platform
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.memory.estimator_check import REDUCED, check_family  # noqa: E402
 
 
@@ -38,12 +37,9 @@ def describe(arch) -> str:
 
 def markdown(rows, context: int, command: str) -> str:
     lines = [
-        "# New architectures: estimator vs llama.cpp",
-        "",
-        f"Command: `{command}` · date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M} · machine: "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} · "
-        f"llama.cpp from llama-cpp-python {__import__('llama_cpp').__version__}, CPU backend.",
-        "",
+        *report_header("New architectures: estimator vs llama.cpp", command,
+                       (platform.system(), f"llama.cpp from llama-cpp-python {__import__('llama_cpp').__version__}, "
+                        "CPU backend.")),
         f"Random-weight GGUFs of reduced configurations, loaded with n_ctx = {context}, n_ubatch = 512, "
         "one sequence. Sizes in bytes; 'llama.cpp' is what its loader and log report "
         "(KV cache and compute buffer in MiB with two decimals, so about ±0.005 MiB).",

@@ -12,21 +12,18 @@ benchmarks/results/prompting_real_model.md.
 """
 import argparse
 import dataclasses
-import platform
 import re
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.llm.chat_model import chat_model_path, model_card  # noqa: E402
 from helpers.llm.load import load_model  # noqa: E402
 from helpers.llm.prompt_eval import LAYOUTS, few_shot_score, json_counts, review_json_rows  # noqa: E402
@@ -99,20 +96,18 @@ def main(argv=None) -> int:
     replies = json_lines(llm, reviews)
     import llama_cpp
 
-    machine = (f"{platform.machine()}, {psutil.cpu_count(logical=False)} physical / {psutil.cpu_count()} logical CPUs, "
-               f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, no GPU used")
     card = model_card()
     command = ".venv/bin/python benchmarks/prompting_real_model.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     shots_header = " | ".join(str(k) for k in range(1, args.max_shots + 1))
     text = "\n".join([
-        "# Prompt techniques measured on SmolLM2-135M-Instruct", "",
-        f"Command: `{command}` · date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M} · machine: {machine} · "
-        f"llama-cpp-python {llama_cpp.__version__}, {args.threads} thread(s) · model {card['file']} (SHA-256 "
-        f"{card['sha256'][:16]}...) · run time {(time.perf_counter() - started) / 60:.1f} min", "",
+        *report_header("Prompt techniques measured on SmolLM2-135M-Instruct", command,
+                       ("no GPU used", f"llama-cpp-python {llama_cpp.__version__}, {args.threads} thread(s)",
+                        f"model {card['file']} (SHA-256 {card['sha256'][:16]}...)",
+                        f"run time {(time.perf_counter() - started) / 60:.1f} min"), other_work),
         "Sets: `data/prompting/few_shot_tasks.json` (24 items per task, 6 worked examples) and "
         "`data/prompting/json_reviews.json` (24 reviews), both written for the course. Counts are exact and "
         "repeat for this model file, llama-cpp-python version and thread count; seconds depend on the machine "
-        "and on what else it was running. " + other_work.sentence(), "",
+        "and on what else it was running.", "",
         "## Few-shot accuracy by number of examples", "",
         "Each item's likeliest allowed label, by log-probability as the start of the assistant's reply. "
         "`turns`: instruction as system prompt, examples as user/assistant turns; `one message`: instruction, "

@@ -11,13 +11,13 @@ llama.cpp's. Writes benchmarks/results/quant_error.md.
 import argparse
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.paths import REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.quantization.block_formats import FORMATS  # noqa: E402
 from helpers.quantization.error import error_table, k_quant_ready  # noqa: E402
 from helpers.quantization.llamacpp_match import compare_with_llama_cpp  # noqa: E402
@@ -27,10 +27,7 @@ from helpers.quantization.model_weights import load_weight_matrices  # noqa: E40
 def markdown(source, matrices, rows, proof, command) -> str:
     shapes = ", ".join(f"{k} {v.shape[0]}x{v.shape[1]}" for k, v in matrices.items())
     lines = [
-        "# Quantization error by GGUF format",
-        "",
-        f"Command: `{command}` · date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M}",
-        "",
+        *report_header("Quantization error by GGUF format", command),
         f"Weights: {source}; matrices measured: {shapes} "
         f"({sum(v.size for v in matrices.values()):,} weights).",
         "Output error: ||(W_q - W) x|| / ||W x|| for 8 random Gaussian inputs x, averaged over matrices",

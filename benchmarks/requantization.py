@@ -13,20 +13,18 @@ rank the same token first, and prompt/generation speed (median and interquartile
 without ``logits_all``). Writes benchmarks/results/requantization.md.
 """
 import argparse
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import BUILD_DIR, DATA_DIR, REPO_ROOT  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.gguf.quantize import quantize  # noqa: E402
 from helpers.hardware.measured_speed import measure_speed  # noqa: E402
 from helpers.llm.chat_model import chat_model_path  # noqa: E402
@@ -125,13 +123,9 @@ def main(argv=None) -> None:
     elapsed = time.perf_counter() - started
     command = "python benchmarks/requantization.py" + (f" {' '.join(argv)}" if argv else "")
     lines = [
-        "# SmolLM2-135M-Instruct requantized from its Q4_1 file (llama.cpp via llama-cpp-python)",
-        "",
-        f"Command: `{command}` · date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M} · machine: "
-        f"{platform.machine()}, {psutil.cpu_count(logical=False)} physical / {psutil.cpu_count()} logical CPUs, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, no GPU · run time {elapsed / 60:.1f} min",
-        "",
-        f"{other_work.sentence()} Each speed cell is the "
+        *report_header("SmolLM2-135M-Instruct requantized from its Q4_1 file (llama.cpp via llama-cpp-python)",
+                       command, ("no GPU", f"run time {elapsed / 60:.1f} min"), other_work),
+        "Each speed cell is the "
         f"median of {args.reps} repetitions with the interquartile range (25th–75th percentile) in brackets; the "
         "files were interleaved within each repetition (order rotated) so that load falls on all of them alike.",
         "",

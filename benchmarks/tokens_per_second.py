@@ -13,7 +13,6 @@ Writes benchmarks/results/tokens_per_second.md (1 thread) or tokens_per_second_N
 model against published GPU and CPU runs is benchmarks/device_speed_fit.py.
 """
 import argparse
-import datetime
 import sys
 from pathlib import Path
 
@@ -22,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.catalog import get_gpu, get_model  # noqa: E402
-from helpers.course.version import code_version  # noqa: E402
+from helpers.course.other_work import OtherWork  # noqa: E402
+from helpers.course.report import report_header  # noqa: E402
 from helpers.gguf.random_weights import cached_random_gguf  # noqa: E402
 from helpers.hardware.device_speed import speed_model  # noqa: E402
 from helpers.hardware.machine import bandwidth_buffer_bytes, load_machine_card, measure_copy_bandwidth  # noqa: E402
@@ -63,13 +63,12 @@ def measure_all(models, mixes, threads):
     return rows
 
 
-def report(rows, bandwidth, threads, command) -> str:
+def report(rows, bandwidth, threads, command, other_work=None) -> str:
     fit = fit_speed_model([r["bytes"] for r in rows], [r["layers"] for r in rows], [r["measured"] for r in rows], bandwidth)
     cpu_class = speed_model(get_gpu("CPU desktop DDR5-5600 dual-channel"))  # fitted to published CPU runs
-    lines = ["# Generation tokens/s: predicted vs measured", "",
-             f"Command: `{command}`  ", f"Code version: {code_version()}  ", f"Date: {datetime.date.today().isoformat()}  ",
-             f"Machine: copy bandwidth {bandwidth:.1f} GB/s ({threads} thread(s)), {threads} llama.cpp thread(s), "
-             f"prompt {PROMPT} tokens, {GENERATED} generated, best of {REPEATS}.", "",
+    lines = [*report_header("Generation tokens/s: predicted vs measured", command,
+                            (f"copy bandwidth {bandwidth:.1f} GB/s ({threads} thread(s)), {threads} llama.cpp thread(s), "
+                             f"prompt {PROMPT} tokens, {GENERATED} generated, best of {REPEATS}.",), other_work),
              f"Speed model fitted on all rows: efficiency {fit.efficiency:.3f} of the copy bandwidth, "
              f"overhead {fit.overhead_seconds_per_layer * 1e3:.3f} ms per layer. Each prediction below is made from a "
              f"fit that leaves that model out (both of its mixes).", "",
@@ -94,11 +93,12 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="llama.cpp threads (default 1: stable on a machine shared with other work)")
     args = parser.parse_args(argv)
+    other_work = OtherWork()
     models, mixes = (MODELS[:2], MIXES[:1]) if args.quick else (MODELS, MIXES)
     bandwidth = machine_bandwidth_gbps(args.threads)
     rows = measure_all(models, mixes, args.threads)
     command = " ".join([".venv/bin/python benchmarks/tokens_per_second.py"] + (argv if argv is not None else sys.argv[1:]))
-    text = report(rows, bandwidth, args.threads, command) if len({r["model"] for r in rows}) > 2 else \
+    text = report(rows, bandwidth, args.threads, command, other_work) if len({r["model"] for r in rows}) > 2 else \
         "\n".join(f"{r['model']} {r['mix']}: {r['measured']:.1f} tokens/s" for r in rows)
     name = "tokens_per_second.md" if args.threads == 1 else f"tokens_per_second_{args.threads}threads.md"
     out = ROOT / "benchmarks" / "results" / name

@@ -1,0 +1,29 @@
+"""A results file's header: title, command, code version, date, machine, other work, in that order."""
+from datetime import datetime, timezone
+
+import psutil
+
+from helpers.course.other_work import OtherWork
+from helpers.course.report import machine_line, report_header
+from helpers.course.version import code_version
+
+
+def test_machine_line_names_the_cpus_and_the_ram():
+    line = machine_line()
+    assert f"{psutil.cpu_count(logical=False)} physical / {psutil.cpu_count()} logical CPUs" in line
+    assert line.endswith(f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM")
+
+
+def test_header_lines_in_order():
+    when = datetime(2026, 12, 7, 10, 24, tzinfo=timezone.utc)
+    lines = report_header("Speed, measured", ".venv/bin/python benchmarks/x.py --reps 3", ("1 thread", "model m.gguf"),
+                          now=when)
+    assert lines == ["# Speed, measured", "",
+                     f"Command: `.venv/bin/python benchmarks/x.py --reps 3` · code version {code_version()} · "
+                     f"date (UTC): 2026-12-07 10:24 · machine: {machine_line()} · 1 thread · model m.gguf", ""]
+
+
+def test_other_work_is_read_when_the_header_is_made():
+    lines = report_header("T", "cmd", other_work=OtherWork())
+    assert len(lines) == 6 and lines[4].startswith(("Other work used", "**Other work used")) and lines[5] == ""
+    assert "date (UTC): " in lines[2] and "Other work" not in lines[2]
