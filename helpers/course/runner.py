@@ -12,7 +12,6 @@ import argparse
 import ast
 import csv
 import json
-import resource
 import subprocess
 import sys
 import threading
@@ -59,7 +58,12 @@ def parse_parameter(text: str):
 
 
 def children_peak_rss_bytes() -> int:
-    """Largest resident set of any finished child process (the kernel), in bytes."""
+    """Largest resident set of any finished child process (the kernel), in bytes; 0 on Windows, which
+    has no ``getrusage`` (the sampled peak of :class:`DescendantsPeak` stands alone there)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
