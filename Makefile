@@ -39,5 +39,9 @@ workshop: env workshop-proxy      ## host the course with JupyterHub for ROSTER=
 workshop-rehearsal: env workshop-proxy ## K=4 simulated learners on loopback, measured: benchmarks/results/workshop_rehearsal.md
 	$(PY) -m helpers.workshop rehearse --learners $(or $(K),4)
 
+.PHONY: vllm-env
+vllm-env: env                     ## create vLLM's own environment, .venv-vllm (about 3.5 GB), for serving with vLLM
+	$(PY) -m helpers.serving.vllm_env
+
 clean:
 	rm -rf build
