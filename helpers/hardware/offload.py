@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from helpers.hardware.roofline import SpeedModel
 from helpers.memory.architecture import Architecture
 from helpers.memory.gguf_size import predicted_tensors
-from helpers.memory.vram import kv_cache_bytes, memory_plan, tensor_placement, weight_split
+from helpers.memory.vram import bytes_read_split, kv_cache_bytes, memory_plan, tensor_placement, weight_split
 
 
 def offload_seconds_per_token(gpu_bytes: float, cpu_bytes: float, gpu_bandwidth_gbps: float,
@@ -120,28 +120,6 @@ def learners_per_server(server_bytes: int, per_learner_bytes: int, reserve_bytes
         raise ValueError(f"need per_learner_bytes > 0 and sizes >= 0, got {server_bytes}, {per_learner_bytes}, "
                          f"{reserve_bytes}")
     return max(0, (server_bytes - reserve_bytes) // per_learner_bytes)
-
-
-def bytes_read_split(arch: Architecture, mix: str, n_gpu_layers: int = -1, n_cpu_moe: int = 0) -> tuple:
-    """Weight bytes one generated token reads on the GPU and in system RAM: (gpu, cpu).
-
-    Every matrix is read once, routed experts only in the share ``n_experts_used / n_experts``
-    (an average over tokens: which experts run changes from token to token), token_embd not at all
-    unless tied to the output.
-    """
-    output_on_gpu = n_gpu_layers < 0 or n_gpu_layers > arch.n_layers
-    gpu = cpu = 0
-    for t, on_gpu in tensor_placement(arch, mix, n_gpu_layers, n_cpu_moe=n_cpu_moe):
-        if t.name == "token_embd.weight":
-            if not arch.tied_embeddings:
-                continue
-            on_gpu = output_on_gpu  # tied: the output layer reads the GPU's copy when it is offloaded
-        read = t.nbytes * arch.n_experts_used // arch.n_experts if "_exps." in t.name else t.nbytes
-        if on_gpu:
-            gpu += read
-        else:
-            cpu += read
-    return gpu, cpu
 
 
 @dataclass(frozen=True)

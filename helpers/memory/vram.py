@@ -264,6 +264,28 @@ def tensor_placement(arch: Architecture, mix: str, n_gpu_layers: int, imatrix: b
     return out
 
 
+def bytes_read_split(arch: Architecture, mix: str, n_gpu_layers: int = -1, n_cpu_moe: int = 0) -> tuple:
+    """Weight bytes one generated token reads on the GPU and in system RAM: (gpu, cpu).
+
+    Every matrix is read once, routed experts only in the share ``n_experts_used / n_experts``
+    (an average over tokens: which experts run changes from token to token), token_embd not at all
+    unless tied to the output.
+    """
+    output_on_gpu = n_gpu_layers < 0 or n_gpu_layers > arch.n_layers
+    gpu = cpu = 0
+    for t, on_gpu in tensor_placement(arch, mix, n_gpu_layers, n_cpu_moe=n_cpu_moe):
+        if t.name == "token_embd.weight":
+            if not arch.tied_embeddings:
+                continue
+            on_gpu = output_on_gpu  # tied: the output layer reads the GPU's copy when it is offloaded
+        read = t.nbytes * arch.n_experts_used // arch.n_experts if "_exps." in t.name else t.nbytes
+        if on_gpu:
+            gpu += read
+        else:
+            cpu += read
+    return gpu, cpu
+
+
 def weight_split(arch: Architecture, mix: str, n_gpu_layers: int, imatrix: bool = False,
                  n_cpu_moe: int = 0) -> WeightSplit:
     """Split weights between GPU and system RAM (bytes) as :func:`tensor_placement` places them.

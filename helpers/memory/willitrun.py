@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from helpers.course.catalog import DEFAULT_SYSTEM_RAM, GPU, get_gpu, get_model, load_gpus, load_models
 from helpers.gguf.header import read_header
 from helpers.hardware.device_speed import speed_model, tokens_per_second, typical_error
-from helpers.hardware.offload import bytes_read_split, offload_seconds_per_token
+from helpers.hardware.offload import offload_seconds_per_token
 from helpers.hub.ranges import HubError, parse_hub_spec
 from helpers.hub.remote_gguf import read_hub_header, read_remote_header
 from helpers.llm.memory_check import architecture_of
@@ -42,6 +42,7 @@ from helpers.memory.gguf_size import bytes_read_per_token, check_mix, gguf_file_
 from helpers.memory.vram import (
     DEFAULT_FLASH_ATTENTION,
     KV_CACHE_TYPES,
+    bytes_read_split,
     check_n_cpu_moe,
     file_memory_plan,
     judge,
@@ -197,7 +198,7 @@ def _is_split(plan, n_cpu_moe: int) -> bool:
 
 
 def _split_speed(arch, quant, plan, n_gpu_layers, n_cpu_moe, gpu, bandwidth_gbps, ram_bandwidth_gbps):
-    """(tokens/s, RAM GB/s) of a GPU/RAM split: ``helpers.hardware.offload``'s bytes each side reads, the
+    """(tokens/s, RAM GB/s) of a GPU/RAM split: the bytes each side reads (``helpers.memory.vram.bytes_read_split``), the
     KV cache where the plan keeps it, times added; (None, None) when the GPU's bandwidth is unknown."""
     gpu_bandwidth = bandwidth_gbps or (gpu.bandwidth_gbps if gpu is not None else None)
     if gpu_bandwidth is None:

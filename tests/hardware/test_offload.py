@@ -83,8 +83,9 @@ def test_sequential_devices_add_and_learners_divide():
 
 
 def test_moe_reads_only_its_routed_experts_and_offloads_them_cheaply():
-    from helpers.hardware.offload import bytes_read_split, expert_offload_curve, fewest_cpu_moe_that_fits
+    from helpers.hardware.offload import expert_offload_curve, fewest_cpu_moe_that_fits
     from helpers.memory.gguf_size import bytes_read_per_token
+    from helpers.memory.vram import bytes_read_split
 
     qwen = get_model("Qwen3 30B-A3B").architecture
     gpu_read, cpu_read = bytes_read_split(qwen, "Q4_K_M")
