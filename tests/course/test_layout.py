@@ -111,3 +111,18 @@ def test_readme_maps_every_notebook_to_its_modules():
     for lesson in lessons:
         listed = re.findall(r"`([\w.]+)`", rows[lesson.stem])
         assert listed == lesson_modules(lesson), lesson.stem
+
+
+# The memory plan is the base the speed, serving and troubleshooting parts build on: its modules
+# import only the machinery, the GGUF reader and each other. will-it-run is the part's front door,
+# a verdict that also asks the hardware part for a speed and the hub for a remote header.
+MEMORY_FRONT_DOOR = "helpers.memory.willitrun"
+MEMORY_MAY_IMPORT = ("helpers.course.", "helpers.gguf.", "helpers.memory.")
+
+
+def test_memory_plan_modules_import_no_higher_part():
+    known = helpers_modules()
+    upward = {name: sorted(m for m in imported_helpers(path, known) if not m.startswith(MEMORY_MAY_IMPORT))
+              for name, path in known.items()
+              if name.startswith("helpers.memory.") and name != MEMORY_FRONT_DOOR}
+    assert {name: found for name, found in upward.items() if found} == {}
