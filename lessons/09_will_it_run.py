@@ -262,13 +262,13 @@ will_it_run_app(card)
 #
 #     python -m helpers.memory.willitrun --model "Qwen2.5 14B" --quant Q5_K_M --ctx 16384 --gpu "RTX 4090"
 #     python -m helpers.memory.willitrun --layers 40 --hidden 5120 --ffn 13824 --heads 40 --kv-heads 40 \
-#         --head-dim 128 --vocab 32000 --vram-gb 12 --n-gpu-layers auto --json
+#         --head-dim 128 --vocab 32000 --vram-gib 12 --n-gpu-layers auto --json
 
 # %%
 from helpers.memory.willitrun import main
 
 exit_code = main(["--layers", "40", "--hidden", "5120", "--ffn", "13824", "--heads", "40", "--kv-heads", "40",
-                  "--head-dim", "128", "--vocab", "32000", "--vram-gb", "12", "--n-gpu-layers", "auto"])
+                  "--head-dim", "128", "--vocab", "32000", "--vram-gib", "12", "--n-gpu-layers", "auto"])
 
 # %% [markdown]
 # And the mixture of experts of section 4 with the fewest blocks' experts kept in system RAM

@@ -2,7 +2,7 @@
 
     python -m helpers.memory.willitrun --model "Llama 3.1 8B" --quant Q4_K_M --ctx 8192 --gpu "RTX 3090"
     python -m helpers.memory.willitrun --layers 32 --hidden 4096 --ffn 14336 --heads 32 --kv-heads 8 \\
-        --head-dim 128 --vocab 128256 --vram-gb 8 --n-gpu-layers auto --json
+        --head-dim 128 --vocab 128256 --vram-gib 8 --n-gpu-layers auto --json
     python -m helpers.memory.willitrun --model "Qwen3 30B-A3B" --ctx 8192 --gpu "RTX 4060 Ti 16GB" --n-cpu-moe auto
     python -m helpers.memory.willitrun --gguf model.gguf --gpu "RTX 3060 12GB"
     python -m helpers.memory.willitrun --hf Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf --gpu "RTX 3060 12GB"
@@ -11,10 +11,10 @@ A file (``--gguf`` on disk, ``--hf owner/repo:file.gguf[@revision]`` or ``--url`
 range requests: only its header travels, and the bytes transferred are reported) is planned from its
 own tensor table, the same plan for a local or remote copy.
 
-Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gb`` is in GiB too,
-the unit nvidia-smi and vendors' "24 GB" cards use; a plan keeps llama.cpp's ``--fit`` margin free
-(``helpers.memory.vram.FIT_MARGIN_BYTES``) and says which flash-attention setting it assumed (on, as
-llama.cpp's tools run by default) and what the other would need. Speed is the
+Memory is reported in bytes (JSON) and GiB (2**30 bytes, text); ``--vram-gib`` is in GiB too,
+the unit nvidia-smi and vendors' "24 GB" cards use (``--vram-gb`` is its old name); a plan keeps
+llama.cpp's ``--fit`` margin free (``helpers.memory.vram.FIT_MARGIN_BYTES``) and says which
+flash-attention setting it assumed (on, as llama.cpp's tools run by default) and what the other would need. Speed is the
 device class's fitted speed model (``helpers.hardware.device_speed``) at a full context; a mixture of
 experts reads only the experts each token uses. A plan split between the GPU and system RAM
 (``--n-gpu-layers`` below all, or a mixture of experts' ``--n-cpu-moe N``: the expert tensors of the
@@ -63,7 +63,7 @@ SYSTEM_RAM = DEFAULT_SYSTEM_RAM
 
 @dataclass(frozen=True)
 class _UnnamedGPU:
-    """A GPU known only by its memory (``--vram-gb``): estimated as a consumer card."""
+    """A GPU known only by its memory (``--vram-gib``): estimated as a consumer card."""
 
     device_class: str = "nvidia-consumer"
 
@@ -400,8 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flash attention: on (llama.cpp's -fa auto; Ollama for many models) or off (llama-cpp-python's "
                         "Llama as it comes): off needs a larger compute buffer")
     p.add_argument("--gpu", help="a GPU or machine of data/gpus.csv, by name or a unique part of it (\"3060\")")
-    p.add_argument("--vram-gb", type=_bounded(float, 0.1, MAX_VRAM_GIB, "--vram-gb"),
-                   help="the GPU's memory in GiB (as nvidia-smi shows; a 1 GiB margin is kept free)")
+    p.add_argument("--vram-gib", "--vram-gb", dest="vram_gib", type=_bounded(float, 0.1, MAX_VRAM_GIB, "--vram-gib"),
+                   help="the GPU's memory in GiB, 2**30 bytes (what nvidia-smi shows, and what a card sold as "
+                        "'12 GB' has; a 1 GiB margin is kept free). --vram-gb is the old name of this flag")
     p.add_argument("--bandwidth-gbps", type=_bounded(float, 1, 20000, "--bandwidth-gbps"),
                    help="memory bandwidth in GB/s for the speed estimate (default: the catalog GPU's)")
     p.add_argument("--n-gpu-layers", type=_ngl, default=-1, help="-1 all (default), 'auto' most that fit, or N")
@@ -504,17 +505,17 @@ def main(argv=None) -> int:
     args.quant = {m.lower(): m for m in mix_names()}.get(args.quant.lower(), args.quant)  # q4_k_m is Q4_K_M
     header, remote = _file_header(args, parser)
     arch = None if header else _architecture(args, parser)
-    if args.gpu and args.vram_gb is not None:
-        parser.error("give --gpu or --vram-gb, not both")
+    if args.gpu and args.vram_gib is not None:
+        parser.error("give --gpu or --vram-gib, not both")
     gpu = None
     if args.gpu:
         try:
             gpu = get_gpu(args.gpu)
         except ValueError as err:
             parser.error(str(err))
-    if gpu is None and args.vram_gb is None:
-        parser.error(f"give --gpu NAME (e.g. {next(iter(load_gpus()))!r}) or --vram-gb")
-    options = dict(gpu=gpu, gpu_budget_bytes=None if gpu else int(args.vram_gb * 2**30),
+    if gpu is None and args.vram_gib is None:
+        parser.error(f"give --gpu NAME (e.g. {next(iter(load_gpus()))!r}) or --vram-gib")
+    options = dict(gpu=gpu, gpu_budget_bytes=None if gpu else int(args.vram_gib * 2**30),
                    n_gpu_layers=args.n_gpu_layers, cache_type=args.kv_cache_type, batch=args.batch,
                    flash_attention=args.flash_attn == "on", bandwidth_gbps=args.bandwidth_gbps, n_cpu_moe=args.n_cpu_moe)
     try:

@@ -24,7 +24,7 @@ def test_llama_8b_q4_k_m_8k_fits_a_3090(capsys):
 
 def test_explicit_architecture_and_auto_layers(capsys):
     argv = ["--layers", "80", "--hidden", "8192", "--ffn", "28672", "--heads", "64", "--kv-heads", "8",
-            "--head-dim", "128", "--vocab", "128256", "--params", "70.6", "--vram-gb", "24", "--n-gpu-layers", "auto"]
+            "--head-dim", "128", "--vocab", "128256", "--params", "70.6", "--vram-gib", "24", "--n-gpu-layers", "auto"]
     code, out = run_json(argv, capsys)
     assert code == 0 and 0 < out["layers_on_gpu"] < 80 and out["estimated_tokens_per_second"] is None
     code, out = run_json(argv[:-2], capsys)  # all layers: does not fit
@@ -40,12 +40,12 @@ def test_cpu_machine_runs_everything_in_ram(capsys):
     (["--model", "Lama 3.1 8B", "--gpu", "RTX 3090"], "did you mean 'Llama 3.1 8B'"),
     (["--model", "Llama 3.1 8B", "--gpu", "RTX 30"], "did you mean 'RTX 3060 12GB' or 'RTX 3070'"),
     (["--model", "Llama 3.1 8B", "--gpu", "RTX 3090", "--quant", "Q4KM"], "did you mean"),
-    (["--model", "Llama 3.1 8B", "--vram-gb", "nan"], "--vram-gb must be in"),
-    (["--model", "Llama 3.1 8B", "--vram-gb", "-3"], "--vram-gb must be in"),
-    (["--model", "Llama 3.1 8B", "--vram-gb", "8", "--ctx", "0"], "--ctx must be in"),
-    (["--model", "Llama 3.1 8B", "--vram-gb", "8", "--ctx", "inf"], "--ctx must be"),
-    (["--model", "Llama 3.1 8B", "--vram-gb", "8", "--ctx", "500000"], "trained maximum"),
-    (["--layers", "32", "--vram-gb", "8"], "missing --hidden"),
+    (["--model", "Llama 3.1 8B", "--vram-gib", "nan"], "--vram-gib must be in"),
+    (["--model", "Llama 3.1 8B", "--vram-gib", "-3"], "--vram-gib must be in"),
+    (["--model", "Llama 3.1 8B", "--vram-gib", "8", "--ctx", "0"], "--ctx must be in"),
+    (["--model", "Llama 3.1 8B", "--vram-gib", "8", "--ctx", "inf"], "--ctx must be"),
+    (["--model", "Llama 3.1 8B", "--vram-gib", "8", "--ctx", "500000"], "trained maximum"),
+    (["--layers", "32", "--vram-gib", "8"], "missing --hidden"),
     (["--model", "Llama 3.1 8B"], "give --gpu NAME"),
 ])
 def test_bad_input_is_refused_clearly(argv, message, capsys):
@@ -77,7 +77,7 @@ def test_assess_refuses_a_missing_or_absurd_budget(budget):
 def test_params_that_disagree_with_the_architecture_are_refused(capsys):
     with pytest.raises(SystemExit):
         main(["--layers", "32", "--hidden", "4096", "--ffn", "14336", "--heads", "32", "--kv-heads", "8",
-              "--head-dim", "128", "--vocab", "128256", "--params", "70", "--vram-gb", "24"])
+              "--head-dim", "128", "--vocab", "128256", "--params", "70", "--vram-gib", "24"])
     assert "disagrees with the architecture" in capsys.readouterr().err
 
 
@@ -269,7 +269,7 @@ def test_a_file_refuses_n_cpu_moe_clearly(reduced_files, capsys):
     with pytest.raises(ValueError, match="n_cpu_moe 'auto' is not planned for a file"):
         assess_file(header, 1024, gpu_budget_bytes=2**34, n_cpu_moe="auto")
     with pytest.raises(SystemExit) as exc:
-        main(["--gguf", str(reduced_files["qwen3moe"]), "--vram-gb", "16", "--n-cpu-moe", "2"])
+        main(["--gguf", str(reduced_files["qwen3moe"]), "--vram-gib", "16", "--n-cpu-moe", "2"])
     assert exc.value.code == 2 and "n_cpu_moe 2 is not planned for a file" in capsys.readouterr().err
 
 
@@ -299,3 +299,12 @@ def test_names_are_forgiven_and_the_catalog_can_be_listed(capsys):
     assert err.count("\n") == 1 and "'RTX 4060 8GB' or 'RTX 4060 Ti 16GB'" in err and "usage:" not in err
     assert main(["--list-gpus"]) == 0 and "RTX 3060 12GB" in capsys.readouterr().out
     assert main(["--list-models"]) == 0 and "Qwen3 30B-A3B" in capsys.readouterr().out
+
+
+def test_vram_is_given_in_gib_under_either_spelling(capsys):
+    args = ["--model", "Llama 3.1 8B", "--quant", "Q4_K_M", "--ctx", "4096", "--json"]
+    main(args + ["--vram-gib", "8"])
+    new = json.loads(capsys.readouterr().out)
+    main(args + ["--vram-gb", "8"])
+    assert json.loads(capsys.readouterr().out) == new
+    assert new["gpu_budget_bytes"] == 8 * 2**30 - 2**30  # 8 GiB less the 1 GiB margin
