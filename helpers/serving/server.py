@@ -52,6 +52,7 @@ class ServerSettings:
     parallel: int = 1
     host: str = "127.0.0.1"
     allow_remote: bool = False
+    extra_args: tuple = ()  # more command-line flags, appended last (a repeated flag's last value wins)
 
     def __post_init__(self):
         if self.kind not in SERVER_KINDS:
@@ -65,6 +66,8 @@ class ServerSettings:
                              "time; parallel slots need kind='llama-server'")
         if self.n_ctx % self.parallel:
             raise ValueError(f"n_ctx={self.n_ctx} must split evenly between parallel={self.parallel} slots")
+        if not isinstance(self.extra_args, tuple) or not all(isinstance(arg, str) for arg in self.extra_args):
+            raise ValueError(f"extra_args must be a tuple of strings, got {self.extra_args!r}")
         if not self.allow_remote and not is_loopback(self.host):
             raise ValueError(f"host {self.host!r} is not a loopback address: the server would be reachable from "
                              "other machines. Use 127.0.0.1, or pass allow_remote=True behind a firewall or proxy")
@@ -123,10 +126,10 @@ def server_command(settings: ServerSettings, port: int) -> list[str]:
         return [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias", settings.model_alias,
                 "--n_ctx", str(settings.n_ctx), "--n_threads", str(settings.n_threads),
                 "--n_threads_batch", str(settings.n_threads), "--interrupt_requests", "False",
-                "--host", settings.host, "--port", str(port)]
+                "--host", settings.host, "--port", str(port), *settings.extra_args]
     return [str(llama_server_binary()), "--model", model, "--alias", settings.model_alias,
             "--ctx-size", str(settings.n_ctx), "--threads", str(settings.n_threads),
-            "--parallel", str(settings.parallel), "--host", settings.host, "--port", str(port)]
+            "--parallel", str(settings.parallel), "--host", settings.host, "--port", str(port), *settings.extra_args]
 
 
 @dataclass
