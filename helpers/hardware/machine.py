@@ -26,7 +26,7 @@ KEY_LIBRARIES = (
     "numpy", "pandas", "matplotlib", "ipywidgets", "jupyterlab", "torch", "diffusers",
     "llama_cpp_python", "gguf", "papermill", "nbval",
 )
-MACHINE_CARD_VERSION = 1
+MACHINE_CARD_VERSION = 2  # 2: bandwidth rounds and llama.cpp reference speeds
 
 
 @dataclass
@@ -53,8 +53,10 @@ class MachineCard:
     ram_total_bytes: int
     ram_available_bytes: int
     gpus: list = field(default_factory=list)
-    bandwidth_gbps_one_thread: float = 0.0
+    bandwidth_gbps_one_thread: float = 0.0  # the best round: the ceiling, as STREAM reports it
     bandwidth_gbps_all_threads: float = 0.0
+    bandwidth_rounds_gbps: dict = field(default_factory=dict)  # {"1": [GB/s per round], "N": [...]}, measured in turns
+    llama_cpp_speeds: dict = field(default_factory=dict)  # measured_speed.speeds_for_card: the chat model's tokens/s
     llama_cpp_gpu_offload: bool = False
     libraries: dict = field(default_factory=dict)
     created_utc: str = ""
@@ -367,8 +369,21 @@ def measure_copy_bandwidth(nbytes: int, threads: int = 1, repeats: int = 5) -> f
 
 # --- The machine card --------------------------------------------------------------------------
 
-def describe_machine(measure_bandwidth: bool = True, repeats: int = 5) -> MachineCard:
-    """Inspect this machine (and time its memory copies unless ``measure_bandwidth`` is False)."""
+def bandwidth_rounds(nbytes: int, thread_counts, rounds: int = 3, repeats: int = 5) -> dict:
+    """``{threads: [GB/s, one per round]}``: every thread count measured once per round, in turns
+    (1, N, 1, N, ...), so that a busy moment of the machine hits all of them alike."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds!r}")
+    measured = {t: [] for t in thread_counts}
+    for _ in range(rounds):
+        for t in thread_counts:
+            measured[t].append(measure_copy_bandwidth(nbytes, t, repeats))
+    return measured
+
+
+def describe_machine(measure_bandwidth: bool = True, repeats: int = 5, rounds: int = 3) -> MachineCard:
+    """Inspect this machine (and time its memory copies, ``rounds`` turns of 1 and all physical cores,
+    each the best of ``repeats`` copies, unless ``measure_bandwidth`` is False)."""
     memory = psutil.virtual_memory()
     logical = psutil.cpu_count(logical=True) or os.cpu_count() or 1
     card = MachineCard(
@@ -385,9 +400,11 @@ def describe_machine(measure_bandwidth: bool = True, repeats: int = 5) -> Machin
         created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     if measure_bandwidth:
-        nbytes = bandwidth_buffer_bytes(memory.available)
-        card.bandwidth_gbps_one_thread = measure_copy_bandwidth(nbytes, 1, repeats)
-        card.bandwidth_gbps_all_threads = measure_copy_bandwidth(nbytes, card.physical_cores, repeats)
+        measured = bandwidth_rounds(bandwidth_buffer_bytes(memory.available), sorted({1, card.physical_cores}),
+                                    rounds, repeats)
+        card.bandwidth_rounds_gbps = {str(t): values for t, values in measured.items()}
+        card.bandwidth_gbps_one_thread = max(measured[1])
+        card.bandwidth_gbps_all_threads = max(measured[card.physical_cores])
     return card
 
 

@@ -7,6 +7,7 @@ from helpers.hardware.machine import (
     GPU,
     MachineCard,
     bandwidth_buffer_bytes,
+    bandwidth_rounds,
     copy_bandwidth_gbps,
     describe_machine,
     gpu_report,
@@ -86,6 +87,29 @@ def test_describe_save_load_round_trip(tmp_path):
     loaded = load_machine_card(path)
     assert loaded == card
     assert isinstance(loaded.gpus[0], GPU)
+
+
+def test_bandwidth_rounds_take_turns_and_the_card_keeps_them(tmp_path, monkeypatch):
+    import helpers.hardware.machine as machine
+
+    order = []
+    monkeypatch.setattr(machine, "measure_copy_bandwidth", lambda nbytes, threads, repeats: order.append(threads) or
+                        10.0 * threads + len(order))
+    measured = bandwidth_rounds(2**20, [1, 4], rounds=3)
+    assert order == [1, 4, 1, 4, 1, 4] and measured == {1: [11.0, 13.0, 15.0], 4: [42.0, 44.0, 46.0]}
+    with pytest.raises(ValueError, match="rounds must be at least 1, got 0"):
+        bandwidth_rounds(2**20, [1], rounds=0)
+    card = describe_machine(rounds=2)
+    assert len(card.bandwidth_rounds_gbps["1"]) == 2 and card.bandwidth_gbps_one_thread == max(card.bandwidth_rounds_gbps["1"])
+    card.llama_cpp_speeds = {"model": "m.gguf", "rounds": 3, "threads": {"1": {"generation tokens/s (median)": 50.0}}}
+    assert load_machine_card(save_machine_card(card, tmp_path / "card.json")) == card
+
+
+def test_a_card_of_an_older_version_asks_for_notebook_00_again(tmp_path):
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps({"card_version": 1}))
+    with pytest.raises(ValueError, match="re-run notebook 00"):
+        load_machine_card(path)
 
 
 def test_missing_card_is_none(tmp_path):
