@@ -438,7 +438,9 @@ print("The capital of France is" + smol_llm.create_completion("The capital of Fr
 # beside what llama.cpp reports and the growth of a fresh process that loads the model and generates
 # 8 tokens, then prompt and generation speed, measured in turns as in section 6 (your machine's
 # numbers will differ from the stored ones). The full run compares 1 and 2 threads and says whether
-# their ranges overlap; the quick run (the stored one) measures 1 thread only, to stay short.
+# their ranges overlap; the quick run (the stored one) measures 1 thread only, to stay short. Notebook
+# 00 measured the same file the same way for the machine card; the line above the table sets this
+# run beside it.
 
 # %% tags=["nbval-ignore-output"]
 smol_estimate = estimate_memory(smol, 1024)
@@ -452,10 +454,16 @@ pd.DataFrame({
 }, index=pd.Index(["weights", "KV cache", "compute buffer", "total"], name="term")).div(MiB).round(1)
 
 # %% tags=["nbval-ignore-output"]
+from helpers.hardware.machine import load_machine_card
+from helpers.hardware.measured_speed import compare_with_card
+
 smol_runs = interleaved_speeds(smol_path, (1,) if QUICK else (1, 2), repeats=3 if QUICK else 7, prompt_tokens=64,
                                generated_tokens=32)
 if len(smol_runs) > 1:
     print(compare_thread_counts(smol_runs, "generation"))
+card = load_machine_card()
+print(compare_with_card(median_and_range(smol_runs[1])["generation tokens/s (median)"],
+                        card.llama_cpp_speeds if card else {}, smol_path.name, 1))
 pd.DataFrame({t: median_and_range(r) for t, r in smol_runs.items()}).T.rename_axis("threads").round(1)
 
 # %% [markdown]

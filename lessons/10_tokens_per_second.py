@@ -353,17 +353,26 @@ table.round(2)
 # as trained ones. The course's real chat model, SmolLM2-135M-Instruct (a Q4_1 file, notebook 03),
 # is measured here beside the fitted speed model's prediction for a 30-layer model of its size. The
 # fit comes from Q4_K_M files, so a gap also measures how differently llama.cpp's Q4_1 and Q4_K
-# kernels run on this CPU. Thread counts take turns (so a busy moment hits both alike); median and range:
+# kernels run on this CPU. Its speeds are this machine's reference figures: notebook 00 measured
+# them for the machine card (thread counts in turns, so a busy moment hits both alike; median and
+# range), and they are read from there, or measured the same way now when there is no card yet:
 
 # %% tags=["nbval-ignore-output"]
 from helpers.gguf.header import read_header
-from helpers.hardware.measured_speed import interleaved_speeds, median_and_range
+from helpers.hardware.measured_speed import card_speed, interleaved_speeds, speeds_for_card
 from helpers.llm.chat_model import chat_model_path
 
 real_path = chat_model_path()
 real = read_header(real_path)  # every tensor is read once per token: the tied embedding is the output layer
-real_runs = interleaved_speeds(real_path, (1, 2), repeats=3 if QUICK else 7, prompt_tokens=N_PROMPT, generated_tokens=N_GEN)
-real_table = pd.DataFrame({t: median_and_range(r) for t, r in real_runs.items()}).T.rename_axis("threads").round(1)
+reference = card.llama_cpp_speeds if card is not None else {}
+if card_speed(reference, real.file_name, THREADS) is None:
+    reference = speeds_for_card(interleaved_speeds(real_path, sorted({1, THREADS}), repeats=3 if QUICK else 7,
+                                                   prompt_tokens=64, generated_tokens=32))
+    print("no machine card with this file's speeds: measured now, as notebook 00 does")
+else:
+    print(f"machine card (notebook 00): {reference['rounds']} rounds of {reference['prompt_tokens']} prompt and "
+          f"{reference['generated_tokens']} generated tokens")
+real_table = pd.DataFrame(reference["threads"]).T.rename_axis("threads").round(1)
 print(f"{real.file_name}: {real.tensor_bytes / 1e6:.0f} MB read per token, {real.n_layers} layers; at {THREADS} "
       f"thread(s): speed model {fit.tokens_per_second(real.tensor_bytes, bandwidth, real.n_layers):.1f} tokens/s, "
       f"published CPUs' model {cpu_class.tokens_per_second(real.tensor_bytes, bandwidth, real.n_layers):.1f}")
@@ -371,8 +380,11 @@ real_table
 
 # %% [markdown]
 # The spread between the lowest and the highest run is the machine's noise; trust the median, and
-# compare thread counts only when their ranges do not overlap.
-# `benchmarks/results/chat_model_speed.md` has the same measurement with more repetitions.
+# compare thread counts only when their ranges do not overlap. The speed model above was fitted on
+# this notebook's own random-weight files, measured a few seconds apart from the card's figures:
+# where the two disagree by more than the spread, the machine's load changed in between (run again
+# on a quiet machine). `benchmarks/results/chat_model_speed.md` has the same measurement with more
+# repetitions.
 #
 # ## 5. Threads
 #
