@@ -250,6 +250,12 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 def positive_jobs(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
@@ -259,7 +265,9 @@ def positive_jobs(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     top = OneLineParser(prog="course.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
-    commands.add_parser("lab", help="open your working copy in JupyterLab (more arguments go to jupyter lab)")
+    lab_parser = commands.add_parser("lab", help="open your working copy in JupyterLab")
+    lab_parser.add_argument("--port", type=port_number, help="JupyterLab's port (default: 8888 or the next free one)")
+    lab_parser.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
     commands.add_parser("test", help="lint and run every test").add_argument("--jobs", type=positive_jobs, default=2)
     commands.add_parser("check", help="is everything in place?")
     commands.add_parser("reset", help="the course's version of one notebook").add_argument("number", help="e.g. 03")
@@ -273,12 +281,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args, extra = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
-    if extra and args.command != "lab":
-        parser().error(f"unrecognized arguments for {args.command}: {' '.join(extra)}")
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "lab":
-            return lab(extra)
+            return lab(([f"--port={args.port}"] if args.port else []) + (["--no-browser"] if args.no_browser else []))
         if args.command == "test":
             return test(args.jobs)
         if args.command == "check":

@@ -71,7 +71,21 @@ print(gpu_report(card))
 pd.DataFrame(sorted(card.libraries.items()), columns=["package", "version"]).set_index("package")
 
 # %% [markdown]
-# ## 4. Memory bandwidth: the number behind tokens per second
+# ## 4. Is everything the course needs in place?
+#
+# The same report as `python course.py check` in a terminal: each package with its version, llama.cpp's
+# own tools, the real chat model checked byte for byte, which backend your llama.cpp was built with (CPU,
+# CUDA, Metal, Vulkan, ROCm, SYCL) and whether a GPU on this machine could take over. A line marked
+# MISSING ends with the command that fixes it; run it in a terminal in the course folder.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.course.setup_report import format_report
+from helpers.troubleshooting.setup_check import setup_checks
+
+print(format_report(setup_checks()))
+
+# %% [markdown]
+# ## 5. Memory bandwidth: the number behind tokens per second
 #
 # To generate **one** token, a language model reads **all** of its weights from memory once. So the
 # fastest possible generation speed is roughly
@@ -124,7 +138,7 @@ pd.DataFrame(
 ).set_index("model").round(1)
 
 # %% [markdown]
-# ## 5. Save the machine card
+# ## 6. Save the machine card
 #
 # Later notebooks read this JSON file to personalise estimates. Run this notebook again after a
 # hardware or driver change.

@@ -146,6 +146,9 @@ def test_bad_values_get_one_line_naming_the_value_and_what_is_allowed(tmp_path, 
     done = launch(root, learner_path, "test", "--jobs", "none")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "'none'" in done.stderr and "at least 1" in done.stderr
+    done = launch(root, learner_path, "lab", "--port", "99999")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "'99999'" in done.stderr and "1 to 65535" in done.stderr
     done = launch(root, learner_path, "serve")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "'serve'" in done.stderr
 
