@@ -1,6 +1,6 @@
 """An OpenAI-compatible server on this machine: started on loopback, checked, always stopped.
 
-Two real servers speak the same HTTP API here:
+Three real servers speak the same HTTP API here:
 
 * ``llama-cpp-python``: llama-cpp-python's own server (``python -m llama_cpp.server``), a Python web
   app around one llama.cpp context. It answers one request at a time; the others wait in line.
@@ -8,6 +8,12 @@ Two real servers speak the same HTTP API here:
   ``parallel`` slots share one model and one KV cache of ``n_ctx`` tokens, split between the slots
   (each conversation gets ``n_ctx / parallel``), and continuous batching runs every active slot's
   next token in one forward pass.
+* ``vllm``: vLLM's server (``python -m vllm.entrypoints.openai.api_server``), run by the Python of its own
+  environment, ``.venv-vllm`` (see :mod:`helpers.serving.vllm_env`), on a Hugging Face folder rather than a
+  GGUF file (see :mod:`helpers.serving.vllm_weights`). It schedules every request itself (continuous
+  batching over a KV cache of ``kv_cache_gib`` GiB, split into pages), serves ``n_ctx`` tokens per request
+  and computes in bfloat16; ``n_threads`` is not passed to it (it places its own threads on the cores).
+  It needs 1 to 3 minutes to be ready on 2 cores.
 
 :func:`start_server` starts one as a child process on 127.0.0.1 and a free port, waits until
 ``/v1/models`` answers and returns a :class:`LocalServer`. Use it as a context manager: the process
@@ -31,8 +37,12 @@ from pathlib import Path
 from helpers.course.orphan_guard import guarded
 from helpers.course.paths import BUILD_DIR
 from helpers.gguf.header import read_header
+from helpers.serving.vllm_env import require_vllm_env, vllm_python
+from helpers.serving.vllm_weights import is_hf_folder
 
-SERVER_KINDS = ("llama-cpp-python", "llama-server")
+SERVER_KINDS = ("llama-cpp-python", "llama-server", "vllm")
+START_TIMEOUT_S = {"llama-cpp-python": 120.0, "llama-server": 120.0, "vllm": 360.0}  # until /v1/models answers
+VLLM_DTYPE = "bfloat16"
 LOG_DIR = BUILD_DIR / "servers"
 
 
@@ -53,6 +63,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     allow_remote: bool = False
     extra_args: tuple = ()  # more command-line flags, appended last (a repeated flag's last value wins)
+    kv_cache_gib: int = 1  # vLLM only: memory it sets aside for its KV cache, whole GiB (VLLM_CPU_KVCACHE_SPACE)
+    start_timeout_s: float | None = None  # seconds to wait for /v1/models; None: START_TIMEOUT_S of the kind
 
     def __post_init__(self):
         if self.kind not in SERVER_KINDS:
@@ -64,6 +76,13 @@ class ServerSettings:
         if self.kind == "llama-cpp-python" and self.parallel != 1:
             raise ValueError(f"parallel={self.parallel}: llama-cpp-python's server answers one request at a "
                              "time; parallel slots need kind='llama-server'")
+        if self.kind == "vllm" and self.parallel != 1:
+            raise ValueError(f"parallel={self.parallel}: vLLM has no fixed slots, it schedules concurrent requests "
+                             "itself (continuous batching); leave parallel at 1")
+        if not isinstance(self.kv_cache_gib, int) or self.kv_cache_gib < 1:
+            raise ValueError(f"kv_cache_gib must be a positive whole number of GiB, got {self.kv_cache_gib!r}")
+        if self.start_timeout_s is not None and not self.start_timeout_s > 0:
+            raise ValueError(f"start_timeout_s must be a positive number of seconds or None, got {self.start_timeout_s!r}")
         if self.n_ctx % self.parallel:
             raise ValueError(f"n_ctx={self.n_ctx} must split evenly between parallel={self.parallel} slots")
         if not isinstance(self.extra_args, tuple) or not all(isinstance(arg, str) for arg in self.extra_args):
@@ -122,6 +141,10 @@ def llama_server_available() -> bool:
 def server_command(settings: ServerSettings, port: int) -> list[str]:
     """The command line that starts the server described by ``settings`` on ``port``."""
     model = str(settings.model_path)
+    if settings.kind == "vllm":
+        return [str(vllm_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", model,
+                "--host", settings.host, "--port", str(port), "--max-model-len", str(settings.n_ctx),
+                "--dtype", VLLM_DTYPE, "--served-model-name", settings.model_alias, *settings.extra_args]
     if settings.kind == "llama-cpp-python":
         return [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias", settings.model_alias,
                 "--n_ctx", str(settings.n_ctx), "--n_threads", str(settings.n_threads),
@@ -130,6 +153,30 @@ def server_command(settings: ServerSettings, port: int) -> list[str]:
     return [str(llama_server_binary()), "--model", model, "--alias", settings.model_alias,
             "--ctx-size", str(settings.n_ctx), "--threads", str(settings.n_threads),
             "--parallel", str(settings.parallel), "--host", settings.host, "--port", str(port), *settings.extra_args]
+
+
+def server_env(settings: ServerSettings) -> dict | None:
+    """The environment variables of the server process (None: this process's own)."""
+    if settings.kind != "vllm":
+        return None
+    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(settings.kv_cache_gib),
+            "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}  # nothing leaves the machine
+
+
+def check_model(settings: ServerSettings) -> None:
+    """Refuse a model the server cannot load, before a process is started for it."""
+    if settings.kind != "vllm":
+        read_header(settings.model_path)  # a corrupt GGUF is refused here, with the course's message
+        return
+    path = Path(settings.model_path)
+    if path.suffix == ".gguf":
+        raise ValueError(f"{path.name} is a GGUF file: the course starts vLLM on a Hugging Face folder (config.json, "
+                         "model.safetensors, tokenizer.json). Convert it once with "
+                         "helpers.serving.vllm_weights.hf_model_dir(path) and pass the folder")
+    if not is_hf_folder(path):
+        raise ValueError(f"{path} is not a Hugging Face model folder: vLLM needs config.json, model.safetensors "
+                         "and tokenizer.json in it (helpers.serving.vllm_weights.hf_model_dir writes one)")
+    require_vllm_env()
 
 
 @dataclass
@@ -201,21 +248,24 @@ def _terminate(process: subprocess.Popen, timeout_s: float) -> None:
         process.wait()
 
 
-def start_server(settings: ServerSettings, timeout_s: float = 120.0, log_dir: Path = LOG_DIR) -> LocalServer:
+def start_server(settings: ServerSettings, timeout_s: float | None = None, log_dir: Path = LOG_DIR) -> LocalServer:
     """Start the server, wait until ``GET /v1/models`` answers 200, and return it.
 
-    The model file is checked first (a corrupt GGUF is refused here, with the course's message,
-    before a server process can crash on it). Raises :class:`ServerStartError` with the log's tail
-    when the process exits early or does not answer within ``timeout_s`` seconds.
+    The model is checked first (a corrupt GGUF, or a GGUF given to vLLM, is refused here with the
+    course's message, before a server process can crash on it). Raises :class:`ServerStartError` with
+    the log's tail when the process exits early or does not answer within ``timeout_s`` seconds
+    (default: the settings' ``start_timeout_s``, else :data:`START_TIMEOUT_S` of the kind).
     """
-    read_header(settings.model_path)
+    check_model(settings)
+    timeout_s = timeout_s or settings.start_timeout_s or START_TIMEOUT_S[settings.kind]
     port = free_port(settings.host)
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{settings.kind}-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(guarded(server_command(settings, port)), stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # dies with this process
+                                   stderr=subprocess.STDOUT, env=server_env(settings),
+                                   start_new_session=True)  # dies with this process
     server = LocalServer(settings, process, port, log_path)
     atexit.register(server.stop)
     try:
@@ -231,7 +281,7 @@ def _wait_until_ready(server: LocalServer, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         if not server.running():
             raise ServerStartError(f"{server.settings.kind} exited with code {server.process.returncode} before "
-                                   f"answering. Errors in {server.log_path.name}:\n{server.log_errors()}\n"
+                                   f"answering.{_refusal(server)} Errors in {server.log_path.name}:\n{server.log_errors()}\n"
                                    f"Its last lines:\n{server.log_tail(5)}")
         try:
             with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as reply:
@@ -242,3 +292,12 @@ def _wait_until_ready(server: LocalServer, timeout_s: float) -> None:
         time.sleep(0.1)
     raise ServerStartError(f"{server.settings.kind} did not answer within {timeout_s:.0f} s; last lines of "
                            f"{server.log_path.name}:\n{server.log_tail()}")
+
+
+def _refusal(server: LocalServer) -> str:
+    """A sentence naming what the server refused, for the refusals the course knows; else empty."""
+    text = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+    if server.settings.kind == "vllm" and "unrecognized arguments" in text:
+        return (" vLLM refused a command-line flag it does not know (see extra_args; `.venv-vllm/bin/python -m "
+                "vllm.entrypoints.openai.api_server --help` lists the ones it knows).")
+    return ""

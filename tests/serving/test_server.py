@@ -15,8 +15,8 @@ def _settings(**kwargs):
 
 
 def test_settings_refuse_bad_values():
-    with pytest.raises(ValueError, match="unknown server kind 'vllm'"):
-        _settings(kind="vllm")
+    with pytest.raises(ValueError, match="unknown server kind 'ollama'"):
+        _settings(kind="ollama")
     with pytest.raises(ValueError, match="n_ctx must be a positive whole number, got 0"):
         ServerSettings(chat_model_path(), n_ctx=0)
     with pytest.raises(ValueError, match="parallel slots need kind='llama-server'"):
