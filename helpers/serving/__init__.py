@@ -6,4 +6,7 @@ measured queueing into learners per machine, ``api_differences`` reads the sourc
 each runtime's API honours. The operator's controls of llama-server: ``slots`` (the context each
 parallel slot gets), ``metrics`` (Prometheus /metrics as a time series), ``prompt_cache``,
 ``speculative`` (draft models, n-gram lookup and their break-even), ``silent_failures``.
+vLLM runs from an environment of its own (``vllm_env``) on the chat model converted to a Hugging
+Face folder (``vllm_weights``, ``gguf_to_hf``); ``constraint_fields`` shows when a server accepts an
+output constraint and then ignores it.
 """
