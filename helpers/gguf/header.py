@@ -122,12 +122,7 @@ def describe_counts(path) -> str:
     return f"its header (GGUF version {version}) lists {tensors:,} tensors and {keys:,} metadata keys"
 
 
-@functools.lru_cache(maxsize=2)
-def _reader(path: str, size: int, mtime_ns: int) -> gguf.GGUFReader:
-    """A memory-mapped reader per file version (size and modification time are part of the key).
-    Only the last two are kept: a reader holds its parsed vocabulary (about 150 MB for 49k tokens)
-    and keeps its file mapped; :func:`read_header` caches the small parsed header instead."""
-    return gguf.GGUFReader(path, "r")
+_CHECKED = set()  # (resolved path, size, mtime_ns) of file versions open_checked accepted in this process
 
 
 def open_checked(path) -> gguf.GGUFReader:
@@ -135,7 +130,9 @@ def open_checked(path) -> gguf.GGUFReader:
 
     Raises FileNotFoundError for a missing file and ValueError for a file that is not GGUF (wrong
     magic, e.g. a PyTorch pickle), has a damaged header, or is truncated (tensor data would run
-    past the end of the file).
+    past the end of the file). Each call parses the file again and returns a new reader: a reader
+    holds the parsed vocabulary (about 150 MB for 49k tokens) and keeps the file mapped until it is
+    dropped, so take what you need from it and let it go (:func:`check_gguf` only checks).
     """
     path = Path(path)
     if not path.is_file():
@@ -150,8 +147,9 @@ def open_checked(path) -> gguf.GGUFReader:
     if size < HEADER_START_BYTES:
         raise ValueError(f"{path.name}: truncated: {size} bytes, a GGUF header alone needs more than "
                          f"{HEADER_START_BYTES}; download or copy the file again")
+    version = _version(path)
     try:
-        reader = _reader(str(path.resolve()), size, path.stat().st_mtime_ns)
+        reader = gguf.GGUFReader(str(path), "r")
     except Exception as err:  # the reader raises many types (numpy, struct, unicode) on damaged files
         raise ValueError(f"{path.name}: truncated or corrupt: {describe_counts(path)}, but its {size:,} bytes "
                          "do not hold what the header describes (an interrupted download or copy?); "
@@ -160,7 +158,22 @@ def open_checked(path) -> gguf.GGUFReader:
     if end > size:
         raise ValueError(f"{path.name}: truncated: tensor data ends at byte {end:,} "
                          f"but the file has {size:,} bytes")
+    _CHECKED.add(version)
     return reader
+
+
+def _version(path: Path) -> tuple:
+    """What identifies one version of a file: its resolved path, size (bytes) and modification time."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
+def check_gguf(path) -> None:
+    """Refuse ``path`` as :func:`open_checked` does, keeping no reader. A file version that passed
+    once in this process (same size and modification time) is not parsed again."""
+    path = Path(path)
+    if not (path.is_file() and _version(path) in _CHECKED):
+        open_checked(path)
 
 
 def tensor_data_offset(path) -> int:

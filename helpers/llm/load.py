@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from helpers.gguf.header import open_checked
+from helpers.gguf.header import check_gguf
 from helpers.hardware.machine import gpu_memory_bytes
 
 MEMORY_HEADROOM = 1.2  # a model file needs about its own size in RAM, plus context and buffers
@@ -18,10 +18,10 @@ def check_file_fits(path, available_bytes=None) -> None:
     """Refuse ``path`` unless it is a whole GGUF file that fits in ``available_bytes`` / 1.2 bytes.
 
     ``available_bytes`` defaults to psutil's available memory. Raises FileNotFoundError or
-    ValueError (see :func:`helpers.gguf.header.open_checked`), or ValueError naming the sizes in GiB.
+    ValueError (see :func:`helpers.gguf.header.check_gguf`), or ValueError naming the sizes in GiB.
     """
     path = Path(path)
-    open_checked(path)
+    check_gguf(path)
     size = path.stat().st_size
     available = psutil.virtual_memory().available if available_bytes is None else available_bytes
     if size * MEMORY_HEADROOM > available:

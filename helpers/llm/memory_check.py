@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 
 from helpers.course.units import format_size
-from helpers.gguf.header import GGUFHeader, open_checked
+from helpers.gguf.header import GGUFHeader, check_gguf
 from helpers.hardware.machine import gpu_memory_bytes
 from helpers.memory.architecture import FAMILIES, LIMITS, Architecture
 from helpers.memory.vram import DEFAULT_UBATCH, compute_buffer_bytes, kv_cache_bytes
@@ -210,7 +210,7 @@ def measure_load_rss(path, n_ctx: int, n_threads: int = 2, n_batch: int = DEFAUL
     A separate process keeps this notebook's own allocations out of the figures. CPU only.
     """
     path = Path(path)
-    open_checked(path)
+    check_gguf(path)
     out = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(path), str(int(n_ctx)), str(int(n_threads)),
                           str(int(n_batch))], capture_output=True, text=True, timeout=timeout_s, check=False)
     if out.returncode != 0:

@@ -105,8 +105,10 @@ def next_token_log_probs(llm, ids) -> np.ndarray:
     llm.reset()
     llm.eval(list(ids))
     scores = llm.scores[:len(ids) - 1]
-    return np.concatenate([log_softmax(scores[i:i + ROWS_AT_A_TIME]).astype(np.float32)
-                           for i in range(0, len(scores), ROWS_AT_A_TIME)])
+    out = np.empty(scores.shape, np.float32)
+    for start in range(0, len(out), ROWS_AT_A_TIME):
+        out[start:start + ROWS_AT_A_TIME] = log_softmax(scores[start:start + ROWS_AT_A_TIME])
+    return out
 
 
 @dataclass(frozen=True)

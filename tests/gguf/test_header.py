@@ -99,6 +99,42 @@ def test_truncated_files_get_the_courses_message(tmp_path, keep):
 
 
 
+def test_no_reader_is_kept_alive(tmp_path):
+    """A reader holds the parsed vocabulary and the file's mapping: once dropped, nothing keeps it."""
+    import gc
+    import weakref
+
+    from helpers.gguf.header import open_checked
+
+    copy = tmp_path / "model.gguf"
+    copy.write_bytes(MODEL.read_bytes())
+    first = open_checked(copy)
+    assert open_checked(copy) is not first
+    gone = weakref.ref(first)
+    del first
+    gc.collect()
+    assert gone() is None
+
+
+def test_check_gguf_parses_a_file_version_once(tmp_path, monkeypatch):
+    from helpers.gguf.header import check_gguf
+
+    copy = tmp_path / "model.gguf"
+    copy.write_bytes(MODEL.read_bytes())
+    parses = []
+    real_reader = gguf.GGUFReader
+    monkeypatch.setattr(gguf, "GGUFReader", lambda *args: parses.append(args) or real_reader(*args))
+    check_gguf(copy)
+    check_gguf(copy)
+    assert len(parses) == 1
+    copy.write_bytes(MODEL.read_bytes()[: MODEL.stat().st_size // 2])  # a new version of the file: checked again
+    with pytest.raises(ValueError, match="model.gguf: truncated"):
+        check_gguf(copy)
+    assert len(parses) == 2
+    with pytest.raises(FileNotFoundError, match="missing.gguf"):
+        check_gguf(tmp_path / "missing.gguf")
+
+
 def test_tensor_data_offset_is_where_a_zero_padded_prefix_suffices(tmp_path):
     """A copy holding only the first ``tensor_data_offset`` bytes (the rest zeros) reads the same header;
     one byte fewer does not parse as the same header."""
