@@ -23,6 +23,7 @@
 # - Find your CPU, cores, RAM and GPU (NVIDIA, AMD or Apple), and know that no GPU is a normal case.
 # - Check that the course's libraries are installed, and which versions.
 # - Measure your memory bandwidth in GB/s and see why it caps text-generation speed.
+# - Record llama.cpp's speed on the real chat model once, with its range, for later notebooks to read.
 # - Tell GB (10⁹ bytes) from GiB (2³⁰ bytes).
 #
 # **Time:** 10 minutes · **Needs:** CPU only
@@ -94,10 +95,12 @@ print(format_report(setup_checks()))
 #
 # We measure bandwidth the way the STREAM benchmark does ([STREAM](https://www.cs.virginia.edu/stream/)):
 # copy a large array (much larger than the CPU caches) and count each byte twice, once read and once
-# written, and keep the best of several copies (the ceiling, not the average). On many machines one
-# thread cannot saturate the memory bus and all cores together get closer to what llama.cpp achieves;
-# on others (a small virtual machine, or one busy with other work) the two come out close. The line
-# under the plot says which case this machine is.
+# written, and keep the best of several copies (the ceiling, not the average). One thread and all
+# physical cores take turns over a few rounds, so that a busy moment of the machine hits both alike;
+# the figure is the best round, the range under the plot shows how much the rounds moved. On many
+# machines one thread cannot saturate the memory bus and all cores together get closer to what
+# llama.cpp achieves; on others (a small virtual machine, or one busy with other work) the two come
+# out close. The last line under the plot says which case this machine is.
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
@@ -111,6 +114,8 @@ ax.set_title("Measured on this machine")
 for y, v in enumerate(values):
     ax.text(v, y, f" {v:.1f}", va="center")
 plt.show()
+for threads, rounds in card.bandwidth_rounds_gbps.items():
+    print(f"{threads} thread(s): {len(rounds)} rounds, {min(rounds):.1f} to {max(rounds):.1f} GB/s")
 gain = card.bandwidth_gbps_all_threads / card.bandwidth_gbps_one_thread
 if gain > 1.15:
     verdict = "the extra cores add bandwidth here."
@@ -138,10 +143,29 @@ pd.DataFrame(
 ).set_index("model").round(1)
 
 # %% [markdown]
-# ## 6. Save the machine card
+# ## 6. llama.cpp on this machine: the reference speeds
+#
+# Bandwidth sets a ceiling; what llama.cpp reaches under it is measured. The course's real chat
+# model (SmolLM2-135M-Instruct, a Q4_1 file, notebook 03) reads a 64-token prompt and generates 32
+# tokens, with 1 thread and with every physical core, taking turns (1, N, 1, N, ...) over a few
+# rounds. The card keeps the median, lowest and highest of each: these are *your machine's*
+# figures. Later notebooks read them instead of measuring again, and set any new measurement
+# beside them. Close other programs first: a busy machine makes slow, scattered figures.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.hardware.measured_speed import interleaved_speeds, speeds_for_card
+from helpers.llm.chat_model import chat_model_path
+
+card.llama_cpp_speeds = speeds_for_card(interleaved_speeds(chat_model_path(), sorted({1, card.physical_cores}),
+                                                           repeats=3 if QUICK else 7, prompt_tokens=64,
+                                                           generated_tokens=32))
+pd.DataFrame(card.llama_cpp_speeds["threads"]).T.rename_axis("threads").round(1)
+
+# %% [markdown]
+# ## 7. Save the machine card
 #
 # Later notebooks read this JSON file to personalise estimates. Run this notebook again after a
-# hardware or driver change.
+# hardware or driver change, or when the machine was busy while it ran.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.course.paths import relative_to_repo
@@ -155,7 +179,8 @@ print("machine card written to", relative_to_repo(save_machine_card(card)))
 # - RAM (and VRAM, if you have a GPU) decides **what fits**; memory bandwidth decides **how fast**.
 # - No GPU is a normal, supported case: the course runs on any recent CPU.
 # - Bandwidth is measured in GB/s (10⁹ bytes/s); memory sizes are usually reported in GiB (2³⁰ bytes).
-# - The machine card in `build/machine_card.json` carries these numbers to later notebooks.
+# - The machine card in `build/machine_card.json` carries these numbers to later notebooks: the
+#   bandwidth and llama.cpp's speeds on the real chat model, each measured once, in turns, with its range.
 #
 # ## Exercises
 #
