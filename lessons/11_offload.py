@@ -281,6 +281,76 @@ pd.DataFrame([("weights + KV per GPU (GiB)", round(per_gpu[0] / 2**30, 2)),
              columns=[f"{MODEL} {QUANT} on 2 x {GPU_NAME}", "value"]).set_index(f"{MODEL} {QUANT} on 2 x {GPU_NAME}")
 
 # %% [markdown]
+# **What crosses the link, per token.** A layer split sends the token's hidden state once per
+# boundary between devices: 8,192 numbers for a 70B model, in F32 for llama.cpp (its RPC backend
+# across machines does the same). Tensor parallel sums partial results after the attention and
+# after the feed-forward block of *every* layer: 2 x 80 all-reduces per token for the 70B, each
+# a message that waits for the slowest link. Per token a link costs bytes / bandwidth plus one
+# latency per message. Latencies here are assumptions (`LATENCY_US`): microseconds inside one
+# machine, tens of microseconds over a LAN; bandwidths from each link's specification
+# (`data/interconnects.csv`). Each split's tokens/s adds the link's time to the GPUs' work from the
+# table above (the tensor-parallel work is before communication there; here it is paid).
+
+# %%
+from helpers.hardware.distributed import (
+    layer_split_traffic,
+    llama_cpp_rpc_command,
+    load_interconnects,
+    tensor_parallel_traffic,
+    vllm_command,
+)
+
+LATENCY_US = {"inside a server": 5, "inside a machine": 5, "between servers": 20, "between machines": 50}
+splits = {"layer split": (layer_split_traffic(arch, 2), 1 / layer_split),  # (traffic, seconds of work per token)
+          "tensor parallel": (tensor_parallel_traffic(arch, 2), 1 / tensor_parallel)}
+for name, (traffic, work_s) in splits.items():
+    print(f"{name}: {traffic.bytes_per_token / 1024:,.0f} KiB in {traffic.messages_per_token} message(s) per token, "
+          f"{work_s * 1e3:.1f} ms of work on the GPUs ({MODEL}, 2 x {GPU_NAME})")
+rows = []
+for link in load_interconnects().values():
+    latency = LATENCY_US[link.scope] * 1e-6
+    row = {"link": link.name, "GB/s": link.gb_per_s, "latency (µs, assumed)": LATENCY_US[link.scope]}
+    for name, (traffic, work_s) in splits.items():
+        seconds = traffic.seconds_per_token(link, latency)
+        row[f"{name}: link ms per token"] = round(seconds * 1e3, 2)
+        row[f"{name}: tokens/s"] = round(1 / (work_s + seconds), 1)
+    (layer, layer_s), (tensor, tensor_s) = splits.values()  # latency at which both take as long per token:
+    row["tensor parallel wins below (µs per message)"] = round(
+        (layer_s + layer.seconds_per_token(link, 0) - tensor_s - tensor.seconds_per_token(link, 0))
+        / (tensor.messages_per_token - layer.messages_per_token) * 1e6)
+    rows.append(row)
+pd.DataFrame(rows).set_index("link")
+
+# %% [markdown]
+# A layer split barely uses the link: even Gigabit Ethernet carries its 32 KiB in a third of a
+# millisecond. But the devices take turns, so it adds memory, not speed, for one conversation; it
+# pays when the model does not fit on one machine, and for a server with many requests in flight,
+# whose stages work on different requests at once (pipeline parallel). Tensor parallel is what
+# makes one conversation faster (every device reads its share at the same time), and it needs the
+# fast links: inside a machine its 160 messages cost under a millisecond and it keeps nearly all
+# its gain. Over Ethernet the megabytes and the latency of every message eat into it, and the last
+# column says how much latency per message it can afford before the layer split is as fast: about
+# 140 microseconds on every link down to 10 Gigabit Ethernet, barely 15 on Gigabit Ethernet, where
+# the bytes alone take most of the gain. A message through the network stack of two
+# ordinary machines often takes tens to hundreds of microseconds, so the assumption decides the
+# verdict there: measure your own (`ping` gives a lower bound). So: tensor parallel inside a
+# machine, layers (pipeline) across machines, as vLLM's own guide advises. A prompt sends the same per *prompt* token, so a 512-token batch moves
+# 512 times the bytes in the same number of messages. The command lines, from each engine's
+# documentation:
+
+# %%
+print("\n".join(vllm_command("meta-llama/Llama-3.1-70B-Instruct", gpus_per_node=4)))
+print()
+print("\n".join(vllm_command("meta-llama/Llama-3.1-70B-Instruct", gpus_per_node=8, nodes=2)))
+print()
+print("\n".join(llama_cpp_rpc_command("Llama-3.1-70B-Instruct-Q4_K_M.gguf", ["192.168.1.10:50052", "192.168.1.11:50052"])))
+
+# %% [markdown]
+# `rpc-server` listens without authentication: run it only on a network you trust. The course's own
+# llama.cpp tools are built without the RPC backend (`-DGGML_RPC=ON` adds it); vLLM's guide is at
+# https://docs.vllm.ai/en/latest/serving/parallelism_scaling/ and llama.cpp's RPC notes in its
+# `tools/rpc/README.md`.
+#
 # **A workshop server.** With JupyterHub (or a Binder deployment) every learner gets a kernel; each
 # kernel that loads a model holds its own copy in RAM (llama.cpp maps the file read-only, so the
 # page cache can share the weights between kernels on one machine, but KV cache and buffers are
