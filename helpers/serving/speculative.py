@@ -61,8 +61,9 @@ def break_even_alpha(k: int, draft_cost: float, verify_cost: float = 1.0) -> flo
 
 def acceptance(timings: dict) -> tuple:
     """(drafted, accepted, accepted / drafted) from a llama-server reply's ``timings``; the rate is
-    nan when nothing was drafted. Raises KeyError naming the fields if the server did not speculate."""
+    nan when nothing was drafted. Raises KeyError naming the fields when the reply has no draft counts."""
     if "draft_n" not in timings:
-        raise KeyError(f"no draft_n in timings {sorted(timings)}: the server was started without --spec-type")
+        raise KeyError(f"no draft_n in timings {sorted(timings)}: the server was started without --spec-type, "
+                       "or (n-gram lookup) found nothing to draft")
     drafted, accepted = timings["draft_n"], timings["draft_n_accepted"]
     return drafted, accepted, accepted / drafted if drafted else float("nan")
