@@ -71,10 +71,18 @@ def hf_dir():
 
 @pytest.fixture(scope="module")
 def vllm_server(hf_dir, tmp_path_factory):
-    settings = ServerSettings(hf_dir, kind="vllm", model_alias=ALIAS, n_ctx=1024)
+    # --enforce-eager skips the torch.compile warm-up: ready in about 35 s instead of about 2 minutes on 2 cores
+    settings = ServerSettings(hf_dir, kind="vllm", model_alias=ALIAS, n_ctx=1024, extra_args=("--enforce-eager",))
     with start_server(settings, log_dir=tmp_path_factory.mktemp("vllm-logs")) as server:
         yield server
     assert not server.running() and not port_is_open("127.0.0.1", server.port)
+
+
+@pytest.fixture(scope="module")
+def llama():
+    from llama_cpp import Llama
+
+    return Llama(str(chat_model_path()), n_ctx=256, n_threads=1, verbose=False)
 
 
 @needs_vllm
@@ -103,20 +111,28 @@ def test_converted_folder_matches_the_gguf(hf_dir):
 def test_vllm_serves_the_alias_and_answers(vllm_server):
     assert list_models(vllm_server.base_url) == [ALIAS]
     body = chat_body([{"role": "user", "content": "What is the capital of France?"}], ALIAS, max_tokens=24)
-    whole = reply_text(complete(vllm_server.base_url, body))
-    assert "Paris" in whole
-    assert "".join(stream_text(vllm_server.base_url, body)) == whole
+    reply = complete(vllm_server.base_url, body)
+    assert reply_text(reply).strip() and 0 < reply["usage"]["completion_tokens"] <= 24
+    assert "".join(stream_text(vllm_server.base_url, body)) == reply_text(reply)
 
 
 @needs_vllm
-def test_vllm_reads_prompts_as_llama_cpp_does(vllm_server):
-    from llama_cpp import Llama
-
-    llama = Llama(str(chat_model_path()), n_ctx=256, n_threads=1, vocab_only=True, verbose=False)
+def test_vllm_reads_prompts_as_llama_cpp_does(vllm_server, llama):
     for prompt in ("The capital of France is", "def fibonacci(n):\n    return",
                    "<|im_start|>user\nWhat is 2 plus 2?<|im_end|>\n<|im_start|>assistant\n"):
         tokens = post_json(f"{vllm_server.url}/tokenize", {"model": ALIAS, "prompt": prompt})["tokens"]
         assert tokens == llama.tokenize(prompt.encode(), add_bos=False, special=True)
+
+
+@needs_vllm
+def test_greedy_answers_start_like_llama_cpp(vllm_server, llama):
+    """Same weights, other arithmetic (bfloat16 against llama.cpp's 8-bit activations): greedy texts part
+    where two next tokens are nearly tied, but not on the first tokens of a confident answer."""
+    prompt = "The capital of France is"
+    reply = post_json(f"{vllm_server.base_url}/completions", {"model": ALIAS, "prompt": prompt, "max_tokens": 3,
+                                                               "temperature": 0})
+    expected = llama.create_completion(prompt, max_tokens=3, temperature=0)
+    assert reply["choices"][0]["text"] == expected["choices"][0]["text"]
 
 
 @needs_vllm
