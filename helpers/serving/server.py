@@ -24,6 +24,7 @@ last resort), and the port is free again afterwards. The server's output goes to
 import atexit
 import ipaddress
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -203,6 +204,12 @@ class LocalServer:
 
     def running(self) -> bool:
         return self.process.poll() is None
+
+    def command_line(self) -> str:
+        """The command that started it, as you would type it: the program and the model file by name."""
+        words = server_command(self.settings, self.port)
+        words[0] = "python" if self.settings.kind == "llama-cpp-python" else Path(words[0]).name
+        return shlex.join(self.settings.model_path.name if w == str(self.settings.model_path) else w for w in words)
 
     def log_tail(self, lines: int = 15) -> str:
         """The last ``lines`` lines the server wrote."""

@@ -45,6 +45,8 @@ def test_start_answers_then_stop_leaves_nothing(tmp_path):
         assert server.running() and port_is_open("127.0.0.1", server.port)
         assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
         assert list_models(server.base_url) == ["smollm2"]
+        assert server.command_line().startswith(f"python -m llama_cpp.server --model {chat_model_path().name} ")
+        assert f"--port {server.port}" in server.command_line() and "--interrupt_requests False" in server.command_line()
         reply = complete(server.base_url, chat_body([{"role": "user", "content": "Hi"}], "smollm2", max_tokens=4))
         assert reply["usage"]["completion_tokens"] <= 4
     assert not server.running()
