@@ -283,9 +283,9 @@ pd.DataFrame(fault_rows).set_index("fault")
 #   active slot's next token is computed in one pass over the weights. Generation is
 #   memory-bound (notebook 10), so reading the weights once for several tokens raises the
 #   aggregate; each slot gets `ctx-size / parallel` tokens of context.
-# - **vLLM** (not run here; it needs a GPU) batches the same way and keeps the KV cache in
-#   fixed-size pages (*PagedAttention*), so memory goes to the conversations that exist, not to
-#   reserved slots.
+# - **vLLM** batches the same way and keeps the KV cache in fixed-size pages (*PagedAttention*),
+#   so memory goes to the conversations that exist, not to reserved slots. It needs an environment
+#   of its own (3.5 GB); notebook 20 runs it beside these two, with the metrics serving teams use.
 #
 # Speeds on a shared machine move from one moment to the next, so both servers run side by side and
 # are measured in turns: a short warm-up, then `ROUNDS` rounds, each sending 1, 2, 4... clients to one
