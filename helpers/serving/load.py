@@ -2,8 +2,10 @@
 
 Each client is a thread that sends one streamed chat request and records, in seconds from its
 own start, when the first piece of text arrived (time to first token, TTFT) and when the reply
-ended. Tokens are the streamed pieces that carry text (both servers here send one token per
-piece). All clients start together (a barrier), so ``clients`` requests are in flight at once.
+ended, and the arrival time of every piece of text (for the inter-token latency of
+:mod:`helpers.serving.latency`). Tokens are the streamed pieces that carry text (both servers here
+send one token per piece). All clients start together (a barrier), so ``clients`` requests are in
+flight at once.
 """
 import statistics
 import threading
@@ -25,6 +27,7 @@ class RequestTiming:
     total_s: float
     tokens: int
     text: str
+    piece_s: tuple = ()  # arrival time of each text piece, seconds from the client's start (empty: not recorded)
 
     @property
     def generation_tokens_per_second(self) -> float:
@@ -73,15 +76,14 @@ class LoadResult:
 def _timed_request(base_url: str, body: dict, client: int, start: threading.Barrier, timeout_s: float) -> RequestTiming:
     start.wait()
     began = time.perf_counter()
-    first = None
-    pieces = []
+    pieces, arrivals = [], []
     for piece in stream_pieces(base_url, body, timeout_s):
         if piece.text:
-            if first is None:
-                first = time.perf_counter() - began
+            arrivals.append(time.perf_counter() - began)
             pieces.append(piece.text)
     total = time.perf_counter() - began
-    return RequestTiming(client, first if first is not None else total, total, len(pieces), "".join(pieces))
+    first = arrivals[0] if arrivals else total
+    return RequestTiming(client, first, total, len(pieces), "".join(pieces), tuple(arrivals))
 
 
 def run_clients(base_url: str, bodies, timeout_s: float = MAX_SECONDS) -> LoadResult:
