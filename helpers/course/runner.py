@@ -22,7 +22,9 @@ from pathlib import Path
 import psutil
 
 from helpers.course.atomic import atomic_path, write_text_atomic
+from helpers.course.other_work import OtherWork
 from helpers.course.paths import BUILD_DIR, NOTEBOOKS_DIR, relative_to_repo
+from helpers.course.report import report_header
 
 DEFAULT_PARAMETERS = {"QUICK": True}
 DEFAULT_OUT_DIR = BUILD_DIR / "papermill"
@@ -201,10 +203,19 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=(), help="notebook numbers, e.g. 00 03")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="folder for executed copies")
+    parser.add_argument("--results", type=Path, help="also write the table as a results file (e.g. "
+                        "benchmarks/results/notebook_times.md), headed by the command, code version and other work")
     args = parser.parse_args(argv)
     parameters = {name: parse_parameter(value) for name, value in args.parameter}
+    other_work = OtherWork()
     runs = run_all(notebook_paths(args.only), args.out, parameters)
     print(summary_markdown(runs))
+    if args.results:
+        command = ".venv/bin/python -m helpers.course.runner " + " ".join(argv)
+        header = report_header("Notebook run times and peak memory", command.strip(),
+                               ("papermill, one notebook at a time", "peak RSS: the kernel and every process it "
+                                "started, sampled every 0.2 s, MiB = 2**20 bytes"), other_work)
+        write_text_atomic(args.results, "\n".join(header) + "\n" + summary_markdown(runs))
     print(f"executed notebooks and summary in {relative_to_repo(args.out)}/")
     failed = [run for run in runs if run.status != "ok"]
     for run in failed:

@@ -23,6 +23,8 @@ import psutil
 import requests
 import websocket
 
+from helpers.course.version import code_version
+
 MAX_LEARNERS = 16
 SAMPLE_INTERVAL_S = 0.2
 OS_RESERVE_BYTES = 2**30  # 1 GiB kept for the operating system, on top of the hub and proxy measured
@@ -355,7 +357,7 @@ def results_markdown(runs, rows, *, command: str, machine: str, ram_bytes: int, 
     lines = [
         "# Workshop rehearsal on loopback: what a learner costs",
         "",
-        f"Command: `{command}`  ",
+        f"Command: `{command}` · code version {code_version()}  ",
         f"Machine: {machine}, {cores} logical cores, {ram_bytes / 2**30:.1f} GiB RAM  ",
         f"Learners at once: {len(runs)}; every learner is the same system user (SimpleLocalProcessSpawner).",
         *([f"Load average (1 min) before / after: {load[0]:.1f} / {load[1]:.1f} on {cores} cores."] if load else []),
@@ -364,7 +366,7 @@ def results_markdown(runs, rows, *, command: str, machine: str, ram_bytes: int, 
         + (f" (and here with other work: the load average was {load[0]:.1f} before the learners started)"
            if load and load[0] >= BUSY_LOAD else "")
         + ", so wall times are upper bounds and vary between runs; memory peaks and CPU seconds vary much less. "
-        "Quick (CI-sized) notebook parameters.",
+        "Quick notebook parameters (as in the stored outputs).",
         "",
         "## Per learner",
         "",

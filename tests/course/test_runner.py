@@ -81,3 +81,16 @@ def test_peak_memory_counts_a_kernel_and_the_servers_it_starts_together():
         for h in holders:
             h.kill()
             h.wait()
+
+
+def test_a_results_file_is_headed_by_the_command_and_the_code_version(tmp_path, monkeypatch):
+    from helpers.course import runner
+
+    source = _notebook(tmp_path / "01_ok.ipynb", "print('ok')")
+    monkeypatch.setattr(runner, "notebook_paths", lambda only: [source])
+    results = tmp_path / "times.md"
+    assert runner.main(["--out", str(tmp_path / "out"), "--results", str(results)]) == 0
+    text = results.read_text()
+    assert text.startswith("# Notebook run times and peak memory")
+    assert "Command: `.venv/bin/python -m helpers.course.runner --out" in text and "code version " in text
+    assert "of this machine's CPU time while this ran" in text and "| 01_ok.ipynb |" in text

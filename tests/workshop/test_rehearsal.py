@@ -82,7 +82,7 @@ def test_results_file_names_command_machine_and_table():
     text = results_markdown(runs, rows, command="python -m helpers.workshop rehearse --learners 3", machine="Test CPU",
                             ram_bytes=24 * GiB, cores=2, reserve_bytes=2 * GiB, load=(3.0, 5.5))
     assert "Load average (1 min) before / after: 3.0 / 5.5 on 2 cores." in text
-    assert "`python -m helpers.workshop rehearse --learners 3`" in text and "Test CPU, 2 logical cores" in text
+    assert "`python -m helpers.workshop rehearse --learners 3` · code version " in text and "Test CPU, 2 logical cores" in text
     assert "| learner02 | 6.0 | 00_a.ipynb | 20.0 | 5.0 | 1,200 | 900 | ok |" in text
     assert "| learner03 |  | | | | | | failed: timed out |" in text
     assert "| 00_a.ipynb | rehearsal | 1,200 | 18 | 4 | 52 | 32 |" in text
