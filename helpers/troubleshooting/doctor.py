@@ -13,6 +13,7 @@ from helpers.course.paths import DATA_DIR
 from helpers.hardware.machine import GGML_BACKEND_SWITCHES, MachineCard
 from helpers.memory.architecture import Architecture
 from helpers.memory.vram import FIT_MARGIN_BYTES, judge, memory_plan, plan_budget_bytes, unified_gpu_fraction
+from helpers.troubleshooting.setup_check import rebuild_command
 
 SEVERITIES = ("error", "warning", "info")
 RAM_WARNING_SHARE = 0.85  # above this share of available RAM the system starts to swap under other load
@@ -53,12 +54,11 @@ def _gpu_findings(card: MachineCard, plan, n_gpu_layers: int) -> list:
         return out
     gpu = card.gpus[0]
     if not card.llama_cpp_gpu_offload:
-        switch = GGML_BACKEND_SWITCHES.get(gpu.backend, "")
+        fix = (f"rebuild llama.cpp with its {gpu.backend} backend, in the course folder: {rebuild_command(gpu.backend)}"
+               if gpu.backend in GGML_BACKEND_SWITCHES else f"no llama.cpp build switch is known for {gpu.backend}")
         out.append(Finding("error" if n_gpu_layers else "warning", "no_gpu_build",
                            f"a {gpu.backend} GPU ({gpu.name}) is present but this llama.cpp build has no GPU "
-                           "offload: every layer will run on the CPU",
-                           f'reinstall: CMAKE_ARGS="{switch}" pip install --force-reinstall --no-cache-dir '
-                           "llama-cpp-python"))
+                           "offload: every layer will run on the CPU", fix))
         return out
     if n_gpu_layers == 0:
         out.append(Finding("info", "gpu_unused", f"{gpu.name} is available but n_gpu_layers=0",

@@ -35,6 +35,7 @@ def test_gpu_present_but_build_without_offload():
     found = diagnose(box, LLAMA_8B, "Q4_K_M", 4096, -1, 4)
     assert "no_gpu_build" in codes(found, "error")
     assert "GGML_CUDA" in next(f.fix for f in found if f.code == "no_gpu_build")
+    assert "course.py env --force" in next(f.fix for f in found if f.code == "no_gpu_build")
     rocm = dataclasses.replace(box, gpus=[GPU("AMD", "RX 7900 XTX", 24 * GIB, "ROCm")])
     assert "GGML_HIP" in next(f.fix for f in diagnose(rocm, LLAMA_8B, "Q4_K_M", 4096, -1, 4) if f.code == "no_gpu_build")
 
