@@ -282,7 +282,8 @@ pd.DataFrame(fault_rows).set_index("fault")
 # - **llama.cpp's `llama-server`** has `--parallel` slots and *continuous batching*: every
 #   active slot's next token is computed in one pass over the weights. Generation is
 #   memory-bound (notebook 10), so reading the weights once for several tokens raises the
-#   aggregate; each slot gets `ctx-size / parallel` tokens of context.
+#   aggregate; each slot gets `ctx-size / parallel` tokens of context. It is one of llama.cpp's
+#   tools, built once by `python course.py tools` (without them, only the first server is measured).
 # - **vLLM** batches the same way and keeps the KV cache in fixed-size pages (*PagedAttention*),
 #   so memory goes to the conversations that exist, not to reserved slots. It needs an environment
 #   of its own (3.5 GB); notebook 20 runs it beside these two, with the metrics serving teams use.
@@ -293,6 +294,9 @@ pd.DataFrame(fault_rows).set_index("fault")
 # aggregate (slowest to fastest round).
 
 # %% tags=["nbval-ignore-output"]
+from helpers.course.setup_report import tools_missing_line
+from helpers.hardware.machine import load_machine_card
+from helpers.hardware.measured_speed import card_speed
 from helpers.serving.load import median_rows, run_clients
 from helpers.serving.server import llama_server_available
 
@@ -329,12 +333,18 @@ if llama_server_available():
         load = measure_in_turns({**urls, f"llama-server --parallel {max(CLIENTS)}": second.base_url})
     print("llama-server stopped:", not second.running())
 else:
+    print(tools_missing_line(), "- until then only llama-cpp-python's server is measured")
     load = measure_in_turns(urls)
 for name, table in load.items():
     one, most = table.iloc[0], table.iloc[-1]
     print(f"{name}, 1 -> {most.name} clients: aggregate {one['aggregate (tokens/s)']:.0f} -> "
           f"{most['aggregate (tokens/s)']:.0f} tokens/s, each client {one['per request (tokens/s)']:.0f} -> "
           f"{most['per request (tokens/s)']:.0f} tokens/s")
+card = load_machine_card()
+alone = card_speed(card.llama_cpp_speeds if card else {}, model_path.name, THREADS)
+if alone:
+    print(f"llama.cpp alone, no server, on this file at {THREADS} thread(s) (machine card, notebook 00): "
+          f"{alone['generation tokens/s (median)']:.0f} tokens/s")
 pd.concat(load, names=["server"]).round(2)
 
 # %% tags=["nbval-ignore-output"]
@@ -360,9 +370,9 @@ plt.show()
 # batching, the wait stays short and each client's own speed falls, here steeply: one CPU thread
 # computes every slot's token. Whether the aggregate grows depends on what else the cores are doing:
 # with other work on the cores the gain shrinks or vanishes. With one client, compare the first
-# line of each server: llama-cpp-python's server spends part of every token in Python (its web
-# framework and sampling loop), llama-server is C++ throughout, so llama-server is ahead; by how
-# much depends on the threads. With 2 threads (the reference run below) llama.cpp's kernels use the
+# line of each server, and the machine card's figure for llama.cpp with no server at all:
+# llama-cpp-python's server spends part of every token in Python (its web framework and sampling
+# loop), llama-server is C++ throughout, so llama-server is ahead; by how much depends on the threads. With 2 threads (the reference run below) llama.cpp's kernels use the
 # second core and llama-server's one-client speed roughly doubles, while llama-cpp-python's server
 # hardly moves: the Python part of each token runs on one core whatever the thread count. On a GPU, where one pass over the weights costs about the same for 1 or 16 tokens,
 # each client keeps most of its speed and the aggregate grows far more. The reference run of this
