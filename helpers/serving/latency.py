@@ -38,6 +38,9 @@ class ServiceLevel:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
+DEFAULT_SLO = ServiceLevel()  # TTFT within 1 s, TPOT within 100 ms
+
+
 def time_per_output_token(first_token_s: float, total_s: float, tokens: int) -> float:
     """TPOT in seconds: ``(total_s - first_token_s) / (tokens - 1)``; NaN for fewer than 2 tokens."""
     if tokens < 2:
@@ -74,7 +77,7 @@ def goodput(timings, wall_s: float, level: ServiceLevel) -> float:
     return sum(meets(t, level) for t in timings) / wall_s
 
 
-def bench_summary(timings, wall_s: float, level: ServiceLevel = ServiceLevel(), percentiles=(50, 95)) -> dict:
+def bench_summary(timings, wall_s: float, level: ServiceLevel = DEFAULT_SLO, percentiles=(50, 95)) -> dict:
     """One table row in ``vllm bench serve``'s terms: throughputs, goodput, and the percentiles (in ms)
     of TTFT, TPOT, ITL and E2EL over ``timings``, a run of ``wall_s`` seconds."""
     timings = list(timings)

@@ -11,8 +11,16 @@ Against plain decoding (one target pass per token) the speed-up is their ratio; 
 llama-server (this version): ``--spec-type draft-simple --spec-draft-model FILE
 --spec-draft-n-max k`` for a draft model (it must share the target's vocabulary), ``--spec-type
 ngram-simple`` (or ngram-mod, ngram-map-k, ...) for n-gram lookup; each reply's ``timings`` carry
-``draft_n`` (tokens proposed) and ``draft_n_accepted``.
+``draft_n`` (tokens proposed) and ``draft_n_accepted``. :func:`draft_model_file` makes a draft of the
+course's chat model: the same model requantized to Q2_K (same vocabulary, fewer bytes per weight).
 """
+from pathlib import Path
+
+from helpers.course.paths import BUILD_DIR
+from helpers.gguf.quantize import quantize
+from helpers.llm.chat_model import chat_model_path
+
+DRAFT_QUANT = "Q2_K"
 
 
 def _check(alpha: float, k: int) -> None:
@@ -67,3 +75,14 @@ def acceptance(timings: dict) -> tuple:
                        "or (n-gram lookup) found nothing to draft")
     drafted, accepted = timings["draft_n"], timings["draft_n_accepted"]
     return drafted, accepted, accepted / drafted if drafted else float("nan")
+
+
+def draft_model_file(target=None, quant: str = DRAFT_QUANT, out_dir: Path = BUILD_DIR / "serving") -> Path:
+    """A draft for ``target`` (default: the course's chat model): the same file requantized to ``quant``,
+    made once under ``out_dir`` (a few seconds) and reused afterwards."""
+    target = chat_model_path() if target is None else Path(target)
+    path = Path(out_dir) / f"{target.stem.rsplit('.', 1)[0]}.{quant}.gguf"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        quantize(target, path, quant, allow_requantize=True)
+    return path
