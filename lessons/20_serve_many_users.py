@@ -173,6 +173,14 @@ plt.show()
 # token); once TPOT passes 100 ms, goodput falls although the throughput may still rise. Throughput
 # alone would call that a success; goodput says the users would not.
 #
+# The short run leaves vLLM out (it takes half a minute to two minutes to start on 2 cores). Its full
+# run with vLLM's CPU build on the same weights, 1 to 16 clients, is in
+# `benchmarks/results/serving_many_users.md` (command: `python benchmarks/serving_many_users.py`; on a
+# machine busy with other work, so the llama.cpp rows spread widely). There, vLLM kept each client's
+# TPOT near 40-50 ms from 1 to 16 clients while its output throughput grew almost with the clients, to
+# about 290 tokens/s at 16: its batched matrix products use both cores far better than one llama.cpp
+# thread per server does. That is this machine and these builds, not a ranking of the servers.
+#
 # **Why a CPU figure says little about a GPU's.** On this CPU, one step for 4 slots costs a good part
 # of four single steps (compare TPOT at 1 and at 4 clients): the arithmetic, not the memory, is the limit. On a GPU, decoding is bound by
 # reading the weights (notebook 10's speed model): one pass costs about the same for 1 or 16 tokens,
