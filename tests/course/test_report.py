@@ -27,3 +27,27 @@ def test_other_work_is_read_when_the_header_is_made():
     lines = report_header("T", "cmd", other_work=OtherWork())
     assert len(lines) == 6 and lines[4].startswith(("Other work used", "**Other work used")) and lines[5] == ""
     assert "date (UTC): " in lines[2] and "Other work" not in lines[2]
+
+
+def test_the_code_version_ignores_results_files_but_not_code(tmp_path, monkeypatch):
+    import subprocess
+
+    from helpers.course import version
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "x.md").write_text("old figures\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    monkeypatch.setattr(version, "REPO_ROOT", tmp_path)
+    clean = version.code_version()
+    assert len(clean) >= 7 and "+" not in clean
+    (tmp_path / "benchmarks" / "results" / "x.md").write_text("new figures\n")
+    assert version.code_version() == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert version.code_version() == clean + "+changes"
