@@ -60,7 +60,7 @@ ranking_table(rank_devices(arch, QUANT, CONTEXT, budget_usd=BUDGET_USD), CONTEXT
 # %% [markdown]
 # Within the budget, every device that fits the 8B model runs it, and speed follows memory bandwidth,
 # less than in proportion: every layer also costs a fixed time that a faster card does not shorten
-# (notebook 10). Speed per dollar favours older cards with fast memory.
+# (notebook 10). At these list prices, speed per dollar favours older cards with fast memory.
 #
 # **How sure is the order?** Each speed comes from its device class's speed model, fitted to published
 # llama.cpp runs; the column "90% of its class's published runs within" says how far 90% of that
@@ -76,7 +76,8 @@ for a, b in zip(top, top[1:4]):
     settled = gap > a.speed_error_median + b.speed_error_median
     print(f"{a.name} vs {b.name}: {gap:.0%} apart, typical errors {a.speed_error_median:.0%} and "
           f"{b.speed_error_median:.0%}: {'a real difference' if settled else 'too close to call'}")
-#
+
+# %% [markdown]
 # ## 2. Bigger targets change the answer
 #
 # A 32B model at 4 bits still fits a 24 GB card; a 70B model does not. From there on what matters
@@ -152,7 +153,7 @@ hardware_app()
 #
 # - Capacity decides what runs entirely in fast memory; bandwidth decides how fast it then runs.
 # - Offloading to system RAM keeps a big model usable but slow: a device that fits it wins.
-# - Tokens/s per $1000 often favours used or older cards with fast memory.
+# - At list prices, tokens/s per $1000 often favours older cards with fast memory (used prices are lower still).
 # - All figures are estimates from the bandwidth model; notebook 10 shows how close they come.
 #
 # ## Exercises
