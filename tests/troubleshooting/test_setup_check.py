@@ -1,10 +1,19 @@
 """The set-up report: each requirement ok or not, and the command that fixes what is missing."""
 import pytest
 
-from helpers.course.setup_report import Check, build_tool_checks, course_command, format_report, python_check, with_cmake_args
+from helpers.course.setup_report import (
+    TOOLS_BUILD_TIME,
+    Check,
+    build_tool_checks,
+    course_command,
+    format_report,
+    python_check,
+    tools_missing_line,
+    with_cmake_args,
+)
 from helpers.hardware.machine import GPU, LlamaBackend
 from helpers.troubleshooting import setup_check
-from helpers.troubleshooting.setup_check import gpu_check, package_check, pinned_versions, rebuild_command
+from helpers.troubleshooting.setup_check import gpu_check, llama_tools_check, package_check, pinned_versions, rebuild_command
 
 CPU_BUILD = LlamaBackend(("CPU",), (("CPU", "some CPU"),), False)
 CUDA_BUILD = LlamaBackend(("CUDA", "CPU"), (("CUDA0", "NVIDIA RTX 4090"), ("CPU", "some CPU")), True)
@@ -87,3 +96,18 @@ def test_the_report_puts_each_fix_under_its_row():
     text = format_report([Check("Python", True, "3.11.7"), Check("GPU", False, "RTX 4090, CPU-only build", "rebuild")])
     assert text.splitlines() == ["ok       Python  3.11.7", "MISSING  GPU     RTX 4090, CPU-only build",
                                  "                 fix: rebuild"]
+
+
+def test_tools_not_built_yet_name_the_tools_command_and_how_long_it_takes(monkeypatch):
+    def not_installed():
+        raise setup_check.ServerStartError(tools_missing_line())
+    monkeypatch.setattr(setup_check, "llama_server_binary", not_installed)
+    check = llama_tools_check()
+    assert (check.ok, check.fix) == (False, course_command("tools"))
+    assert TOOLS_BUILD_TIME in check.found
+
+
+def test_the_tools_line_says_the_command_for_each_system_and_the_time():
+    assert "`py course.py tools`" in tools_missing_line("Windows")
+    assert "`python3 course.py tools`" in tools_missing_line("Linux")
+    assert TOOLS_BUILD_TIME in tools_missing_line("Linux")
