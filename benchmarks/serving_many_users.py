@@ -38,7 +38,7 @@ CLIENTS = [1, 2, 4, 8, 16]
 PROMPTS = ["Write a short poem about the sea.", "Explain what a GPU is.", "List some rivers of Europe.",
            "Describe a cat.", "Tell a story about a robot.", "What is rain?", "Describe a mountain.", "Why is the sky blue?"]
 COLUMNS = ["output throughput (tokens/s)", "output throughput spread (tokens/s)",
-           "goodput (req/s, TTFT<1 s, TPOT<100 ms)", "TTFT p50 (ms)", "TTFT p95 (ms)", "TPOT p50 (ms)", "TPOT p95 (ms)",
+           "goodput (req/s, TTFT ≤ 1 s, TPOT ≤ 100 ms)", "TTFT p50 (ms)", "TTFT p95 (ms)", "TPOT p50 (ms)", "TPOT p95 (ms)",
            "ITL p95 (ms)"]
 
 
@@ -78,7 +78,10 @@ def main(argv=None) -> None:
     lines = ["| server | clients | " + " | ".join(COLUMNS) + " |", "|---|---:|" + "---:|" * len(COLUMNS)]
     lines += ["| " + " | ".join([row["server"], str(row["clients"])] + [cell(row[c]) for c in COLUMNS]) + " |"
               for row in table]
-    check_lines = [f"| `{c.field}` | {c.status} | {c.text[:60]!r} | {'yes' if c.followed else 'no'} |" for c in checks]
+    def shown(text: str) -> str:  # a reply as the table shows it: at most 60 characters, a cut marked
+        return repr(text[:60] + ("…" if len(text) > 60 else ""))
+
+    check_lines = [f"| `{c.field}` | {c.status} | {shown(c.text)} | {'yes' if c.followed else 'no'} |" for c in checks]
     command = ".venv/bin/python benchmarks/serving_many_users.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     text = "\n".join([
         "# Serving many users: llama-cpp-python, llama-server and vLLM side by side (SmolLM2-135M-Instruct)", "",
@@ -90,7 +93,7 @@ def main(argv=None) -> None:
         "vLLM: " + ("its CPU build, --enforce-eager, the Q4_1 weights dequantized." if with_vllm else
                     "not measured (.venv-vllm missing)."), "",
         "Metrics as `vllm bench serve` defines them: TTFT, TPOT = (latency - TTFT) / (tokens - 1), ITL (all gaps "
-        "between streamed tokens), goodput = requests per second with TTFT < 1 s and TPOT < 100 ms.", "",
+        "between streamed tokens), goodput = requests per second with TTFT ≤ 1 s and TPOT ≤ 100 ms.", "",
         *lines, ""])
     if check_lines:
         text += "\n".join(["", "## vLLM: the removed guided_choice field against structured_outputs (choice yes/no)", "",

@@ -93,7 +93,7 @@ def bench_summary(timings, wall_s: float, level: ServiceLevel = DEFAULT_SLO, per
               "E2EL": [t.total_s for t in timings]}
     row = {"requests": len(timings), "request throughput (req/s)": len(timings) / wall_s,
            "output throughput (tokens/s)": sum(t.tokens for t in timings) / wall_s,
-           f"goodput (req/s, TTFT<{level.ttft_s:g} s, TPOT<{level.tpot_s * 1000:g} ms)": goodput(timings, wall_s, level)}
+           f"goodput (req/s, TTFT ≤ {level.ttft_s:g} s, TPOT ≤ {level.tpot_s * 1000:g} ms)": goodput(timings, wall_s, level)}
     for name, values in series.items():
         for p in percentiles:
             row[f"{name} p{p} (ms)"] = 1000 * percentile(values, p)

@@ -53,7 +53,7 @@ def test_summary_pools_itl_over_requests_and_reports_milliseconds():
     assert row["ITL p50 (ms)"] == pytest.approx(100)  # five gaps of 0.1 s, one of 0.7 s
     assert row["ITL p95 (ms)"] == pytest.approx(100 + 0.75 * 600)  # the stall shows in ITL's tail
     assert row["E2EL p95 (ms)"] == pytest.approx(1000 * (0.4 + 0.95 * 0.8))
-    assert row["goodput (req/s, TTFT<1 s, TPOT<150 ms)"] == pytest.approx(0.5)
+    assert row["goodput (req/s, TTFT ≤ 1 s, TPOT ≤ 150 ms)"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="no timed requests"):
         bench_summary([], 1.0)
     with pytest.raises(ValueError, match="percentiles must be among"):
