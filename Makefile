@@ -7,13 +7,16 @@ PY := .venv/bin/python
 JOBS ?= 2
 ROSTER ?= workshop/roster.example.txt
 
-.PHONY: lab test check notebooks check-notebooks run-notebooks env clean workshop workshop-proxy workshop-rehearsal
+.PHONY: lab tools test check notebooks check-notebooks run-notebooks env clean workshop workshop-proxy workshop-rehearsal
 
 env:                              ## create or update the environment only (.venv)
 	$(COURSE) env
 
 lab:                              ## open your working copy (my-work/) in JupyterLab on this machine only
 	$(COURSE) lab
+
+tools:                            ## build llama.cpp's tools (llama-server, llama-bench) that notebooks 04 and 14 start, once
+	$(COURSE) tools
 
 test:                             ## lint (ruff), then unit tests + nbval over every notebook, in JOBS processes
 	$(COURSE) test --jobs $(JOBS)

