@@ -155,13 +155,22 @@ pd.DataFrame(
 # beside them. Close other programs first: a busy machine makes slow, scattered figures.
 
 # %% tags=["nbval-ignore-output"]
-from helpers.hardware.measured_speed import interleaved_speeds, speeds_for_card
+from helpers.hardware.measured_speed import compare_thread_counts, interleaved_speeds, speeds_for_card
 from helpers.llm.chat_model import chat_model_path
 
-card.llama_cpp_speeds = speeds_for_card(interleaved_speeds(chat_model_path(), sorted({1, card.physical_cores}),
-                                                           repeats=3 if QUICK else 7, prompt_tokens=64,
-                                                           generated_tokens=32))
+runs = interleaved_speeds(chat_model_path(), sorted({1, card.physical_cores}), repeats=3 if QUICK else 7,
+                          prompt_tokens=64, generated_tokens=32)
+card.llama_cpp_speeds = speeds_for_card(runs)
+if len(runs) > 1:
+    for phase in ("prompt", "generation"):
+        print(compare_thread_counts(runs, phase))
 pd.DataFrame(card.llama_cpp_speeds["threads"]).T.rename_axis("threads").round(1)
+
+# %% [markdown]
+# On an idle machine more threads give more prompt speed, and generation gains until the memory bus
+# is full. If all cores come out *slower* than one, or a range spans more than about a third of its
+# median, something else was using the cores while this ran: close it and run this section again,
+# because later notebooks read these figures.
 
 # %% [markdown]
 # ## 7. Save the machine card
