@@ -29,7 +29,7 @@
 # **Time:** 20 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 CORPUS_FILE = None  # None: the course's Shakespeare training text in data/; or any UTF-8 text file (relative to the course folder, or absolute)
 
@@ -188,9 +188,11 @@ sizes
 # %% [markdown]
 # Real 4-bit files are larger than 4 bits per parameter: every block of weights stores its own
 # scale, and some tensors keep more bits (notebook 07). Here the Q4_K_M file is 21% (Llama 3.1 70B)
-# to 57% (SmolLM2 135M) larger than the plain 4-bit figure. The smallest model pays most: its
-# token-embedding table, which it also uses as its output layer, is a large share of its
-# parameters and is stored at 8 bits. Notebook 08 takes files apart tensor by tensor and adds the
+# to 57% (SmolLM2 135M) larger than the plain 4-bit figure. The smallest model pays most, for two
+# reasons of about equal weight: its token-embedding table, which it also uses as its output
+# layer, is a large share of its parameters and is stored at 8 bits; and its rows of 576 numbers
+# do not split into the 256-number blocks of Q4_K, so most of its matrices fall back to a 5.5-bit
+# format (notebook 07, section 7). Notebook 08 takes files apart tensor by tensor and adds the
 # memory that *running* needs on top.
 #
 # ## Summary

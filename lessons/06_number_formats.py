@@ -17,8 +17,9 @@
 # big the file is, how much memory it needs and how fast it runs, and how many bits it gets
 # decides how exactly it keeps the value it was trained to. This notebook takes apart the formats
 # you meet as an operator (fp32, fp16, bf16, int8, int4), measures what each one loses on the
-# weights of a real trained model, and prepares the next notebook, where llama.cpp's GGUF blocks
-# combine small integers with shared scales.
+# weights of a real trained model (a small digits classifier; set `MODEL_PATH` for a GGUF of
+# yours), and prepares the next notebook, where llama.cpp's GGUF blocks combine small integers with
+# shared scales.
 #
 # **Learning goals**
 # - Read a float's bit layout (sign, exponent, mantissa) and derive its range and precision from it.
@@ -30,7 +31,7 @@
 # **Time:** 30 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = None  # a .safetensors or .gguf file, relative to the course folder (e.g. "data/tiny_llama/model.safetensors") or absolute; None: a digits MLP
 
@@ -45,7 +46,7 @@ QUICK = start_notebook(QUICK, seed=SEED)
 # A binary float stores `sign × 1.mantissa × 2^(exponent − bias)`. The **exponent bits** set the
 # *range* (how large and how small a number can be); the **mantissa bits** set the *precision*
 # (how many significant digits survive). The table below is computed from those two widths alone
-# (`helpers.quantization.number_formats`; tests check it against numpy's own `finfo`). Integer formats have no
+# (`helpers.quantization.number_formats`; it agrees with numpy's own `finfo`). Integer formats have no
 # exponent: they need a separate float *scale*, so their range is "whatever the scale says" and
 # their precision is one step, 1/127 of the largest value for int8, 1/7 for int4.
 

@@ -31,7 +31,7 @@
 # **Time:** 35 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL = "Llama 3.1 8B"  # any name of data/models.csv
 QUANT = "Q4_K_M"
@@ -83,8 +83,8 @@ pd.DataFrame([(t.name, t.shape, t.n_elements) for t in block0],
 # GGUF stores weights in *blocks*: a run of 32 or 256 weights shares one or two scales. The block's
 # byte count follows from its C struct in ggml (`ggml-common.h`); for example `block_q4_K` is two f16
 # scales, 12 bytes of sub-block scales and 128 bytes of 4-bit values: 144 bytes for 256 weights, 4.5
-# bits per weight. `data/quant_types.csv` derives every type from its layout (a test checks them
-# against the `gguf` package's table).
+# bits per weight. `data/quant_types.csv` derives every type from its layout (they agree with
+# the `gguf` package's table).
 
 # %%
 from helpers.course.catalog import load_quant_types
@@ -231,7 +231,7 @@ pd.DataFrame(measured, columns=["context", "KV llama.cpp (MiB)", "KV estimate (M
 
 # %% [markdown]
 # Now every term for the chosen model, all layers on the GPU, from 512 tokens to past the point where
-# the KV cache outweighs the weights (pure arithmetic, so the stored run draws the whole range;
+# the KV cache outweighs the weights (pure arithmetic, so even the quick run draws the whole range;
 # `helpers.memory.vram.context_where_kv_exceeds` finds the crossing):
 
 # %%

@@ -29,7 +29,7 @@
 # **Time:** 30 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 THREADS = None  # llama.cpp threads; None: 1 in quick mode (steadier when other programs share the cores), else the physical cores
 CACHE_DIR = "build/speed"  # built random-weight GGUF files are kept here and reused

@@ -28,7 +28,7 @@
 # **Time:** 30 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL = "Llama 3.1 70B"  # any name of data/models.csv
 QUANT = "Q4_K_M"

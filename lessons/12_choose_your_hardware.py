@@ -27,7 +27,7 @@
 # **Time:** 20 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 TARGETS = ["Llama 3.1 8B", "Qwen2.5 32B", "Llama 3.1 70B"]  # names of data/models.csv
 QUANT = "Q4_K_M"

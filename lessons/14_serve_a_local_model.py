@@ -32,7 +32,7 @@
 # **Time:** 40 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = None  # a GGUF file; None: the real chat model (SmolLM2-135M-Instruct) that ships with the course
 THREADS = 1  # llama.cpp threads per server (1: steadier figures when other programs share the cores)

@@ -29,7 +29,7 @@
 # **Time:** 35 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 DATASET = "moons"  # or "spiral", "circles"
 T = 100  # noise levels of the schedule
@@ -191,7 +191,7 @@ plt.show()
 # With one or two steps the samples are nowhere near the moons: in a single step every point lands
 # on the network's one best guess from pure noise, the middle of the data, which by this distance is
 # even worse than the noise it started from. Quality improves quickly up to about ten to twenty steps
-# and then levels off (near 0.06 in the stored quick run), still above the real-data floor of 0.02:
+# and then levels off (near 0.06 in the quick run shown here), still above the real-data floor of 0.02:
 # there the small, briefly trained network is the limit, not the steps. Every step is one network call, so time grows in proportion to steps
 # while quality saturates — which is why image UIs default to 20-30 steps, not 1000.
 #

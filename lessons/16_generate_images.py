@@ -34,7 +34,7 @@
 # **Time:** 40 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = ""  # your own checkpoint (diffusers folder or .safetensors file); "" = the shipped model
 STEPS = 25  # denoising steps of the default sampler (DDIM)

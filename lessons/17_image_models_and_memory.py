@@ -31,7 +31,7 @@
 # **Time:** 50 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL = "sdxl"  # "sd15" or "sdxl"
 VRAM_GIB = 8.0  # the card you have in mind, GiB (2**30 bytes)
@@ -358,8 +358,8 @@ for dtype, torch_dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
 # decode (VAE), above what it held before. `im.measure_forward_peak` records every allocation and free
 # with `torch.profiler` (`profile_memory=True`) and sums them in time order. Python's `tracemalloc`
 # cannot see PyTorch's allocations, and the process's resident set (psutil) mixes them with memory
-# freed earlier and kept by the allocator. The numbers depend on the CPU's kernels, so the cell's
-# output is not compared when the notebook is tested.
+# freed earlier and kept by the allocator. The numbers depend on the CPU's kernels: yours will differ
+# a little from the ones shown.
 
 # %% tags=["nbval-ignore-output"]
 sd15_vae = im.find_model("sd15")["components"]["vae"]["config"]
@@ -379,7 +379,8 @@ pd.DataFrame(rows).set_index(["module", "size (latent or pixels)"])
 
 # %% [markdown]
 # On the small UNet with naive attention the quadratic score term dominates and the estimate is
-# within about 10% (on the machine that stored this notebook); with SDPA it is about 20% high. The decoder's coefficient (`K_VAE_DECODE`,
+# within about 10% on the machine these outputs came from; with SDPA (measured in the full run) it is
+# about 20% high. The decoder's coefficient (`K_VAE_DECODE`,
 # four full-resolution maps of 256 channels) was set from SD 1.5's real VAE, which it matches within
 # a few percent. Not everything transfers: on a GPU, cuDNN workspaces and PyTorch's caching allocator
 # add their own, and SD 1.5's real UNet measured on this CPU (`benchmarks/image_memory.py`, results in
@@ -472,8 +473,7 @@ print(f"weights in {dtype}: estimator {estimated_weights:,} bytes; in the files:
 # decode); denoising is what lies between (on a GPU, the same with CUDA's allocator events). On a
 # CPU the weights sit in RAM from the start, so each phase's peak is the weights plus what that phase
 # allocates; the estimate is shown without the 400 MiB GPU runtime overhead, which a CPU does not
-# have. The image and the timings depend on the machine, so these cells' outputs are not compared
-# when the notebook is tested.
+# have. The image and the timings depend on the machine: yours will differ from the ones shown.
 
 # %% tags=["nbval-ignore-output"]
 pipe = sdp.load_pipeline(folder, dtype=dtype, device=device)

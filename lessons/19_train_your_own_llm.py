@@ -30,7 +30,7 @@
 # **Time:** 45 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_DIR = "data/tiny_llama"  # the shipped model (trained with the learner preset)
 QUICK_STEPS = 40  # training steps of the from-scratch demo in quick mode

@@ -64,9 +64,9 @@ def show_whole_table_cells() -> None:
 def run_banner(quick: bool) -> str:
     """One line that says which run produced the outputs below it: quick (shortened) or full."""
     if quick:
-        return ("QUICK run: shortened settings, as in the stored outputs. "
+        return ("QUICK run: shortened settings, the run that made the outputs shown. "
                 "For the full run set QUICK = False in the parameters cell and run all cells.")
-    return "FULL run: every setting at full size (slower; numbers differ from the stored quick run)."
+    return "FULL run: every setting at full size (slower; numbers differ from the quick run whose outputs are shown)."
 
 
 def start_notebook(quick=None, seed: int = 0) -> bool:
