@@ -396,14 +396,14 @@ plt.show()
 # data/digits_diffusion` (see `data/digits_diffusion/README.md` for the time it took). Each step:
 # take a batch of real digits, pick a random noise level per image, add that much noise, ask the UNet
 # which noise was added, and nudge its weights to reduce the squared error. One label in ten is
-# dropped to "no prompt". Quick mode runs the `ci` preset (a few seconds); `QUICK = False` runs the
+# dropped to "no prompt". Quick mode runs the `quick` preset (a few seconds); `QUICK = False` runs the
 # full `learner` preset.
 
 # %% tags=["nbval-ignore-output"]
 from helpers.course.paths import BUILD_DIR
 from helpers.images.digits_diffusion import load_log, run
 
-preset = "ci" if QUICK else "learner"
+preset = "quick" if QUICK else "learner"
 mine_dir = BUILD_DIR / f"digits_diffusion_{preset}"
 mine_log = run(preset, mine_dir, threads=THREADS, progress=not QUICK)  # a live progress bar in a full run
 print(f"trained the {preset} preset in {mine_log['training_seconds']} s; saved to {relative_to_repo(mine_dir)}")
@@ -428,8 +428,8 @@ print(f"learning-rate warm-up: {mine_log['settings']['warmup']} steps ({preset} 
       f"{shipped_log['settings']['warmup']} steps (shipped)")
 
 # %% [markdown]
-# After the `ci` preset's few steps the model makes blobs: the judge's score is near chance (10%).
-# Its curve starts lower: the `ci` preset reaches its full learning rate after a few steps, the shipped
+# After the `quick` preset's few steps the model makes blobs: the judge's score is near chance (10%).
+# Its curve starts lower: the `quick` preset reaches its full learning rate after a few steps, the shipped
 # run after many more (the warm-ups printed above), so its first steps are bigger. The shipped model's
 # loss keeps falling, ever more slowly, up to its last step (the axes are logarithmic). Section 6 showed what those steps buy: digits the judge reads
 # almost every time.

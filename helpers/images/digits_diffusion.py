@@ -73,7 +73,7 @@ class TrainSettings:
 
 
 PRESETS = {
-    "ci": (UNetShape(), TrainSettings(steps=20, batch_size=32, warmup=5)),
+    "quick": (UNetShape(), TrainSettings(steps=20, batch_size=32, warmup=5)),
     "learner": (UNetShape(), TrainSettings(steps=1500, batch_size=64)),
 }
 
@@ -413,7 +413,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a preset and save the pipeline")
-    t.add_argument("--preset", choices=sorted(PRESETS), default="ci")
+    t.add_argument("--preset", choices=sorted(PRESETS), default="quick")
     t.add_argument("--out", default="build/digits_diffusion_ci")
     t.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)

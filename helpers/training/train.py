@@ -1,7 +1,7 @@
 """Train the course's tiny Llama on the Shakespeare corpus, on CPU, seeded.
 
     python -m helpers.training.train --preset learner --out data/tiny_llama   # the shipped model
-    python -m helpers.training.train --preset ci --out build/tiny_llama_ci    # seconds, for checks
+    python -m helpers.training.train --preset quick --out build/tiny_llama_quick    # seconds
 
 Writes into ``--out``: ``vocab.json``, ``config.json``, ``model.safetensors`` (float32),
 ``train_log.json`` (loss history, timings, seed, preset) and the GGUF files (see ``helpers.training.export``).
@@ -49,7 +49,7 @@ class TrainSettings:
 
 
 PRESETS = {
-    "ci": (LlamaConfig(vocab_size=512, d_model=64, n_layer=2, n_head=4, n_kv_head=2, d_ff=256,
+    "quick": (LlamaConfig(vocab_size=512, d_model=64, n_layer=2, n_head=4, n_kv_head=2, d_ff=256,
                        n_ctx=128),
            TrainSettings(steps=30, batch_size=8, seq_len=64, warmup=5, eval_every=10)),
     "learner": (LlamaConfig(vocab_size=1024, d_model=128, n_layer=4, n_head=4, n_kv_head=2,
@@ -163,7 +163,7 @@ def run(preset: str, out_dir, threads: int = 2, progress: bool = True) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="ci")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
     parser.add_argument("--out", default="build/tiny_llama_ci")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)

@@ -149,7 +149,7 @@ def test_presets_use_the_course_shape():
     for shape, settings in PRESETS.values():
         assert unet_config(shape)["num_class_embeds"] == NO_PROMPT + 1
         assert settings.label_dropout == pytest.approx(0.1)
-    assert PRESETS["learner"][1].steps > PRESETS["ci"][1].steps
+    assert PRESETS["learner"][1].steps > PRESETS["quick"][1].steps
 
 
 def test_tiny_unet_predicts_noise_of_the_image_shape():
