@@ -37,7 +37,7 @@
 # **Time:** 30 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_DIR = "data/tiny_llama"
 PROMPT = "ROMEO:\n"
@@ -281,8 +281,8 @@ print(f"--- seed 1 ---\n{STORY_PROMPT}{first}\n--- seed 2 ---\n{STORY_PROMPT}{ot
 
 # %% [markdown]
 # Fluent English, and yet neither is a story: seed 1 drifts into career advice, seed 2 into a
-# portrait of "you". Sampling only picks among the continuations the model finds likely; it cannot
-# add the sense of genre that 135 M parameters did not learn.
+# programming tutorial (Python's `with` statement). Sampling only picks among the continuations the
+# model finds likely; it cannot add the sense of genre that 135 M parameters did not learn.
 
 # %% [markdown]
 # ## Summary

@@ -35,7 +35,7 @@
 # **Time:** 30 minutes · **Needs:** CPU only (a GPU is optional: `N_GPU_LAYERS`)
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = "data/tiny_llama/tiny_llama-q8_0.gguf"  # any GGUF: relative to the course folder, or absolute
 N_CTX = 256  # context window in tokens
@@ -171,9 +171,10 @@ pd.DataFrame(rows).set_index("n_gpu_layers").round(2)
 
 # %% [markdown]
 # An 8B model has 32 blocks; 33 also moves the output layer, leaving only the token embeddings in
-# RAM (the GPU side includes about 0.4 GiB of runtime overhead). Above its trained context (256
-# tokens for the tiny Llama) a model still loads, but its output degrades: memory is not the only
-# limit on `n_ctx`.
+# RAM (the GPU side includes about 0.4 GiB of runtime overhead). Past the length a model was trained
+# on, it still loads, but its output degrades: memory is not the only limit on `n_ctx`. For the tiny
+# Llama, 256 is the context length in its file's metadata; it was trained on 128-token sequences
+# (notebook 05 measures what happens past them).
 
 # %% [markdown]
 # ## 4. Stream tokens
@@ -221,7 +222,7 @@ print("finish reason:", reply["choices"][0]["finish_reason"], "| usage:", reply[
 #
 # **Threads.** Prompt and generation speed with 1 and 2 threads, measured in turns (1, 2, 1, 2, ...)
 # so that a busy moment of the machine hits both alike: median, lowest and highest of the runs
-# (your own machine's numbers will differ from the stored ones):
+# (your own machine's numbers will differ):
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
@@ -248,7 +249,8 @@ speed
 #
 # **RAM.** The RSS (resident set size: RAM a process occupies) of a fresh Python process before
 # loading, after loading, and after a short generation (llama.cpp memory-maps the file, so weights
-# enter RAM when first read), next to the estimate and to the buffer sizes llama.cpp itself reports:
+# enter RAM when first read), next to the estimate and to the buffer sizes llama.cpp itself reports
+# (the weights row is the file's tensor table in both columns: the estimate reads it too):
 
 # %% tags=["nbval-ignore-output"]
 from helpers.llm.memory_check import measure_load_rss
@@ -260,7 +262,7 @@ pd.DataFrame({
     "estimate (MiB)": [estimate.weights, estimate.kv_cache, estimate.compute_buffer, estimate.total],
     "llama.cpp reports (MiB)": [meta.tensor_bytes, reported["kv_cache_bytes"], reported["compute_buffer_bytes"],
                                 meta.tensor_bytes + sum(reported.values())],
-}, index=pd.Index(["weights", "KV cache", "compute buffer", "total"], name="term")).div(MiB).round(2)
+}, index=pd.Index(["weights (the file's tensor table)", "KV cache", "compute buffer", "total"], name="term")).div(MiB).round(2)
 
 # %% tags=["nbval-ignore-output"]
 pd.Series({"RSS before loading": rss["before_load"], "growth after loading": rss["after_load"] - rss["before_load"],
@@ -399,7 +401,8 @@ print(render_chat_for(smol_llm, ask))
 # %% [markdown]
 # **An instruction followed, loosely, streamed.** `stream=True` returns the reply piece by piece, as a
 # chat window shows it (temperature 0: the same reply on every run on this machine). The colours are
-# right; the format is not: one per line with a letter in brackets, not separated by commas.
+# right; the format is not: one per line, each followed by a name in brackets (and a stray "O" after
+# Red), not separated by commas.
 
 # %%
 for chunk in smol_llm.create_chat_completion(ask, max_tokens=MAX_TOKENS, temperature=0.0, stream=True):
@@ -417,10 +420,11 @@ for question in questions:
     print(f"Q: {question}\nA: {' '.join(reply['choices'][0]['message']['content'].split())}\n")
 
 # %% [markdown]
-# None of the five is right: a wrong capital, a wrong sum, an invented French word, a
-# spider with two pairs of legs, and no answer to the trick question. Read answers as an operator: fluent text is not a
-# correct answer. Yet the same model holds the first fact it just missed — asked as a plain completion, without the chat template, it continues
-# the sentence correctly:
+# One of the five is right: a spider's 8 legs, and even that answer wanders off into silk. The others
+# are a wrong capital, a wrong sum, an invented French word and no answer to the trick question. Read
+# answers as an operator: fluent text is not a correct answer. Yet the same model holds the first
+# fact it just missed — asked as a plain completion, without the chat template, it continues the
+# sentence correctly:
 
 # %%
 print("The capital of France is" + smol_llm.create_completion("The capital of France is", max_tokens=4,
@@ -437,10 +441,9 @@ print("The capital of France is" + smol_llm.create_completion("The capital of Fr
 # **Its memory and speed, measured.** The same estimate as in section 2, from the file itself,
 # beside what llama.cpp reports and the growth of a fresh process that loads the model and generates
 # 8 tokens, then prompt and generation speed, measured in turns as in section 6 (your machine's
-# numbers will differ from the stored ones). The full run compares 1 and 2 threads and says whether
-# their ranges overlap; the quick run (the stored one) measures 1 thread only, to stay short. Notebook
-# 00 measured the same file the same way for the machine card; the line above the table sets this
-# run beside it.
+# numbers will differ). The full run compares 1 and 2 threads and says whether their ranges overlap;
+# the quick run shown here measures 1 thread only, to stay short. Notebook 00 measured the same file
+# the same way for the machine card; the line above the table sets this run beside it.
 
 # %% tags=["nbval-ignore-output"]
 smol_estimate = estimate_memory(smol, 1024)
@@ -451,7 +454,7 @@ pd.DataFrame({
     "estimate (MiB)": [smol_estimate.weights, smol_estimate.kv_cache, smol_estimate.compute_buffer, smol_estimate.total],
     "llama.cpp reports (MiB)": [smol.tensor_bytes, smol_reported["kv_cache_bytes"], smol_reported["compute_buffer_bytes"],
                                 smol.tensor_bytes + sum(smol_reported.values())],
-}, index=pd.Index(["weights", "KV cache", "compute buffer", "total"], name="term")).div(MiB).round(1)
+}, index=pd.Index(["weights (the file's tensor table)", "KV cache", "compute buffer", "total"], name="term")).div(MiB).round(1)
 
 # %% tags=["nbval-ignore-output"]
 from helpers.hardware.machine import load_machine_card
@@ -467,7 +470,8 @@ print(compare_with_card(median_and_range(smol_runs[1])["generation tokens/s (med
 pd.DataFrame({t: median_and_range(r) for t, r in smol_runs.items()}).T.rename_axis("threads").round(1)
 
 # %% [markdown]
-# The estimate and llama.cpp agree on what is *reserved*. The resident memory grows by less: the
+# The estimate and llama.cpp agree on the KV cache and compute buffer that are *reserved* (the
+# weights row is the file's tensor table in both columns). The resident memory grows by less: the
 # weights are memory-mapped and the compute buffer is sized for a 512-token batch, but a short
 # prompt and 8 tokens touch only part of it, and untouched pages cost no RAM. Plan with the
 # reservation; a long prompt uses all of it.

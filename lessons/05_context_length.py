@@ -25,7 +25,7 @@
 #   its KV cache measured as llama.cpp allocates it, from 256 tokens to past its trained length,
 #   its quantized caches, the errors at the limit, its loss along a long text;
 # - **the course's own tiny Llama** (notebook 19), trained on sequences of 128 tokens: going past
-#   *its* trained length costs a fraction of a second, so the stored run can show what happens there.
+#   *its* trained length costs a fraction of a second, so even the quick run can show what happens there.
 #
 # **Learning goals**
 # - Tell the trained context (GGUF metadata) from the `n_ctx` you ask for, and see how llama.cpp rounds it.
@@ -38,7 +38,7 @@
 # **Time:** 35 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_DIR = "data/tiny_llama"  # the course's own small Llama
 LONG_TOKENS = None  # tokens of one long text through the real model; None: 512 in quick mode, 10240 in the full run
@@ -278,7 +278,7 @@ print(f"prompt {n_prompt} tokens + max_tokens 100 in n_ctx {chat.n_ctx()}:",
 # better) of every token of one long text, each predicted from all the tokens before it, from
 # llama.cpp's logits (`helpers.llm.context.sequence_nll`).
 #
-# Evaluating thousands of tokens takes minutes on two cores, so the stored (quick) run reads only
+# Evaluating thousands of tokens takes minutes on two cores, so the quick run shown here reads only
 # the first 512 tokens, well inside SmolLM2's 8,192; run the notebook with `QUICK=False` (or set
 # `LONG_TOKENS`) to read 10,240 tokens, 2,048 of them past the trained length (several minutes).
 
@@ -318,11 +318,10 @@ pd.DataFrame([
 ]).set_index("the last tokens read").round(2)
 
 # %% [markdown]
-# In the stored run both placements lie inside the trained context: this is the control. The two
-# perplexities are close (the one with more context before it is even slightly worse): a few hundred
-# more tokens to look back on hardly change the loss, and differences this small are the noise of
-# one text. The full run asks the real question: do the same 2,048 tokens get worse when they sit
-# past position 8,192?
+# In the quick run shown here both placements lie inside the trained context: this is the control.
+# The two perplexities are within about a point of each other: a few hundred more tokens to look back
+# on hardly change the loss, and differences this small are the noise of one text. The full run asks
+# the real question: do the same 2,048 tokens get worse when they sit past position 8,192?
 #
 # ### Beyond the trained context, measured cheaply: the tiny model
 #
@@ -461,7 +460,7 @@ speed.set_index("prompt tokens").round(3)
 #
 # The widget adds up weights (Q4_K_M), KV cache and compute buffer for a CPU run
 # (`helpers.memory.vram.memory_plan`), for SmolLM2, the tiny Llama and the catalog's models.
-# Stored below: its default settings (Llama 3.1 8B, 4,096 tokens, f16 cache); with a kernel, move the controls.
+# Below, its default settings (Llama 3.1 8B, 4,096 tokens, f16 cache), then the widget: move its controls.
 
 # %%
 from helpers.course.catalog import load_models
