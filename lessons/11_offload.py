@@ -243,8 +243,8 @@ r = measure_speed(path, 32, 16, 1, llm=llm)
 cpu_bytes = bytes_read_per_token(small_model, "Q4_K_M")
 print(f"measured {r.generation_tokens_per_second:.1f} tok/s with 1 thread; the CPU side predicts "
       f"{1 / offload_seconds_per_token(0, cpu_bytes, 1, here_bw, gpu_model, ram_model, 0, small_model.n_layers):.1f} "
-      f"tok/s at {here_bw:.1f} GB/s (constants fitted to other people's CPUs, most with many threads: "
-      "notebook 10 fits them to this machine)")
+      f"tok/s at {here_bw:.1f} GB/s ({'the machine card' if card else 'measured now'}, one thread; constants "
+      "fitted to other people's CPUs, most with many threads: notebook 10 fits them to this machine)")
 
 # %% [markdown]
 # ## 5. Beyond one machine
@@ -376,13 +376,14 @@ pd.DataFrame(rows, columns=["server", "learners"]).set_index("server")
 # - Each side of a split uses its own device class's speed model, fitted to published runs (notebook 10).
 #   The "8B on a 3090 at 40 tokens/s" claim is far too low for Q4_K_M with a short context: it fits
 #   F16, a very long context, or a run not on the GPU.
-# - More GPUs: a layer split divides memory, not time; tensor parallelism (vLLM) divides both.
+# - More GPUs: a layer split divides memory, not time; tensor parallelism (vLLM) divides the memory
+#   and the reading time, while the per-layer time and the all-reduces remain.
 # - A workshop server is sized by memory per learner: model plan + kernel.
 #
 # ## Exercises
 #
 # **1.** A split puts 9 GB (9 x 10^9 bytes) on a 900 GB/s GPU and 1 GB in 50 GB/s RAM; take
-# efficiency 1 on both. How many tokens/s?
+# efficiency 1 on both and no per-layer time. How many tokens/s?
 
 # %%
 from helpers.exercises.offload import check_offload_speed, check_per_gpu_gib
