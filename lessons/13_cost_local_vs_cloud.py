@@ -88,19 +88,19 @@ totals = [local_cost_per_million(option.price_usd, option.tokens_per_second, opt
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.plot(hours, totals, label=f"{DEVICE} owning, {MODEL} {QUANT}, {option.tokens_per_second:.0f} tokens/s")
 for p in load_api_prices():
-    if p.output_usd_per_million < 2:
+    if p.output_usd_per_million <= 2:  # the cheaper APIs; the log axis would squeeze the rest
         ax.axhline(p.output_usd_per_million, ls="--", lw=1, color="0.5")
         ax.annotate(f"{p.model} ({p.date})", (24, p.output_usd_per_million), ha="right", va="bottom", fontsize=7)
 ax.set(yscale="log", xlabel="hours per day generating", ylabel="USD per million output tokens (log)",
-       title=f"Owning vs API, {YEARS:g}-year write-off, ${ELECTRICITY_USD_PER_KWH}/kWh")
+       title=f"Owning vs API, {YEARS:g}-year write-off, ${ELECTRICITY_USD_PER_KWH:.2f}/kWh")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
 # ## 3. Break-even
 #
-# How many tokens a day before owning is cheaper than each API? (Energy per million counted; a
-# negative margin means the API is cheaper than even the electricity.) The speed is an estimate:
+# How many tokens a day before owning is cheaper than each API? (Energy per million counted;
+# "never" means the API is cheaper than even the electricity.) The speed is an estimate:
 # 90% of the published runs of this device's class were within the stated error of a prediction
 # made without their own card (notebook 10), so the break-even is given for the speed at both ends
 # of that range.
@@ -198,9 +198,10 @@ pd.DataFrame(rows).set_index("API")
 # %% [markdown]
 # Each cell is the break-even in requests a day, with the hours a day the machine is busy at that
 # point: more than `HOURS_PER_DAY` (or 24) means one machine cannot get there. Read along a row.
-# Counting the prompt about doubles the API's bill per request here (1,000 input tokens beside 200
-# output tokens) while adding a fraction of a second of machine time, so the break-even falls; the whole machine's power raises the electricity, which matters
-# only against the cheapest APIs. Batching cuts the machine's seconds per request most of all: a
+# Counting the prompt multiplies the API's bill per request by two to five here (1,000 input tokens
+# beside 200 output tokens; most where input is priced close to output) while adding a fraction of
+# a second of machine time, so the break-even falls; the whole machine's power raises the
+# electricity, which matters only against the cheapest APIs. Batching cuts the machine's seconds per request most of all: a
 # server that keeps `BATCH` requests in flight reaches break-even in far fewer busy hours. The
 # speeds are estimates with the error of section 3, the prices list prices on their dates.
 #
