@@ -117,7 +117,8 @@ pd.DataFrame(rows).set_index(["model (Q4_K_M)", "device"])
 # Q4_K_M on an RTX 3090. `speed_by_context` is the course's single estimate
 # (`generation_tokens_per_second`, the same number `assess` gives in notebook 09 and
 # `assess_device` in notebooks 11-13). Beside it, a published llama-bench run of the same setup
-# (`data/published_speeds.csv`, with its source), predicted with the RTX 3090 left out of the fit,
+# (`data/published_speeds.csv`, with its source; the runs are of Llama 3 8B, which has Llama 3.1
+# 8B's shapes, so the record files them under 3.1), predicted with the RTX 3090 left out of the fit,
 # so the table shows how far off a card the model has never seen is: llama-bench's `tg N`
 # generates N tokens from an empty context, so its average speed is the speed at the mean
 # context, N / 2 tokens.
@@ -234,7 +235,7 @@ print(f"H100 SXM vs RTX 4090: {get_gpu('H100 SXM').bandwidth_gbps / get_gpu('RTX
       f"{h100.layer_seconds / h100.total_seconds:.0%} of an H100 token")
 same_test = {r.device: r for r in held_out_runs if r.model == "Llama 3.1 8B" and r.mix == "Q4_K_M" and r.test == "tg512"
              and r.device in ("H100 PCIe", "RTX 4090")}
-print("published, Llama 3 8B Q4_K_M tg512: " + ", ".join(
+print("published, Llama 3 8B (3.1's shapes) Q4_K_M tg512: " + ", ".join(
     f"{d} {r.tokens_per_second:g} tokens/s ({get_device(d).bandwidth_gbps:g} GB/s, build {r.build})" for d, r in same_test.items()))
 
 # %% [markdown]
