@@ -251,7 +251,7 @@ for name, send in faults.items():
         send()
         outcome = "accepted"
     except (ServerError, ValueError) as err:
-        outcome = str(err)[:110]
+        outcome = str(err)
     fault_rows.append({"fault": name, "what the client sees": outcome, "then": good_request_works()})
 
 stream = stream_pieces(server.base_url, chat_body([{"role": "user", "content": "Tell a long story."}], MODEL, max_tokens=200))

@@ -334,7 +334,7 @@ print("The model's SDXL decode term at 1024x1024 (activations only): " + ", ".jo
 #   8 GB card decodes in half precision or in tiles and lets the text encoders go, and in that setup
 #   the estimate comes close to the figure.
 # - Plain diffusers is the setup the estimator's default describes, and for SDXL it needs about
-#   11 GiB at 1024x1024, more than any of the published figures: on an 8 GB card use an fp16-safe
+#   11 GiB at 1024x1024, more than any of the published fp16 figures: on an 8 GB card use an fp16-safe
 #   VAE with the text encoders off the GPU after encoding, or model offload (the table above).
 #
 # ## 6. Checking the model on this machine

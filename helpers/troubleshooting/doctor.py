@@ -74,7 +74,7 @@ def _gpu_findings(card: MachineCard, plan, n_gpu_layers: int) -> list:
                            "shorten the context, quantize the KV cache or offload one layer fewer"))
     elif plan.gpu_total > capacity:
         code = "metal_out_of_memory" if gpu.backend == "Metal" else "cuda_oom_llama_cpp"
-        out.append(Finding("error", code, f"needs {_gib(plan.gpu_total)} on {gpu.name}, {_gib(capacity)} usable: "
+        out.append(Finding("error", code, f"needs {_gib(plan.gpu_total)} on {gpu.name}, which has {_gib(capacity)} in all: "
                            "allocation will fail with out of memory",
                            "offload fewer layers (helpers.memory.vram.most_gpu_layers_that_fit), shorten the context "
                            "or use a smaller quant"))
