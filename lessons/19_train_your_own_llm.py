@@ -330,14 +330,15 @@ pd.DataFrame(rows).set_index("type")
 # ## Exercises
 
 # %% [markdown]
-# **1.** How many parameters does one block of the shipped model hold? (2 RMSNorm vectors, q/k/v/o with
-# grouped-query attention, SwiGLU's gate, up and down.) Use `cfg`'s numbers, not `parameter_counts`.
+# **1.** A wider model: `d_model` 256, 8 query heads, 2 KV heads, `d_ff` 1,024. How many parameters
+# does one of its blocks hold? (2 RMSNorm vectors, q/k/v/o with grouped-query attention, SwiGLU's
+# gate, up and down: the same parts as the shipped model's blocks counted above.)
 
 # %%
 from helpers.exercises.train_llm import check_layer_parameters, check_rope_pairing, check_uniform_perplexity
 
 answer = None
-check_layer_parameters(answer, cfg.d_model, cfg.n_head, cfg.n_kv_head, cfg.d_ff)
+check_layer_parameters(answer, 256, 8, 2, 1024)
 
 # %% [markdown]
 # **2.** An untrained model that gives every one of the shipped vocabulary's tokens the same

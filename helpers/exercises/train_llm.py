@@ -9,7 +9,7 @@ def check_layer_parameters(answer, d_model: int, n_head: int, n_kv_head: int, d_
     kv = n_kv_head * d_model // n_head
     norms, attn, ffn = 2 * d_model, 2 * d_model * d_model + 2 * d_model * kv, 3 * d_model * d_ff
     right = norms + attn + ffn
-    return check_number(answer, right, rel_tol=0.001, unit="parameters", mistakes=[
+    return check_number(answer, right, rel_tol=1e-9, unit="parameters", mistakes=[  # a count: exact
         (norms + 4 * d_model * d_model + ffn, "K and V have only n_kv_head heads (grouped-query attention): "
                                               "their matrices are d_model x (n_kv_head x head_dim)."),
         (norms + attn + 2 * d_model * d_ff, "SwiGLU has three matrices: gate, up and down."),
