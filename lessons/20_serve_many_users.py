@@ -229,16 +229,24 @@ series = pd.DataFrame(metrics_rows(recorder.samples)).set_index("time (s)")
 print(f"{2 * SLOTS} clients on {SLOTS} slots; at most {series['deferred requests'].max():.0f} deferred; "
       f"busy slots after the load: {busy_after}")
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-series[["busy slots", "deferred requests"]].plot(ax=axes[0], drawstyle="steps-post", title="Gauges")
-series[["prompt (tokens/s)", "generation (tokens/s)"]].plot(ax=axes[1], title="Counters' growth")
-axes[0].set(xlabel="seconds", ylabel="requests")
-axes[1].set(xlabel="seconds", ylabel="tokens/s")
+axes[0].step(series.index, series["busy slots"], where="post", lw=3, alpha=0.6, label="busy slots")
+axes[0].step(series.index, series["deferred requests"], where="post", ls="--", color="tab:red", label="deferred requests")
+axes[0].set(xlabel="seconds", ylabel="requests", title="Gauges")
+axes[0].legend(fontsize=8)
+scrapes = pd.DataFrame(recorder.samples)
+counters = {"llamacpp:prompt_tokens_total": "prompt tokens", "llamacpp:tokens_predicted_total": "generated tokens"}
+totals = scrapes.set_index(scrapes["time_s"] - scrapes["time_s"].iloc[0])[list(counters)].rename(columns=counters)
+totals.plot(ax=axes[1], drawstyle="steps-post", title="Counters (tokens so far)")
+axes[1].set(xlabel="seconds", ylabel="tokens")
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
 # The first half of the clients fill the slots; the other half are deferred until a slot frees, and
-# join the batch then: continuous batching at work, and the queue an operator watches. A deferred
+# join the batch then: continuous batching at work, and the queue an operator watches. The counters
+# (right) grow in steps: llama-server adds a request's tokens when the request ends, so a rate taken
+# between two scrapes jumps; plot the totals, or average the rate over a longer window, as a
+# monitoring system does. A deferred
 # count that stays above zero means more slots (and `-c` to match), a faster machine, or fewer users.
 #
 # **Prompt caching.** Each slot keeps the KV cache of its last request. A new request that starts with
