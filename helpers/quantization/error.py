@@ -113,16 +113,20 @@ def weighted_error(x, importance, scale: float, bits: int) -> float:
 
 
 def recommend_quant(arch, gpu_bytes: int, context: int = 8192, ladder=QUANT_LADDER):
-    """The mix with the most bits whose full-GPU memory plan fits in ``gpu_bytes``, or None.
+    """The mix with the most bits whose full-GPU memory plan fits a card of ``gpu_bytes``, or None.
 
-    Memory from :func:`helpers.memory.vram.memory_plan` (weights from llama.cpp's per-tensor rules,
-    f16 KV cache at ``context`` tokens, compute buffer, runtime overhead). Returns ``(mix, bytes needed)``.
+    ``gpu_bytes`` is the card's memory (bytes); a plan fits when it leaves ``FIT_MARGIN_BYTES`` (1 GiB)
+    of it free, as :func:`helpers.memory.vram.plan_budget_bytes` counts it, the margin llama.cpp's
+    ``--fit`` keeps. Memory from :func:`helpers.memory.vram.memory_plan` (weights from llama.cpp's
+    per-tensor rules, f16 KV cache at ``context`` tokens, compute buffer, runtime overhead).
+    Returns ``(mix, bytes needed)``, or ``(None, None)``.
     """
-    from helpers.memory.vram import memory_plan
+    from helpers.memory.vram import memory_plan, plan_budget_bytes
 
+    budget = plan_budget_bytes(gpu_bytes)
     for mix in ladder:
         need = memory_plan(arch, mix, context).gpu_total
-        if need <= gpu_bytes:
+        if need <= budget:
             return mix, need
     return None, None
 

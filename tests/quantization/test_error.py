@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from helpers.course.catalog import get_model
+from helpers.memory.vram import FIT_MARGIN_BYTES, memory_plan
 from helpers.quantization import error as qe
 from helpers.quantization.block_formats import FORMATS
 
@@ -56,7 +57,15 @@ def test_recommendation_walks_down_the_ladder():
     order = [qe.QUANT_LADDER.index(p) for p in picks[1:]]
     assert order == sorted(order, reverse=True)
     mix, need = qe.recommend_quant(arch, 8 * 2**30)
-    assert need <= 8 * 2**30
+    assert need <= 8 * 2**30 - FIT_MARGIN_BYTES
+
+
+def test_recommendation_keeps_the_fit_margin_free():
+    arch = get_model("Llama 3.1 8B").architecture
+    q8_need = memory_plan(arch, "Q8_0", 8192).gpu_total
+    assert qe.recommend_quant(arch, q8_need + FIT_MARGIN_BYTES) == ("Q8_0", q8_need)
+    mix, need = qe.recommend_quant(arch, q8_need + FIT_MARGIN_BYTES - 1)
+    assert mix != "Q8_0" and need < q8_need
 
 
 @pytest.mark.slow
