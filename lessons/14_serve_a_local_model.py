@@ -264,8 +264,9 @@ pd.DataFrame(fault_rows).set_index("fault")
 # %% [markdown]
 # Notice what the server itself does: a too-long prompt is a clear `400` with OpenAI's
 # `context_length_exceeded` message; malformed JSON gets a bare `500`; and llama-cpp-python's
-# server, holding one model, would answer *any* model name — which is why the client checks the
-# name against `/v1/models` first, as Ollama and vLLM do on their side.
+# server, holding one model, would answer *any* model name (so does llama-server with one model
+# loaded) — which is why the client checks the name against `/v1/models` first, as Ollama and vLLM
+# do on their side.
 #
 # ## 7. Many clients at once
 #
