@@ -312,7 +312,12 @@ split.round(2)
 # so the buffer grows only where that phase plus the copy beats the others (here the logits of a
 # 151,936-word vocabulary keep Qwen3 30B-A3B's buffer where it was). For a dense model the copy is
 # one matrix of a few hundred MiB; for a large mixture of experts with experts kept in RAM
-# (`--n-cpu-moe`), one layer's experts:
+# (`--n-cpu-moe`), one layer's experts. That is why the table's last two rows show the same GPU
+# total: with every block but not the output layer on the GPU, the GPU's compute buffer holds a copy
+# of the output matrix left in RAM, as large as the matrix itself. Offloading the output too costs
+# no more VRAM and saves the RAM: always offload it when the blocks fit.
+#
+# The copy for a few setups:
 
 # %%
 from helpers.memory.vram import offload_copy_bytes
