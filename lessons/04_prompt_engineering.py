@@ -33,7 +33,7 @@
 # **Time:** 35 minutes · **Needs:** CPU only
 
 # %% tags=["parameters"]
-QUICK = None  # True: the short run of the stored outputs; False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
+QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 N_CTX = 1024  # context window in tokens
 N_THREADS = 1  # one thread: on a 2-core machine that also runs other work, two llama.cpp threads wait for each other
