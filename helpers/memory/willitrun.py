@@ -448,7 +448,10 @@ def format_text(a: Assessment) -> str:
     fa = "on (llama.cpp's default)" if a.verdict.plan.flash_attention else "off"
     lines = [f"{a.model} · {a.quant} · {a.context} tokens · KV cache {a.kv_cache_type} · flash attention {fa}",
              f"  file size        {d['file_bytes'] / 1e9:8.2f} GB",
-             f"  weights          {gib('weights_bytes')}", f"  KV cache         {gib('kv_cache_bytes')}",
+             f"  weights          {gib('weights_bytes')}"
+             + ("  (more than the file: the GPU holds its own copy of the embedding table, which is also the output"
+                " layer)" if d["weights_bytes"] > d["file_bytes"] else ""),
+             f"  KV cache         {gib('kv_cache_bytes')}",
              f"  compute buffer   {gib('compute_buffer_bytes')}", f"  runtime overhead {gib('overhead_bytes')}",
              f"  total            {gib('total_bytes')}  "
              f"(GPU {d['gpu_bytes'] / 2**30:.2f}, RAM {d['cpu_bytes'] / 2**30:.2f})",

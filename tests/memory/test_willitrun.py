@@ -308,3 +308,12 @@ def test_vram_is_given_in_gib_under_either_spelling(capsys):
     main(args + ["--vram-gb", "8"])
     assert json.loads(capsys.readouterr().out) == new
     assert new["gpu_budget_bytes"] == 8 * 2**30 - 2**30  # 8 GiB less the 1 GiB margin
+
+
+def test_weights_above_the_file_size_are_explained():
+    from helpers.memory.willitrun import format_text
+
+    tied = format_text(assess(get_model("SmolLM2 135M").architecture, "Q8_0", 4096, gpu=get_gpu("RTX 3060 12GB")))
+    assert "more than the file: the GPU holds its own copy of the embedding table" in tied
+    untied = format_text(assess(get_model("Llama 3.1 8B").architecture, "Q4_K_M", 4096, gpu=get_gpu("RTX 3060 12GB")))
+    assert "more than the file" not in untied
