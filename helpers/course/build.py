@@ -13,6 +13,7 @@ it anyway, with the share on record).
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -22,10 +23,12 @@ from nbclient import NotebookClient
 from helpers.course.atomic import write_text_atomic
 from helpers.course.other_work import NOISY_SHARE, OtherWork
 from helpers.course.paths import LESSONS_DIR, NOTEBOOKS_DIR, relative_to_repo
+from helpers.course.report import report_header
+from helpers.course.runner import DescendantsPeak, NotebookRun, summary_markdown
 
 CELL_TIMEOUT_SECONDS = 900
 VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
-BUILD_METADATA = "course_build"  # notebook metadata key: {"other_work_share": 0.02}
+BUILD_METADATA = "course_build"  # notebook metadata: {"other_work_share": 0.02, "seconds": 41.2, "peak_rss_mib": 820}
 
 
 class BusyMachineError(RuntimeError):
@@ -107,9 +110,13 @@ def build(lesson: Path, run: bool = True, allow_busy: bool = False) -> Path:
     nb = read_lesson(lesson)
     if run:
         other_work = OtherWork()
-        nb = execute(nb)
+        started = time.perf_counter()
+        with DescendantsPeak() as peak:  # the kernel and every process it starts
+            nb = execute(nb)
         share = other_work.share()
-        nb.metadata[BUILD_METADATA] = {"other_work_share": round(share, 3)}
+        nb.metadata[BUILD_METADATA] = {"other_work_share": round(share, 3),
+                                       "seconds": round(time.perf_counter() - started, 1),
+                                       "peak_rss_mib": round(peak.peak_bytes / 2**20)}
         if share > NOISY_SHARE and not allow_busy:
             raise BusyMachineError(
                 f"other processes used {share:.0%} of this machine's CPU time while {lesson.name} ran (at most "
@@ -127,6 +134,8 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="only report lessons and notebooks that disagree")
     parser.add_argument("--allow-busy", action="store_true",
                         help=f"store notebooks even when other work used more than {NOISY_SHARE:.0%} of the CPU")
+    parser.add_argument("--results", type=Path, help="also write each notebook's build time and peak memory as a "
+                        "results file (e.g. benchmarks/results/notebook_times.md)")
     args = parser.parse_args(argv)
     lessons = lesson_paths(args.only)
     if args.check:
@@ -135,6 +144,7 @@ def main(argv=None) -> int:
         for name, probs in stale.items():
             print(f"{name}: " + "; ".join(probs))
         return 1 if stale else 0
+    other_work, runs = OtherWork(), []
     for lesson in lessons:
         print(f"building {relative_to_repo(notebook_path_for(lesson))} ...", flush=True)
         try:
@@ -142,9 +152,17 @@ def main(argv=None) -> int:
         except BusyMachineError as error:
             print(error, file=sys.stderr)
             return 1
-        share = nbformat.read(target, as_version=4).metadata.get(BUILD_METADATA, {}).get("other_work_share")
-        if share is not None:
-            print(f"  other work: {share:.0%} of the CPU time", flush=True)
+        record = nbformat.read(target, as_version=4).metadata.get(BUILD_METADATA)
+        if record:
+            print(f"  {record['seconds']} s, peak {record['peak_rss_mib']} MiB, other work: "
+                  f"{record['other_work_share']:.0%} of the CPU time", flush=True)
+            runs.append(NotebookRun(target.name, record["seconds"], record["peak_rss_mib"] * 2**20, "ok"))
+    if args.results and runs:
+        command = ".venv/bin/python -m helpers.course.build " + " ".join(argv if argv is not None else sys.argv[1:])
+        header = report_header("Notebook build times and peak memory", command.strip(),
+                               ("quick mode, one notebook at a time in a fresh kernel", "peak RSS: the kernel and "
+                                "every process it started, sampled every 0.2 s, MiB = 2**20 bytes"), other_work)
+        write_text_atomic(args.results, "\n".join(header) + "\n" + summary_markdown(runs))
     return 0
 
 

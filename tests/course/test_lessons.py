@@ -99,3 +99,20 @@ def test_two_to_four_checked_exercises_with_worked_solutions(lesson):
     solved = set(re.findall(r"^(?:## |\*\*)(\d+)\.", solutions.read_text(), re.MULTILINE))
     wanted = {str(n) for n in range(1, len(exercise_cells) + 1)}
     assert wanted <= solved, f"{solutions.name} has no worked solution for exercise(s) {sorted(wanted - solved)}"
+
+
+def test_the_build_records_time_and_peak_memory_and_writes_them_as_results(tmp_path, monkeypatch):
+    lesson = tmp_path / "42_quiet.py"
+    lesson.write_text("# %%\nx = 1\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setattr(course_build, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    monkeypatch.setattr(course_build, "lesson_paths", lambda only: [lesson])
+    monkeypatch.setattr(course_build, "execute", lambda nb: nb)
+    monkeypatch.setattr(course_build.OtherWork, "share", lambda self: 0.02)
+    results = tmp_path / "times.md"
+    assert course_build.main(["--results", str(results)]) == 0
+    record = nbformat.read(tmp_path / "notebooks" / "42_quiet.ipynb", as_version=4).metadata[BUILD_METADATA]
+    assert record["other_work_share"] == 0.02 and record["seconds"] >= 0 and record["peak_rss_mib"] >= 0
+    text = results.read_text()
+    assert text.startswith("# Notebook build times and peak memory") and "code version " in text
+    assert "| 42_quiet.ipynb |" in text
