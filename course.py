@@ -5,7 +5,7 @@
                      (ruff) and run every test in --jobs N processes (default 2); --no-vllm skips vLLM's environment
     vllm-env         create vLLM's own environment (.venv-vllm, about 3.5 GB) for notebook 20's full run
     tools            build llama.cpp's own programs (llama-server, llama-bench) that notebooks 04, 14 and 20 start:
-                     about 11 min on 2 cores, once; lab does not wait for them
+                     about 5 min on 2 cores, once; lab does not wait for them
     check            is everything in place? each missing piece comes with the command that fixes it
     reset NN         put the course's version of notebook NN in my-work/, keeping yours beside it
     env              create or update the environment (.venv) only; --force rebuilds llama.cpp, e.g. for an

