@@ -50,7 +50,7 @@ def run_lines(workflow: dict) -> list[str]:
 def course_commands(text: str) -> list[tuple[str, list[str]]]:
     """(command, flags) for each `course.py COMMAND --flag ...` in a text."""
     return [(m.group(1), re.findall(r"--[a-z][a-z-]*", m.group(2)))
-            for m in re.finditer(r"course\.py (\w+)((?: --[a-z][a-z-]*)*)", text)]
+            for m in re.finditer(r"course\.py (\w[\w-]*)((?: --[a-z][a-z-]*)*)", text)]
 
 
 def test_the_course_workflow_is_among_those_checked():
