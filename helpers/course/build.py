@@ -136,8 +136,16 @@ def main(argv=None) -> int:
                         help=f"store notebooks even when other work used more than {NOISY_SHARE:.0%} of the CPU")
     parser.add_argument("--results", type=Path, help="also write each notebook's build time and peak memory as a "
                         "results file (e.g. benchmarks/results/notebook_times.md)")
+    parser.add_argument("--report-only", action="store_true", help="build nothing: write --results from the build "
+                        "records the stored notebooks already hold")
     args = parser.parse_args(argv)
     lessons = lesson_paths(args.only)
+    if args.report_only:
+        if not args.results:
+            parser.error("--report-only needs --results FILE")
+        runs = [build_record(notebook_path_for(lesson)) for lesson in lessons]
+        write_results(args.results, [run for run in runs if run], argv, None, "from each stored notebook's build record")
+        return 0
     if args.check:
         stale = {lesson.name: differences(lesson, notebook_path_for(lesson)) for lesson in lessons}
         stale = {name: probs for name, probs in stale.items() if probs}
@@ -152,18 +160,31 @@ def main(argv=None) -> int:
         except BusyMachineError as error:
             print(error, file=sys.stderr)
             return 1
-        record = nbformat.read(target, as_version=4).metadata.get(BUILD_METADATA)
-        if record:
-            print(f"  {record['seconds']} s, peak {record['peak_rss_mib']} MiB, other work: "
-                  f"{record['other_work_share']:.0%} of the CPU time", flush=True)
-            runs.append(NotebookRun(target.name, record["seconds"], record["peak_rss_mib"] * 2**20, "ok"))
+        run = build_record(target)
+        if run:
+            print(f"  {run.seconds} s, peak {run.peak_rss_bytes / 2**20:.0f} MiB", flush=True)
+            runs.append(run)
     if args.results and runs:
-        command = ".venv/bin/python -m helpers.course.build " + " ".join(argv if argv is not None else sys.argv[1:])
-        header = report_header("Notebook build times and peak memory", command.strip(),
-                               ("quick mode, one notebook at a time in a fresh kernel", "peak RSS: the kernel and "
-                                "every process it started, sampled every 0.2 s, MiB = 2**20 bytes"), other_work)
-        write_text_atomic(args.results, "\n".join(header) + "\n" + summary_markdown(runs))
+        write_results(args.results, runs, argv, other_work, "measured while building")
     return 0
+
+
+def build_record(notebook: Path):
+    """The notebook's build record (``BUILD_METADATA``) as a runner ``NotebookRun``, or None without one."""
+    record = nbformat.read(notebook, as_version=4).metadata.get(BUILD_METADATA)
+    if not record or "seconds" not in record:
+        return None
+    return NotebookRun(notebook.name, record["seconds"], record["peak_rss_mib"] * 2**20, "ok",
+                       f"other work {record['other_work_share']:.0%} of the CPU")
+
+
+def write_results(path: Path, runs, argv, other_work, how: str) -> None:
+    """The build times and peaks as a results file, headed by the command and the code version."""
+    command = ".venv/bin/python -m helpers.course.build " + " ".join(argv if argv is not None else sys.argv[1:])
+    header = report_header("Notebook build times and peak memory", command.strip(),
+                           (f"quick mode, one notebook at a time in a fresh kernel, {how}", "peak RSS: the kernel and "
+                            "every process it started, sampled every 0.2 s, MiB = 2**20 bytes"), other_work)
+    write_text_atomic(path, "\n".join(header) + "\n" + summary_markdown(runs))
 
 
 if __name__ == "__main__":

@@ -116,3 +116,17 @@ def test_the_build_records_time_and_peak_memory_and_writes_them_as_results(tmp_p
     text = results.read_text()
     assert text.startswith("# Notebook build times and peak memory") and "code version " in text
     assert "| 42_quiet.ipynb |" in text
+
+
+def test_results_can_be_written_from_the_stored_build_records(tmp_path, monkeypatch):
+    lesson = tmp_path / "42_quiet.py"
+    lesson.write_text("# %%\nx = 1\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setattr(course_build, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    monkeypatch.setattr(course_build, "lesson_paths", lambda only: [lesson])
+    monkeypatch.setattr(course_build, "execute", lambda nb: nb)
+    monkeypatch.setattr(course_build.OtherWork, "share", lambda self: 0.03)
+    course_build.build(lesson)
+    results = tmp_path / "times.md"
+    assert course_build.main(["--report-only", "--results", str(results)]) == 0
+    assert "| 42_quiet.ipynb |" in results.read_text() and "ok: other work 3% of the CPU" in results.read_text()
