@@ -79,7 +79,8 @@ pd.DataFrame(sorted(card.libraries.items()), columns=["package", "version"]).set
 # CUDA, Metal, Vulkan, ROCm, SYCL) and whether a GPU on this machine could take over. A line marked
 # MISSING ends with the command that fixes it; run it in a terminal in the course folder. llama.cpp's
 # tools are built apart from the rest, so the first notebook need not wait for them: until
-# `python course.py tools` has run, their line reads MISSING, and only notebooks 04 and 14 use them.
+# `python course.py tools` has run, their line reads MISSING, and only notebooks 04, 14 and 20 use
+# them (20 stops without them).
 
 # %% tags=["nbval-ignore-output"]
 from helpers.course.setup_report import format_report

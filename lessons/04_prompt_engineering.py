@@ -202,8 +202,8 @@ few_shot_table
 # Three things to read. **Format:** with no examples the model puts little probability on the
 # label words (under 0.04 for sentiment): it wants to write "The" or "This" first (the table
 # above), and the labels only compete among themselves because the scoring forces the choice.
-# Examples teach the format: `p(a label)` rises to about 0.95 with 3 examples. **Accuracy:** with 3
-# examples the animal task goes from 10 to 20 of 24 right; sentiment gains one item, 22 to 23 of
+# Examples teach the format: with 3 examples `p(a label)` rises to about 0.95 for sentiment, and
+# from under 0.1 to about 0.25 for animals. **Accuracy:** with 3 examples the animal task goes from 10 to 20 of 24 right; sentiment gains one item, 22 to 23 of
 # 24 — the model was mostly right already when forced to choose. **Fragility:** add a fourth
 # example and both fall, sentiment to 14 of 24 and animals to 16. Which labels does the model
 # predict?

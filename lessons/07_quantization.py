@@ -660,8 +660,8 @@ else:
 # - `helpers.quantization.block_formats` reproduces llama.cpp's bytes exactly, so every number here describes real
 #   files; it decodes the real chat model's Q4_1 blocks bit for bit as `gguf` does.
 # - Requantizing rounds already-rounded weights again: the errors stack and nothing comes back. Measured on
-#   SmolLM2's Q4_1 file, every requantized mix drifted from it, and mixes whose K-quants do not fit 576-wide
-#   rows came out *bigger*. Quantize from the original F16/BF16 weights; `llama-quantize` makes you type
+#   SmolLM2's Q4_1 file, every requantized mix drifted from it, and Q4_K_M and Q5_K_M came out *bigger*
+#   than it: 576-wide rows cannot hold K-quant blocks and fall back to wider legacy types. Quantize from the original F16/BF16 weights; `llama-quantize` makes you type
 #   `--allow-requantize` for a reason.
 #
 # ## Exercises

@@ -176,7 +176,7 @@ print(f"70B: the estimate with the best split that fits is {seed_70b.tokens_per_
 # A speed figure without its conditions is half a figure. When *is* 40 tokens/s right for an 8B
 # model on a 3090? Each generated token reads the weights **and the whole KV cache so far**, so the
 # same model slows down as the conversation grows (notebook 10, section 2, has the table by
-# context), and an unquantized model reads four times the bytes. The curve below is the same
+# context), and an unquantized (F16) model reads over three times the bytes of Q4_K_M. The curve below is the same
 # estimator, one context length at a time, with the best split that fits
 # (`helpers.hardware.ranking.assess_device`, which notebook 12 uses to rank cards).
 
@@ -212,9 +212,10 @@ print(f"F16 at {contexts[0]:,} tokens of context: {f16_short.tokens_per_second:.
 
 # %% [markdown]
 # So 40 tokens/s is about what the unquantized (F16) model gives with a short context, or Q4_K_M with
-# a very long context already in the cache (an extrapolation: the long-context runs of notebook 10
-# fell 20-30% below the estimate, so 40 tokens/s comes sooner than the printed context), or a run that
-# was not fully on the GPU (a CPU-only build, or llama-cpp-python's `n_gpu_layers` left at its default, 0): exactly the slowness notebook 18 teaches to diagnose. Where
+# a very long context already in the cache (an extrapolation: the estimate ran 20-30% above notebook
+# 10's published long-context runs, so 40 tokens/s comes sooner than the printed context), or a run
+# that was not fully on the GPU (a CPU-only build, or llama-cpp-python's `n_gpu_layers` left at its
+# default, 0): exactly the slowness notebook 18 teaches to diagnose. Where
 # a line drops steeply, the KV cache no longer fits beside the weights and layers move to RAM.
 #
 # ## 4. The CPU side, measured here

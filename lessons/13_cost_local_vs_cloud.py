@@ -151,7 +151,7 @@ pd.DataFrame(rows, columns=["API", "$/M output", "break-even tokens/day", "over 
 #   too (`HOST_POWER_W`, an assumption: a plug-in meter measures yours), and the power supply
 #   loses about a tenth on the way. A Mac's listed power is already the whole machine's.
 # - **Batching.** A server decodes several requests in one pass over the weights (notebook 14):
-#   each step writes `BATCH` tokens for little more time than one, so each request holds the
+#   each step writes `BATCH` tokens in far less time than `BATCH` single steps, so each request holds the
 #   machine for a fraction of its reply time. That pays for a shared server or a batch job, not for
 #   one person who sends one request at a time.
 #
@@ -198,7 +198,7 @@ pd.DataFrame(rows).set_index("API")
 # %% [markdown]
 # Each cell is the break-even in requests a day, with the hours a day the machine is busy at that
 # point: more than `HOURS_PER_DAY` (or 24) means one machine cannot get there. Read along a row.
-# Counting the prompt multiplies the API's bill per request by two to five here (1,000 input tokens
+# Counting the prompt multiplies the API's bill per request by about 1.5 to 5 here (1,000 input tokens
 # beside 200 output tokens; most where input is priced close to output) while adding a fraction of
 # a second of machine time, so the break-even falls; the whole machine's power raises the
 # electricity, which matters only against the cheapest APIs. Batching cuts the machine's seconds per request most of all: a

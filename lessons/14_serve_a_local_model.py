@@ -205,12 +205,13 @@ for constrained in (False, True):
 pd.DataFrame(rows).set_index("response_format")
 
 # %% [markdown]
-# With this schema (two short strings) and 40 tokens of room, every reply parses and has both
-# keys; whether the *city* is right is still up to the model. That is one easy schema, not a
-# guarantee: in notebook 04 the same server's converter let the tiny Shakespeare model spend its
+# With this schema (two short strings) and 40 tokens of room, the constrained replies of this run
+# parse and have both keys (the requests sample at the server's default temperature, so another run
+# can differ); whether the *city* is right is still up to the model. That is one easy schema, not a
+# guarantee: in notebook 04 llama-server's C++ converter let the tiny Shakespeare model spend its
 # tokens on the spaces and newlines the grammar allows, and 5 of 40 replies ended at `max_tokens`
-# unfinished; llama-cpp-python's converter let 31 of 40 replies hold a raw control character (9 of
-# 40 parsed). Give `max_tokens` room, keep the schema tight, and parse every reply anyway. The request field is the same for every runtime, but what each server does with
+# unfinished; the Python converter, the one this llama-cpp-python server uses, let 31 of 40 replies
+# hold a raw control character (9 of 40 parsed). Give `max_tokens` room, keep the schema tight, and parse every reply anyway. The request field is the same for every runtime, but what each server does with
 # it differs. The table below (from each project's documentation, source per row) is what to
 # check before pointing a program written for one server at another.
 
@@ -429,8 +430,8 @@ pd.DataFrame(rows).set_index(["model", "GPU"])
 
 # %% [markdown]
 # The smaller of the two limits decides. For a chat workshop the server's *busy time* usually
-# binds before the slots do: reading each learner's growing conversation costs more than
-# generating the reply. Prompt caching (llama-server keeps each slot's last prompt) and shorter
+# binds before the slots do: reading each learner's growing conversation takes as much of that
+# time as generating the reply, or more on the slower cards. Prompt caching (llama-server keeps each slot's last prompt) and shorter
 # conversations raise the count; long documents pasted into the chat lower it. Rehearse with the
 # real room's prompts before the day (the workshop guide in `lessons/syllabus.md` says how).
 #

@@ -104,7 +104,7 @@ pd.Series(example).round(2).to_frame("two requests in 1.3 s")
 #   the batch as soon as a slot is free — it does not wait for the batch to finish. The KV cache is
 #   one block of `--ctx-size` tokens split evenly between the slots.
 # - **vLLM** batches continuously too, and keeps the KV cache in **PagedAttention**'s fixed-size
-#   blocks (16 tokens by default), handed out as conversations grow: memory goes to the tokens that
+#   blocks (16 tokens by default on GPUs, 128 in the CPU build run here), handed out as conversations grow: memory goes to the tokens that
 #   exist, not to a reserved maximum per slot, so more conversations fit in the same memory. When
 #   the blocks run out, vLLM stops admitting new requests (and may pre-empt one and recompute it
 #   later); llama-server's limit is its slot count.
@@ -184,8 +184,9 @@ plt.show()
 #
 # **Why a CPU figure says little about a GPU's.** On this CPU, one step for 4 slots costs a good part
 # of four single steps (compare TPOT at 1 and at 4 clients). For a 135-million-parameter model on
-# one CPU thread, the per-token work of every layer weighs as much as reading the weights (notebook
-# 10's per-layer term), so batching saves less here than the memory-bound picture promises. On a
+# one CPU thread the core's arithmetic, not memory, limits each token (in notebook 10 llama.cpp
+# reads its weights at well under half the copy bandwidth), so batching saves less here than the
+# memory-bound picture promises. On a
 # GPU, decoding a model of useful size is bound by reading the weights (notebook 10's speed model): one pass costs about the same for 1 or 16 tokens,
 # so each client keeps most of its speed while the aggregate grows almost with the batch (notebook
 # 14, section 8, sizes a workshop that way). Measure on the machine that will serve.

@@ -92,6 +92,28 @@ def execute(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def update_markdown(lesson: Path) -> Path:
+    """Copy a lesson's markdown cells into its stored notebook, keeping every code cell and output as stored.
+
+    Only for a lesson whose code cells (source and tags, in order) are those of the notebook: a change
+    to the text alone needs no new run. Refuses, naming the first differing code cell, otherwise.
+    """
+    target = notebook_path_for(lesson)
+    stored = nbformat.read(target, as_version=4)
+    fresh = read_lesson(lesson)
+    code = [cell_signature(c) for c in fresh.cells if c.cell_type == "code"]
+    kept = [cell_signature(c) for c in stored.cells if c.cell_type == "code"]
+    if code != kept or len(fresh.cells) != len(stored.cells):
+        first = next((i for i, (a, b) in enumerate(zip(code, kept)) if a != b), min(len(code), len(kept)))
+        raise ValueError(f"{lesson.name}: code cell {first} (or the number of cells) differs from the stored notebook; "
+                         "rebuild it instead")
+    for old, new in zip(stored.cells, fresh.cells):
+        if new.cell_type == "markdown":
+            old.source = new.source
+    write_text_atomic(target, nbformat.writes(clean(stored)) + "\n")
+    return target
+
+
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop metadata that changes on every run, so rebuilding gives small diffs."""
     for cell in nb.cells:
@@ -136,10 +158,17 @@ def main(argv=None) -> int:
                         help=f"store notebooks even when other work used more than {NOISY_SHARE:.0%} of the CPU")
     parser.add_argument("--results", type=Path, help="also write each notebook's build time and peak memory as a "
                         "results file (e.g. benchmarks/results/notebook_times.md)")
+    parser.add_argument("--markdown-only", action="store_true", help="copy changed markdown into the stored "
+                        "notebooks without running them (only where the code cells are unchanged)")
     parser.add_argument("--report-only", action="store_true", help="build nothing: write --results from the build "
                         "records the stored notebooks already hold")
     args = parser.parse_args(argv)
     lessons = lesson_paths(args.only)
+    if args.markdown_only:
+        for lesson in lessons:
+            if differences(lesson, notebook_path_for(lesson)):
+                print(f"updating the text of {relative_to_repo(update_markdown(lesson))}")
+        return 0
     if args.report_only:
         if not args.results:
             parser.error("--report-only needs --results FILE")

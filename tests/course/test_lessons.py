@@ -130,3 +130,19 @@ def test_results_can_be_written_from_the_stored_build_records(tmp_path, monkeypa
     results = tmp_path / "times.md"
     assert course_build.main(["--report-only", "--results", str(results)]) == 0
     assert "| 42_quiet.ipynb |" in results.read_text() and "ok: other work 3% of the CPU" in results.read_text()
+
+
+def test_a_text_change_updates_the_stored_notebook_without_running_it(tmp_path, monkeypatch):
+    lesson = tmp_path / "42_text.py"
+    lesson.write_text("# %% [markdown]\n# Old words\n\n# %%\nprint(1)\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setattr(course_build, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    stored = course_build.read_lesson(lesson)
+    stored.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nbformat.write(stored, tmp_path / "notebooks" / "42_text.ipynb")
+    lesson.write_text("# %% [markdown]\n# New words\n\n# %%\nprint(1)\n")
+    updated = nbformat.read(course_build.update_markdown(lesson), as_version=4)
+    assert updated.cells[0].source == "New words" and updated.cells[1].outputs[0]["text"] == "1\n"
+    lesson.write_text("# %% [markdown]\n# New words\n\n# %%\nprint(2)\n")
+    with pytest.raises(ValueError, match="code cell 0 .* differs from the stored notebook; rebuild it instead"):
+        course_build.update_markdown(lesson)
