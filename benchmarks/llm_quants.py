@@ -221,7 +221,7 @@ def main(argv=None) -> None:
     print("helper/plain ratios", quartiles(helper["ratios"]), flush=True)
     log = json.loads((folder / "train_log.json").read_text())
     kv_est = kv_cache_bytes(arch, N_CTX)
-    compute_est = compute_buffer_bytes(arch, N_CTX, ubatch=min(512, N_CTX))
+    compute_est = compute_buffer_bytes(arch, N_CTX, ubatch=min(512, N_CTX), flash_attention=False)  # llama-cpp-python: off
     elapsed = time.perf_counter() - started
     command = "python benchmarks/llm_quants.py" + (f" {' '.join(argv)}" if argv else "")
     mib = 2**20
