@@ -374,9 +374,11 @@ plt.show()
 # with other work on the cores the gain shrinks or vanishes. With one client, compare the first
 # line of each server, and the machine card's figure for llama.cpp with no server at all:
 # llama-cpp-python's server spends part of every token in Python (its web framework and sampling
-# loop), llama-server is C++ throughout, so llama-server is ahead; by how much depends on the threads. With 2 threads (the reference run below) llama.cpp's kernels use the
-# second core and llama-server's one-client speed roughly doubles, while llama-cpp-python's server
-# hardly moves: the Python part of each token runs on one core whatever the thread count. On a GPU, where one pass over the weights costs about the same for 1 or 16 tokens,
+# loop), llama-server is C++ throughout, so llama-server is ahead; by how much depends on the
+# threads. In the reference run below (2 threads on a 2-core machine) llama-server's one-client
+# speed rises by about half over this 1-thread run, while llama-cpp-python's server gets *slower*:
+# its Python work for each token competes with llama.cpp's two threads for the two cores. On a
+# GPU, where one pass over the weights costs about the same for 1 or 16 tokens,
 # each client keeps most of its speed and the aggregate grows far more. The reference run of this
 # measurement (2 threads, 64 tokens, up to 8 clients, medians of 3 rounds) is in
 # `benchmarks/results/serving_load.md`
