@@ -101,14 +101,20 @@ def test_two_to_four_checked_exercises_with_worked_solutions(lesson):
     assert wanted <= solved, f"{solutions.name} has no worked solution for exercise(s) {sorted(wanted - solved)}"
 
 
-def test_the_build_records_time_and_peak_memory_and_writes_them_as_results(tmp_path, monkeypatch):
+def quiet_lesson(tmp_path, monkeypatch, share: float):
+    """A one-cell lesson built into tmp_path without a kernel, with ``share`` as the other work measured."""
     lesson = tmp_path / "42_quiet.py"
     lesson.write_text("# %%\nx = 1\n")
     (tmp_path / "notebooks").mkdir()
     monkeypatch.setattr(course_build, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     monkeypatch.setattr(course_build, "lesson_paths", lambda only: [lesson])
     monkeypatch.setattr(course_build, "execute", lambda nb: nb)
-    monkeypatch.setattr(course_build.OtherWork, "share", lambda self: 0.02)
+    monkeypatch.setattr(course_build.OtherWork, "share", lambda self: share)
+    return lesson
+
+
+def test_the_build_records_time_and_peak_memory_and_writes_them_as_results(tmp_path, monkeypatch):
+    quiet_lesson(tmp_path, monkeypatch, 0.02)
     results = tmp_path / "times.md"
     assert course_build.main(["--results", str(results)]) == 0
     record = nbformat.read(tmp_path / "notebooks" / "42_quiet.ipynb", as_version=4).metadata[BUILD_METADATA]
@@ -119,13 +125,7 @@ def test_the_build_records_time_and_peak_memory_and_writes_them_as_results(tmp_p
 
 
 def test_results_can_be_written_from_the_stored_build_records(tmp_path, monkeypatch):
-    lesson = tmp_path / "42_quiet.py"
-    lesson.write_text("# %%\nx = 1\n")
-    (tmp_path / "notebooks").mkdir()
-    monkeypatch.setattr(course_build, "NOTEBOOKS_DIR", tmp_path / "notebooks")
-    monkeypatch.setattr(course_build, "lesson_paths", lambda only: [lesson])
-    monkeypatch.setattr(course_build, "execute", lambda nb: nb)
-    monkeypatch.setattr(course_build.OtherWork, "share", lambda self: 0.03)
+    lesson = quiet_lesson(tmp_path, monkeypatch, 0.03)
     course_build.build(lesson)
     results = tmp_path / "times.md"
     assert course_build.main(["--report-only", "--results", str(results)]) == 0
