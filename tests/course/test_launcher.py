@@ -78,6 +78,26 @@ def test_a_learners_cmake_args_come_after_the_trim_so_theirs_win():
     assert settings["CMAKE_BUILD_PARALLEL_LEVEL"] == settings["LLAMA_CPP_BUILD_JOBS"] == "8"
 
 
+def test_build_settings_read_back_from_the_environment_they_made_are_the_same():
+    for environ, machine in (({}, "x86_64"), ({}, "arm64"), ({"CMAKE_ARGS": "-DGGML_CUDA=on"}, "x86_64")):
+        first = course.build_settings(environ, machine)
+        assert course.build_settings(first, machine) == first, (environ, machine)
+
+
+def test_env_then_tools_in_one_run_give_every_build_the_trim_once_and_the_learners_flags(tmp_path, monkeypatch):
+    seen = []  # (what, CMAKE_ARGS as the command would see it) for each pip install
+    monkeypatch.setattr(course, "environment_is_current", lambda: False)
+    monkeypatch.setattr(course, "venv_python", lambda: tmp_path / "python")
+    monkeypatch.setattr(course, "STAMP", tmp_path / ".installed")
+    monkeypatch.setattr(course, "TOOLS_STAMP", tmp_path / ".tools-installed")
+    monkeypatch.setattr(course, "run", lambda command, what: "pip" in command
+                        and seen.append((what, course.os.environ["CMAKE_ARGS"])))
+    monkeypatch.setattr(course.os, "environ", {"CMAKE_ARGS": "-DGGML_CUDA=on"})
+    assert course.main(["tools"]) == 0  # the env step first (not current), then the tools step
+    assert "building llama.cpp's tools" in [what for what, _ in seen] and len(seen) == 3
+    assert {cmake_args for _, cmake_args in seen} == {f"{course.TRIM_CMAKE_ARGS} -DGGML_CUDA=on"}
+
+
 def test_the_venv_python_is_where_each_system_puts_it(tmp_path):
     assert course.venv_python(tmp_path, "Windows") == tmp_path / "Scripts" / "python.exe"
     assert course.venv_python(tmp_path, "Linux") == tmp_path / "bin" / "python"
