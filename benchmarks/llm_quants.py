@@ -27,10 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
 from helpers.course.paths import BUILD_DIR, REPO_ROOT  # noqa: E402
-from helpers.course.report import report_header  # noqa: E402
+from helpers.course.report import report_header, write_report  # noqa: E402
 from helpers.gguf.header import read_header  # noqa: E402
 from helpers.llm.load import load_model, perplexity, stream_tokens  # noqa: E402
 from helpers.training.corpus import load_split  # noqa: E402
@@ -310,9 +309,7 @@ def main(argv=None) -> None:
         "with the same settings, and nothing else.",
         "",
     ]
-    target = REPO_ROOT / "benchmarks" / "results" / "llm_quants.md"
-    write_text_atomic(target, "\n".join(lines))
-    print("\n".join(lines))
+    write_report("llm_quants", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.course.atomic import write_text_atomic  # noqa: E402
-from helpers.course.paths import REPO_ROOT  # noqa: E402
-from helpers.course.report import report_header  # noqa: E402
+from helpers.course.report import report_header, write_report  # noqa: E402
 from helpers.quantization.block_formats import FORMATS  # noqa: E402
 from helpers.quantization.error import error_table, k_quant_ready  # noqa: E402
 from helpers.quantization.llamacpp_match import compare_with_llama_cpp  # noqa: E402
@@ -61,9 +59,7 @@ def main(argv=None) -> None:
             result = compare_with_llama_cpp(fmt, workdir, seed=args.seed)
             proof.append((fmt, sum(r["blocks"] for r in result), sum(r["blocks that differ"] for r in result)))
     command = ".venv/bin/python benchmarks/quant_error.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    text = markdown(source, matrices, rows, proof, command)
-    write_text_atomic(REPO_ROOT / "benchmarks" / "results" / "quant_error.md", text)
-    print(text)
+    write_report("quant_error", markdown(source, matrices, rows, proof, command))
 
 
 if __name__ == "__main__":

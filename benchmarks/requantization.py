@@ -21,10 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
-from helpers.course.paths import BUILD_DIR, DATA_DIR, REPO_ROOT  # noqa: E402
-from helpers.course.report import report_header  # noqa: E402
+from helpers.course.paths import BUILD_DIR, DATA_DIR  # noqa: E402
+from helpers.course.report import report_header, write_report  # noqa: E402
 from helpers.gguf.quantize import quantize  # noqa: E402
 from helpers.hardware.measured_speed import measure_speed  # noqa: E402
 from helpers.llm.chat_model import chat_model_path  # noqa: E402
@@ -172,9 +171,7 @@ def main(argv=None) -> None:
                   "every operation of a token, so while other jobs hold one of the two cores the second thread waits "
                   "at each meeting; one thread never waits for another."]
     lines.append("")
-    target = REPO_ROOT / "benchmarks" / "results" / "requantization.md"
-    write_text_atomic(target, "\n".join(lines))
-    print("\n".join(lines))
+    write_report("requantization", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -19,9 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from helpers.course.atomic import write_text_atomic  # noqa: E402
 from helpers.course.other_work import OtherWork  # noqa: E402
-from helpers.course.report import report_header  # noqa: E402
+from helpers.course.report import report_header, write_report  # noqa: E402
 
 
 def file_seconds(junit_path: Path) -> dict:
@@ -77,8 +76,7 @@ def main(argv=None) -> None:
         f"| slowest test files (top {args.top}) | seconds |", "|---|---:|",
         *[f"| {k} | {v:.1f} |" for k, v in others[:args.top]],
         f"| **all test files** | **{sum(v for _, v in others):.0f}** |", ""])
-    write_text_atomic(ROOT / "benchmarks" / "results" / "test_suite_times.md", text)
-    print(text)
+    write_report("test_suite_times", text)
 
 
 if __name__ == "__main__":

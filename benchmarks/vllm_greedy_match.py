@@ -23,8 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from llama_cpp import Llama  # noqa: E402
 
-from helpers.course.atomic import write_text_atomic  # noqa: E402
-from helpers.course.report import report_header  # noqa: E402
+from helpers.course.report import report_header, write_report  # noqa: E402
 from helpers.llm.chat_model import chat_model_path  # noqa: E402
 from helpers.serving.client import post_json  # noqa: E402
 from helpers.serving.server import ServerSettings, start_server  # noqa: E402
@@ -101,9 +100,7 @@ def main() -> None:
                           ("vLLM float32", results["float32"][prompt][1])):
             lines.append(f"  - {name}: {llama.detokenize(ids).decode(errors='replace')!r}")
     lines.append("")
-    out = ROOT / "benchmarks" / "results" / "vllm_greedy_match.md"
-    write_text_atomic(out, "\n".join(lines))
-    print("\n".join(lines))
+    write_report("vllm_greedy_match", "\n".join(lines))
 
 
 if __name__ == "__main__":

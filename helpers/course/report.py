@@ -1,4 +1,5 @@
-"""The header every benchmark's results file starts with: what ran, which code, when, on what machine, how busy.
+"""The header every benchmark's results file starts with: what ran, which code, when, on what machine, how busy;
+and where the file goes: benchmarks/results/NAME.md.
 
     # Title
 
@@ -9,10 +10,15 @@
 """
 import platform
 from datetime import datetime, timezone
+from pathlib import Path
 
 import psutil
 
+from helpers.course.atomic import write_text_atomic
+from helpers.course.paths import REPO_ROOT
 from helpers.course.version import code_version
+
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 
 def machine_line() -> str:
@@ -34,3 +40,11 @@ def report_header(title: str, command: str, details=(), other_work=None, now: da
              f"machine: {machine_line()}", *details]
     lines = [f"# {title}", "", " · ".join(facts), ""]
     return lines + ([other_work.sentence(), ""] if other_work is not None else [])
+
+
+def write_report(name: str, text: str) -> None:
+    """Write ``text`` (Markdown, header first) whole to benchmarks/results/``name``.md and print it."""
+    if not name or Path(name).name != name or name.endswith(".md"):
+        raise ValueError(f"a results file's name is a plain file name without .md, e.g. 'quant_error'; got {name!r}")
+    write_text_atomic(RESULTS_DIR / f"{name}.md", text)
+    print(text)

@@ -1,10 +1,13 @@
-"""A results file's header: title, command, code version, date, machine, other work, in that order."""
+"""A results file's header: title, command, code version, date, machine, other work, in that order; its place."""
+import re
 from datetime import datetime, timezone
 
 import psutil
+import pytest
 
+from helpers.course import report
 from helpers.course.other_work import OtherWork
-from helpers.course.report import machine_line, report_header
+from helpers.course.report import machine_line, report_header, write_report
 from helpers.course.version import code_version
 
 
@@ -51,3 +54,20 @@ def test_the_code_version_ignores_results_files_but_not_code(tmp_path, monkeypat
     assert version.code_version() == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert version.code_version() == clean + "+changes"
+
+
+def test_write_report_writes_the_results_file_whole_and_prints_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path / "results")
+    text = "# Speed, measured\n\n| a | b |\n|---|---|\n"
+    write_report("speed", text)
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["speed.md"]  # no temporary file left
+    assert (tmp_path / "results" / "speed.md").read_text() == text
+    assert capsys.readouterr().out == text + "\n"
+
+
+def test_write_report_refuses_a_path_or_a_suffix(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
+    for bad in ("", "speed.md", "../speed", "gpu_check/speed"):
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):
+            write_report(bad, "text")
+    assert list(tmp_path.iterdir()) == []
