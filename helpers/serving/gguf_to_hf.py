@@ -9,7 +9,7 @@ folder is always whole.
 This file is a script for the vLLM environment (``.venv-vllm``), which holds transformers, torch and
 gguf at the versions vLLM was built with; it imports nothing from the course's package. Run it as
 
-    .venv-vllm/bin/python helpers/serving/gguf_to_hf.py MODEL.gguf OUT_DIR
+    .venv-vllm/bin/python helpers/serving/gguf_to_hf.py [--tokenizer-only] MODEL.gguf OUT_DIR
 """
 import shutil
 import sys
@@ -40,19 +40,33 @@ def plain_copy(gguf_model):
     return model.eval()
 
 
-def convert(gguf_path, out_dir) -> Path:
-    """Write the Hugging Face folder for ``gguf_path`` at ``out_dir`` (whole or not at all)."""
+def load_tokenizer(gguf_path: Path):
+    """The GGUF's config and tokenizer, read by transformers (no weights)."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    return AutoConfig.from_pretrained(folder, gguf_file=name), AutoTokenizer.from_pretrained(folder, gguf_file=name)
+
+
+def convert(gguf_path, out_dir, weights: bool = True) -> Path:
+    """Write the Hugging Face folder for ``gguf_path`` at ``out_dir`` (whole or not at all);
+    ``weights=False``: only the config and the tokenizer."""
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
     if not gguf_path.is_file():
         raise FileNotFoundError(f"no GGUF file at {gguf_path}")
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} exists already; remove it to convert again")
-    gguf_model, tokenizer = load_dequantized(gguf_path)
-    model = plain_copy(gguf_model)
+    if weights:
+        gguf_model, tokenizer = load_dequantized(gguf_path)
+        saved = plain_copy(gguf_model)
+    else:
+        saved, tokenizer = load_tokenizer(gguf_path)
+        if hasattr(saved, "quantization_config"):
+            del saved.quantization_config
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        model.save_pretrained(tmp)
+        saved.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         tmp.chmod(0o755)  # mkdtemp makes it private to its owner
         tmp.rename(out_dir)
@@ -63,6 +77,9 @@ def convert(gguf_path, out_dir) -> Path:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: gguf_to_hf.py MODEL.gguf OUT_DIR")
-    print(convert(sys.argv[1], sys.argv[2]))
+    arguments = sys.argv[1:]
+    weights = "--tokenizer-only" not in arguments
+    paths = [a for a in arguments if a != "--tokenizer-only"]
+    if len(paths) != 2:
+        sys.exit("usage: gguf_to_hf.py [--tokenizer-only] MODEL.gguf OUT_DIR")
+    print(convert(*paths, weights=weights))

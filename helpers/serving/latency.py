@@ -77,6 +77,23 @@ def goodput(timings, wall_s: float, level: ServiceLevel) -> float:
     return sum(meets(t, level) for t in timings) / wall_s
 
 
+METRICS = ("TTFT", "TPOT", "ITL", "E2EL")
+REQUEST_THROUGHPUT = "request throughput (req/s)"
+OUTPUT_THROUGHPUT = "output throughput (tokens/s)"
+
+
+def goodput_column(level: ServiceLevel) -> str:
+    """The goodput column's name, with its objective: "goodput (req/s, TTFT ≤ 1 s, TPOT ≤ 100 ms)"."""
+    return f"goodput (req/s, TTFT ≤ {level.ttft_s:g} s, TPOT ≤ {level.tpot_s * 1000:g} ms)"
+
+
+def percentile_column(metric: str, p: int) -> str:
+    """A percentile column's name, e.g. "TTFT p95 (ms)"."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    return f"{metric} p{p} (ms)"
+
+
 def bench_summary(timings, wall_s: float, level: ServiceLevel = DEFAULT_SLO, percentiles=(50, 95)) -> dict:
     """One table row in ``vllm bench serve``'s terms: throughputs, goodput, and the percentiles (in ms)
     of TTFT, TPOT, ITL and E2EL over ``timings``, a run of ``wall_s`` seconds."""
@@ -91,10 +108,10 @@ def bench_summary(timings, wall_s: float, level: ServiceLevel = DEFAULT_SLO, per
               "TPOT": [time_per_output_token(t.first_token_s, t.total_s, t.tokens) for t in timings],
               "ITL": [gap for t in timings for gap in inter_token_gaps(t.piece_s)],
               "E2EL": [t.total_s for t in timings]}
-    row = {"requests": len(timings), "request throughput (req/s)": len(timings) / wall_s,
-           "output throughput (tokens/s)": sum(t.tokens for t in timings) / wall_s,
-           f"goodput (req/s, TTFT ≤ {level.ttft_s:g} s, TPOT ≤ {level.tpot_s * 1000:g} ms)": goodput(timings, wall_s, level)}
+    row = {"requests": len(timings), REQUEST_THROUGHPUT: len(timings) / wall_s,
+           OUTPUT_THROUGHPUT: sum(t.tokens for t in timings) / wall_s,
+           goodput_column(level): goodput(timings, wall_s, level)}
     for name, values in series.items():
         for p in percentiles:
-            row[f"{name} p{p} (ms)"] = 1000 * percentile(values, p)
+            row[percentile_column(name, p)] = 1000 * percentile(values, p)
     return row

@@ -1,6 +1,9 @@
+from types import SimpleNamespace
+
 import pytest
 
-from helpers.serving.compare import OUTPUT_THROUGHPUT, measure_in_turns, median_over_rounds, request_bodies
+from helpers.serving import compare
+from helpers.serving.compare import OUTPUT_THROUGHPUT, measure_in_turns, median_over_rounds, request_bodies, tool_for
 
 
 def test_bodies_cycle_through_the_prompts_with_replies_of_equal_length():
@@ -29,8 +32,20 @@ def test_rounds_must_be_a_positive_whole_number():
         measure_in_turns({}, "m", ["a"], [1], 8, 0)
 
 
+def _server(kind):
+    return SimpleNamespace(settings=SimpleNamespace(kind=kind))
+
+
+@pytest.mark.parametrize("env_ready", [True, False])
+def test_vllm_bench_serve_measures_the_servers_that_accept_it_where_vllm_is_installed(monkeypatch, env_ready):
+    monkeypatch.setattr(compare, "vllm_env_ready", lambda: env_ready)
+    bench = "vllm bench serve" if env_ready else "run_clients"
+    assert [tool_for(_server(kind)) for kind in ("llama-cpp-python", "llama-server", "vllm")] == ["run_clients", bench, bench]
+    assert tool_for(_server("vllm"), bench_serve=False) == "run_clients"
+
+
 def test_two_servers_in_turns_give_a_row_per_round_server_and_count(chat_server):
-    rows = measure_in_turns({"x": chat_server.base_url, "y": chat_server.base_url}, "smollm2", ["Say hi."], [1, 2], 6, 2)
+    rows = measure_in_turns({"x": chat_server, "y": chat_server}, "smollm2", ["Say hi."], [1, 2], 6, 2, settle_s=0)
     assert [(r["round"], r["server"], r["clients"]) for r in rows] == [
         (0, "x", 1), (0, "x", 2), (0, "y", 1), (0, "y", 2), (1, "x", 1), (1, "x", 2), (1, "y", 1), (1, "y", 2)]
     assert all(r["requests"] == r["clients"] and r[OUTPUT_THROUGHPUT] > 0 for r in rows)
