@@ -65,7 +65,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     allow_remote: bool = False
     extra_args: tuple = ()  # more command-line flags, appended last (a repeated flag's last value wins)
-    kv_cache_gib: int = 1  # vLLM only: memory it sets aside for its KV cache, whole GiB (VLLM_CPU_KVCACHE_SPACE)
+    kv_cache_gib: float = 1.0  # vLLM only: memory it sets aside for its KV cache, GiB (--kv-cache-memory-bytes)
     start_timeout_s: float | None = None  # seconds to wait for /v1/models; None: START_TIMEOUT_S of the kind
 
     def __post_init__(self):
@@ -81,8 +81,8 @@ class ServerSettings:
         if self.kind == "vllm" and self.parallel != 1:
             raise ValueError(f"parallel={self.parallel}: vLLM has no fixed slots, it schedules concurrent requests "
                              "itself (continuous batching); leave parallel at 1")
-        if not isinstance(self.kv_cache_gib, int) or self.kv_cache_gib < 1:
-            raise ValueError(f"kv_cache_gib must be a positive whole number of GiB, got {self.kv_cache_gib!r}")
+        if not isinstance(self.kv_cache_gib, (int, float)) or not self.kv_cache_gib > 0:
+            raise ValueError(f"kv_cache_gib must be a positive number of GiB, got {self.kv_cache_gib!r}")
         if self.start_timeout_s is not None and not self.start_timeout_s > 0:
             raise ValueError(f"start_timeout_s must be a positive number of seconds or None, got {self.start_timeout_s!r}")
         if self.n_ctx % self.parallel:
@@ -141,7 +141,8 @@ def server_command(settings: ServerSettings, port: int) -> list[str]:
     if settings.kind == "vllm":
         return [str(vllm_python()), "-m", "vllm.entrypoints.openai.api_server", "--model", model,
                 "--host", settings.host, "--port", str(port), "--max-model-len", str(settings.n_ctx),
-                "--dtype", VLLM_DTYPE, "--served-model-name", settings.model_alias, *settings.extra_args]
+                "--dtype", VLLM_DTYPE, "--served-model-name", settings.model_alias,
+                "--kv-cache-memory-bytes", str(round(settings.kv_cache_gib * 2**30)), *settings.extra_args]
     if settings.kind == "llama-cpp-python":
         return [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias", settings.model_alias,
                 "--n_ctx", str(settings.n_ctx), "--n_threads", str(settings.n_threads),
@@ -156,8 +157,8 @@ def server_env(settings: ServerSettings) -> dict | None:
     """The environment variables of the server process (None: this process's own)."""
     if settings.kind != "vllm":
         return None
-    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(settings.kv_cache_gib),
-            "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}  # nothing leaves the machine
+    environment = {name: value for name, value in os.environ.items() if name != "VLLM_CPU_KVCACHE_SPACE"}  # it would
+    return {**environment, "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}  # override the flag; nothing leaves the machine
 
 
 def check_model(settings: ServerSettings) -> None:

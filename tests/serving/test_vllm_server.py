@@ -39,20 +39,21 @@ def test_vllm_settings_refuse_what_it_does_not_have():
     folder = Path("build/vllm/model")
     with pytest.raises(ValueError, match="parallel=4: vLLM has no fixed slots"):
         ServerSettings(folder, kind="vllm", parallel=4)
-    with pytest.raises(ValueError, match="kv_cache_gib must be a positive whole number of GiB, got 0.5"):
-        ServerSettings(folder, kind="vllm", kv_cache_gib=0.5)
+    with pytest.raises(ValueError, match="kv_cache_gib must be a positive number of GiB, got 0"):
+        ServerSettings(folder, kind="vllm", kv_cache_gib=0)
     with pytest.raises(ValueError, match="start_timeout_s must be a positive number"):
         ServerSettings(folder, kind="vllm", start_timeout_s=0)
 
 
 def test_vllm_command_line_and_environment():
-    settings = ServerSettings(Path("build/vllm/model"), kind="vllm", model_alias=ALIAS, n_ctx=1024, kv_cache_gib=2)
+    settings = ServerSettings(Path("build/vllm/model"), kind="vllm", model_alias=ALIAS, n_ctx=1024, kv_cache_gib=0.25)
     cmd = server_command(settings, 8123)
     assert cmd[0].endswith(".venv-vllm/bin/python") and cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert cmd[cmd.index("--model") + 1] == "build/vllm/model" and cmd[cmd.index("--port") + 1] == "8123"
     assert cmd[cmd.index("--max-model-len") + 1] == "1024" and cmd[cmd.index("--dtype") + 1] == "bfloat16"
     assert cmd[cmd.index("--served-model-name") + 1] == ALIAS and cmd[cmd.index("--host") + 1] == "127.0.0.1"
-    assert server_env(settings)["VLLM_CPU_KVCACHE_SPACE"] == "2" and server_env(settings)["HF_HUB_OFFLINE"] == "1"
+    assert cmd[cmd.index("--kv-cache-memory-bytes") + 1] == str(2**28)
+    assert "VLLM_CPU_KVCACHE_SPACE" not in server_env(settings) and server_env(settings)["HF_HUB_OFFLINE"] == "1"
     assert server_env(ServerSettings(chat_model_path())) is None
 
 
