@@ -4,7 +4,7 @@ import pytest
 from helpers.llm.chat_model import chat_model_path
 from helpers.serving.client import chat_body
 from helpers.serving.load import run_clients
-from helpers.serving.metrics import MetricsRecorder, metrics_rows, parse_metrics, scrape
+from helpers.serving.metrics import MetricsRecorder, metrics_rows, parse_metrics, read_samples, scrape
 from helpers.serving.server import ServerSettings, start_server
 
 TEXT = """# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed
@@ -12,6 +12,23 @@ TEXT = """# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed
 llamacpp:prompt_tokens_total 31
 # TYPE llamacpp:requests_processing gauge
 llamacpp:requests_processing 2
+"""
+VLLM_TEXT = """# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{engine="0",model_name="smollm2"} 3.0
+# HELP vllm:num_preemptions_total Cumulative number of preemption from the engine.
+# TYPE vllm:num_preemptions counter
+vllm:num_preemptions_total{engine="0",model_name="smollm2"} 5.0
+# HELP vllm:request_success_total Count of successfully processed requests.
+# TYPE vllm:request_success counter
+vllm:request_success_total{engine="0",finished_reason="stop",model_name="smollm2"} 2.0
+vllm:request_success_total{engine="0",finished_reason="length",model_name="smollm2"} 6.0
+# HELP vllm:e2e_request_latency_seconds Histogram of e2e request latency in seconds.
+# TYPE vllm:e2e_request_latency_seconds histogram
+vllm:e2e_request_latency_seconds_bucket{engine="0",le="1.0",model_name="smollm2"} 1.0
+vllm:e2e_request_latency_seconds_bucket{engine="0",le="+Inf",model_name="smollm2"} 8.0
+vllm:e2e_request_latency_seconds_count{engine="0",model_name="smollm2"} 8.0
+vllm:e2e_request_latency_seconds_sum{engine="0",model_name="smollm2"} 19.5
 """
 
 
@@ -24,6 +41,19 @@ def test_parse_reads_counters_by_their_sample_name_and_gauges():
     assert parse_metrics(TEXT) == {"llamacpp:prompt_tokens_total": 31.0, "llamacpp:requests_processing": 2.0}
     with pytest.raises(ValueError, match="has labels"):
         parse_metrics('# TYPE x gauge\nx{slot="0"} 1\n')
+
+
+def test_read_samples_picks_named_labelled_samples_and_refuses_a_missing_or_ambiguous_name():
+    names = ("vllm:num_requests_running", "vllm:num_preemptions_total", "vllm:e2e_request_latency_seconds_count")
+    assert read_samples(VLLM_TEXT, names) == {"vllm:num_requests_running": 3.0, "vllm:num_preemptions_total": 5.0,
+                                              "vllm:e2e_request_latency_seconds_count": 8.0}
+    assert read_samples(VLLM_TEXT, ["vllm:e2e_request_latency_seconds_sum"]) == {"vllm:e2e_request_latency_seconds_sum": 19.5}
+    with pytest.raises(ValueError, match="vllm:num_requests_waiting appears 0 times in the metrics; expected once"):
+        read_samples(VLLM_TEXT, ("vllm:num_requests_running", "vllm:num_requests_waiting"))
+    with pytest.raises(ValueError, match="vllm:request_success_total appears 2 times in the metrics; expected once"):
+        read_samples(VLLM_TEXT, ("vllm:request_success_total",))
+    with pytest.raises(ValueError, match="vllm:e2e_request_latency_seconds_bucket appears 2 times"):
+        read_samples(VLLM_TEXT, ("vllm:e2e_request_latency_seconds_bucket",))
 
 
 def test_rows_are_counter_growth_per_second_and_gauges_at_the_interval_end():
