@@ -8,6 +8,10 @@ them when the request ends; gauges (``llamacpp:requests_processing``: busy slots
 :class:`MetricsRecorder` scrapes every ``interval_s`` seconds in a background thread while a load
 runs; :func:`metrics_rows` turns its samples into rows for ``pandas.DataFrame``: tokens/s from the
 counters' growth between scrapes (wall-clock seconds), and the gauges as they were.
+
+vLLM's ``/metrics`` labels every sample (``vllm:num_requests_running{engine="0",model_name="..."}``);
+:func:`read_samples` picks named samples out of such a page, and ``MetricsRecorder(..., names=...)``
+records those.
 """
 import threading
 import time
@@ -30,22 +34,40 @@ def parse_metrics(text: str) -> dict:
     return values
 
 
-def scrape(server_url: str, timeout_s: float = 10.0) -> dict:
+def read_samples(text: str, names) -> dict:
+    """The samples called ``names`` in Prometheus text ``text``, as {name: value}, whatever their labels.
+    Refuses a name that is missing, or that appears with several label sets (which one would be meant?)."""
+    if isinstance(names, str):
+        raise ValueError(f"names must be a list or tuple of sample names, got the string {names!r}")
+    found: dict = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in names:
+                found.setdefault(sample.name, []).append(sample.value)
+    for name in names:
+        if len(found.get(name, ())) != 1:
+            raise ValueError(f"{name} appears {len(found.get(name, ()))} times in the metrics; expected once")
+    return {name: found[name][0] for name in names}
+
+
+def scrape(server_url: str, names=None, timeout_s: float = 10.0) -> dict:
     """One scrape of ``{server_url}/metrics`` (the root URL, not ``/v1``), with ``time_s``: the
-    monotonic clock in seconds when it was read."""
+    monotonic clock in seconds when it was read. ``names``: only those samples (:func:`read_samples`);
+    None: every sample, none labelled (:func:`parse_metrics`)."""
     with urllib.request.urlopen(f"{server_url}/metrics", timeout=timeout_s) as reply:
         text = reply.read().decode()
-    return {"time_s": time.monotonic(), **parse_metrics(text)}
+    return {"time_s": time.monotonic(), **(parse_metrics(text) if names is None else read_samples(text, names))}
 
 
 class MetricsRecorder:
     """Scrape ``/metrics`` every ``interval_s`` seconds between ``with`` and its end (one scrape at
-    each end too). ``samples``: the scrapes in order; an error of the scraping thread is raised at the end."""
+    each end too), all samples or only ``names`` (see :func:`scrape`). ``samples``: the scrapes in order;
+    an error of the scraping thread is raised at the end."""
 
-    def __init__(self, server_url: str, interval_s: float = 0.5):
+    def __init__(self, server_url: str, interval_s: float = 0.5, names=None):
         if not interval_s >= MIN_INTERVAL_S:
             raise ValueError(f"interval_s must be at least {MIN_INTERVAL_S} s, got {interval_s!r}")
-        self.server_url, self.interval_s = server_url, interval_s
+        self.server_url, self.interval_s, self.names = server_url, interval_s, names
         self.samples: list = []
         self._stop = threading.Event()
         self._error = None
@@ -54,19 +76,19 @@ class MetricsRecorder:
     def _run(self) -> None:
         try:
             while not self._stop.wait(self.interval_s):
-                self.samples.append(scrape(self.server_url))
+                self.samples.append(scrape(self.server_url, self.names))
         except Exception as err:  # handed to the owner in __exit__
             self._error = err
 
     def __enter__(self):
-        self.samples.append(scrape(self.server_url))
+        self.samples.append(scrape(self.server_url, self.names))
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info):
         self._stop.set()
         self._thread.join()
-        self.samples.append(scrape(self.server_url))
+        self.samples.append(scrape(self.server_url, self.names))
         if self._error is not None and exc_info[0] is None:
             raise self._error
         return False

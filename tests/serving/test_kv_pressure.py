@@ -7,14 +7,21 @@ import pytest
 
 from helpers.llm.chat_model import chat_model_path
 from helpers.llm.context import architecture_from_gguf
-from helpers.serving.kv_pressure import (VLLM_SERIES, PressureRun, cache_tokens_in_log, kv_cache_gib_for_tokens,
-                                         measure_pressure, pressure_rows)
+from helpers.serving.kv_pressure import (
+    VLLM_SERIES,
+    PressureRun,
+    cache_tokens_in_log,
+    kv_cache_gib_for_tokens,
+    measure_pressure,
+    pressure_rows,
+)
 from helpers.serving.vllm_env import vllm_env_ready
 
 needs_vllm = pytest.mark.skipif(not vllm_env_ready(), reason="vLLM's own environment .venv-vllm is missing or out of date "
                                                             "(create it with `make vllm-env`, about 3.5 GB)")
 LOG = """(APIServer pid=32100) INFO 12-07 14:34:51 [api_server.py:1896] vLLM API server version 0.32.0
-(EngineCore pid=32119) INFO 12-07 14:35:00 [kv_cache_utils.py:2327] CPU KV cache size: {tokens} tokens, Maximum concurrency for 512 tokens per request: 2.00x
+(EngineCore pid=32119) INFO 12-07 14:35:00 [kv_cache_utils.py:2327] CPU KV cache size: {tokens} tokens, \
+Maximum concurrency for 512 tokens per request: 2.00x
 (APIServer pid=32100) INFO 12-07 14:35:02 [launcher.py:46] Route: /metrics, Methods: GET
 """
 PROMPTS = ["Write a short poem about the sea.", "Explain what a GPU is.", "List some rivers of Europe.",
