@@ -83,8 +83,13 @@ def bench_serve_args(base_url: str, model: str, tokenizer_dir, prompts_path, cli
 
 
 def command_line(args) -> str:
-    """One run as you would type it where the ``vllm`` command works."""
-    return shlex.join(["vllm", "bench", "serve", *map(str, args)])
+    """One run as you would type it where the ``vllm`` command works, one option per line."""
+    lines, words = [["vllm", "bench", "serve"]], list(map(str, args))
+    for word in words:
+        if word.startswith("--"):
+            lines.append([])
+        lines[-1].append(word)
+    return " \\\n    ".join(shlex.join(line) for line in lines)
 
 
 def run_bench_serve(runs, work_dir: Path = WORK_DIR) -> list:

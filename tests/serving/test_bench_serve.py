@@ -3,6 +3,7 @@
 The live tests need vLLM's own environment (.venv-vllm), which holds the benchmark; without it they are skipped.
 """
 import json
+import shlex
 
 import pytest
 
@@ -33,7 +34,9 @@ def test_one_run_sends_every_client_at_once_greedy_with_replies_of_equal_length(
     assert _option(args, "--custom-output-len") == "32" and _option(args, "--model") == ALIAS
     assert args[args.index("--goodput") + 1: args.index("--goodput") + 3] == ["ttft:500", "tpot:50"]
     assert _option(args, "--metric-percentiles") == "50,99" and _option(args, "--percentile-metrics") == "ttft,tpot,itl,e2el"
-    assert command_line(args).startswith("vllm bench serve --backend openai-chat ")
+    typed = command_line(args)
+    assert typed.splitlines()[:2] == ["vllm bench serve \\", "    --backend openai-chat \\"]
+    assert shlex.split(typed.replace("\\\n", ""))[3:] == args  # the shell reads back the same arguments
 
 
 def test_arguments_out_of_range_are_refused_by_name(tmp_path):
