@@ -21,10 +21,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers.course.atomic import write_text_atomic
+from helpers.course.descendants import DescendantsPeak
 from helpers.course.other_work import NOISY_SHARE, OtherWork
 from helpers.course.paths import LESSONS_DIR, NOTEBOOKS_DIR, relative_to_repo
 from helpers.course.report import report_header
-from helpers.course.runner import DescendantsPeak, NotebookRun, summary_markdown
+from helpers.course.runner import NotebookRun, summary_markdown
 
 CELL_TIMEOUT_SECONDS = 900
 VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")

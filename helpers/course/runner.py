@@ -14,14 +14,12 @@ import csv
 import json
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psutil
-
 from helpers.course.atomic import atomic_path, write_text_atomic
+from helpers.course.descendants import DescendantsPeak
 from helpers.course.other_work import OtherWork
 from helpers.course.paths import BUILD_DIR, NOTEBOOKS_DIR, relative_to_repo
 from helpers.course.report import report_header
@@ -68,40 +66,6 @@ def children_peak_rss_bytes() -> int:
         return 0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
-
-
-def descendants_rss_bytes(process=None) -> int:
-    """Summed resident memory of every living descendant of ``process`` (default: this one), in bytes."""
-    total = 0
-    for child in (process or psutil.Process()).children(recursive=True):
-        try:
-            total += child.memory_info().rss
-        except psutil.Error:  # it ended between the listing and the reading
-            pass
-    return total
-
-
-class DescendantsPeak:
-    """While open, samples :func:`descendants_rss_bytes` every ``interval_s`` seconds; ``peak_bytes`` is the largest."""
-
-    def __init__(self, interval_s: float = 0.2):
-        self.interval_s, self.peak_bytes = interval_s, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self):
-        while True:
-            self.peak_bytes = max(self.peak_bytes, descendants_rss_bytes())
-            if self._stop.wait(self.interval_s):
-                return
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def unexpected_errors(nb) -> list:

@@ -1,13 +1,9 @@
 """The papermill runner: parameters reach the notebook, failures name the notebook and the cell."""
-import subprocess
-import sys
 
 import nbformat
 
 from helpers.course.runner import (
-    DescendantsPeak,
     NotebookRun,
-    descendants_rss_bytes,
     parse_parameter,
     run_notebook,
     summary_markdown,
@@ -65,22 +61,6 @@ def test_cells_tagged_raises_exception_may_raise_but_nothing_else(tmp_path):
     bad = run_notebook(with_tagged_error("04_then_bad.ipynb", "raise ValueError('boom')"), tmp_path / "out", {})
     assert bad.status == "failed"
     assert "ValueError: boom" in bad.error and "KeyError" not in bad.error
-
-
-def test_peak_memory_counts_a_kernel_and_the_servers_it_starts_together():
-    hold = "b = bytearray(100 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('ready', flush=True); input()"
-    holders = [subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
-    try:
-        assert all(h.stdout.readline().strip() == "ready" for h in holders)
-        with DescendantsPeak(interval_s=0.05) as sampled:
-            both = descendants_rss_bytes()
-        assert both >= 200 * 2**20  # the sum of two, not the larger of them
-        assert sampled.peak_bytes >= 200 * 2**20
-    finally:
-        for h in holders:
-            h.kill()
-            h.wait()
 
 
 def test_a_results_file_is_headed_by_the_command_and_the_code_version(tmp_path, monkeypatch):
