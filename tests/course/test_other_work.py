@@ -53,11 +53,13 @@ def test_an_unasked_measurement_stops_reading_when_dropped():
     assert not thread.is_alive()
 
 
-# a grandchild burns 1.5 CPU seconds and says how many it used; its parent passes that on and exits without
-# waiting for it, so init waits for the orphan and its CPU time never reaches our children's times
+# a grandchild burns 1.5 CPU seconds and says how many it used; its parent passes that on and exits at once
+# (os._exit: no clean-up that would wait for it), so init waits for the orphan and its CPU time never reaches
+# our children's times
 BURN = "import time\nwhile time.process_time() < 1.5: pass\nprint(time.process_time(), flush=True)"
-ORPHANING_CHILD = (f"import subprocess, sys\norphan = subprocess.Popen([sys.executable, '-c', {BURN!r}], "
-                   "stdout=subprocess.PIPE, text=True)\nprint(orphan.stdout.readline(), end='', flush=True)")
+ORPHANING_CHILD = (f"import os, subprocess, sys\norphan = subprocess.Popen([sys.executable, '-c', {BURN!r}], "
+                   "stdout=subprocess.PIPE, text=True)\nprint(orphan.stdout.readline(), end='', flush=True)\n"
+                   "os._exit(0)")
 
 
 def test_an_orphaned_grandchild_counts_as_our_own_work():
