@@ -90,8 +90,24 @@ pd.Series(example).round(2).to_frame("two requests in 1.3 s")
 # The stalled request's TPOT is (1.3 − 0.3) / 4 = 250 ms, so it misses the 100 ms objective and
 # goodput counts only the steady one: 1 request in 1.3 s. Its ITL shows the stall directly: seven
 # gaps of 100 ms and one of 700 ms put ITL's p95 near 500 ms while its median stays at 100 ms.
-# `helpers.serving.load.run_clients` records every streamed token's arrival, so the same summary
-# comes from real runs below.
+#
+# The measurements below use `vllm bench serve` itself where vLLM's environment is installed
+# (`python3 course.py vllm-env`, Linux on x86-64) and the server accepts its requests. One run, as
+# you would type it against any OpenAI-compatible server (`--tokenizer` is a folder with the model's
+# tokenizer, so it can count tokens; `prompts.jsonl` holds one `{"prompt": ...}` per line):
+
+# %%
+from helpers.serving.bench_serve import bench_serve_args, command_line
+
+print(command_line(bench_serve_args("http://127.0.0.1:8080", MODEL, "TOKENIZER_FOLDER", "prompts.jsonl", clients=4,
+                                    output_tokens=64, level=SLO)))
+
+# %% [markdown]
+# It sends the 4 requests at once (`--max-concurrency 4`, `--request-rate inf`), greedy replies of
+# exactly 64 tokens (`--ignore-eos`), and prints the metrics of section 1. Where it cannot run (macOS,
+# Windows, or a server that refuses it), `helpers.serving.load.run_clients` measures instead: threads
+# that stream the same requests and record every token's arrival, summarized with the same
+# definitions (`helpers.serving.latency`). The output says which tool measured each server.
 #
 # ## 2. The servers side by side
 #
@@ -115,7 +131,7 @@ pd.Series(example).round(2).to_frame("two requests in 1.3 s")
 
 # %% tags=["nbval-ignore-output"]
 from helpers.course.setup_report import tools_missing_line
-from helpers.serving.compare import OUTPUT_THROUGHPUT, measure_in_turns, median_over_rounds
+from helpers.serving.compare import OUTPUT_THROUGHPUT, measure_in_turns, median_over_rounds, side_by_side_servers, tool_for
 from helpers.serving.server import ServerSettings, llama_server_available, start_server
 from helpers.serving.vllm_env import vllm_env_ready
 
@@ -129,20 +145,10 @@ use_vllm = vllm_env_ready() and not QUICK if RUN_VLLM is None else RUN_VLLM
 if not llama_server_available():
     raise SystemExit(tools_missing_line())
 
-queued = ServerSettings(model_path, model_alias=MODEL, n_ctx=2048, n_threads=THREADS)
-batched = ServerSettings(model_path, kind="llama-server", model_alias=MODEL, n_ctx=512 * SLOTS, n_threads=THREADS,
-                         parallel=SLOTS)
-with start_server(queued) as one_at_a_time, start_server(batched) as slots:
-    urls = {"llama-cpp-python": one_at_a_time.base_url, f"llama-server -np {SLOTS}": slots.base_url}
-    if use_vllm:
-        from helpers.serving.vllm_weights import hf_model_dir
-
-        vllm_settings = ServerSettings(hf_model_dir(model_path), kind="vllm", model_alias=MODEL, n_ctx=2048,
-                                       extra_args=("--enforce-eager",))
-        with start_server(vllm_settings) as vllm:
-            rows = measure_in_turns({**urls, "vLLM": vllm.base_url}, MODEL, PROMPTS, CLIENTS, LOAD_TOKENS, ROUNDS, SLO)
-    else:
-        rows = measure_in_turns(urls, MODEL, PROMPTS, CLIENTS, LOAD_TOKENS, ROUNDS, SLO)
+with side_by_side_servers(model_path, MODEL, THREADS, SLOTS, with_vllm=use_vllm) as servers:
+    for name, server in servers.items():
+        print(f"{name}: measured by {tool_for(server)}")
+    rows = measure_in_turns(servers, MODEL, PROMPTS, CLIENTS, LOAD_TOKENS, ROUNDS, SLO)
 print("vLLM:", "measured (--enforce-eager, its CPU build)" if use_vllm else
       "not in this run (the short run leaves it out; the full run adds it when .venv-vllm exists)")
 side_by_side = pd.DataFrame(median_over_rounds(rows)).set_index(["server", "clients"])
@@ -174,13 +180,19 @@ plt.show()
 # token); once TPOT passes 100 ms, goodput falls although the throughput may still rise. Throughput
 # alone would call that a success; goodput says the users would not.
 #
-# The short run leaves vLLM out (it takes half a minute to two minutes to start on 2 cores). Its full
-# run with vLLM's CPU build on the same weights, 1 to 16 clients, is in
-# `benchmarks/results/serving_many_users.md` (command: `python benchmarks/serving_many_users.py`, 2
-# threads per llama.cpp server; its header says how busy the machine was, and its table gives each
-# server's spread over the rounds). Read its TPOT and goodput columns as the batching above did: a
-# server whose TPOT stays flat as clients are added is sharing each step between them. That is this
-# machine and these builds, not a ranking of the servers.
+# The short run leaves vLLM out (it needs about 20 s to start on 2 cores, and a long load to show
+# what it does). Its full run, with vLLM's CPU build on the same weights, 1 to 16 clients and 3
+# rounds, is in `benchmarks/results/serving_many_users.md` (command: `python
+# benchmarks/serving_many_users.py`, 2 threads per llama.cpp server; its header says how busy the
+# machine was, and each row gives the spread over the rounds). Read it as above. llama-server's TPOT
+# grows from about 10 ms at 1 client to 40 ms at 8, its slots sharing each step; clients 9 to 16
+# wait for a slot, which shows in TTFT p95 and halves goodput. vLLM is the slowest for one user
+# (TPOT about 47 ms: its CPU build, run without compiled graphs, spends most of a step outside the
+# arithmetic) and the fastest for 16 (about 260 tokens/s with TPOT near 56 ms): that overhead is paid
+# once per step, whatever the batch. llama-cpp-python's server, one request at a time, ran at two
+# speeds from one load to the next, about 13 ms per token (70-75 tokens/s) and about 30 ms: the spread
+# column shows it, and a median over rounds is what makes such a server comparable at all. That is
+# this machine and these builds, not a ranking of the servers.
 #
 # **Why a CPU figure says little about a GPU's.** On this CPU, one step for 4 slots costs a good part
 # of four single steps (compare TPOT at 1 and at 4 clients). For a 135-million-parameter model on
@@ -190,6 +202,61 @@ plt.show()
 # GPU, decoding a model of useful size is bound by reading the weights (notebook 10's speed model): one pass costs about the same for 1 or 16 tokens,
 # so each client keeps most of its speed while the aggregate grows almost with the batch (notebook
 # 14, section 8, sizes a workshop that way). Measure on the machine that will serve.
+#
+# Two things about how the servers were measured. `vllm bench serve` numbers its requests in an
+# `x-request-id` header (`bench-1a2b3c4d-0`, `-1`, ...); llama-cpp-python's server accepts only a
+# UUID there and answers anything else with HTTP 400 Bad Request, so the course's own loop measures
+# that server. And vLLM's CPU engine keeps one core busy for about a second after its last reply: on
+# 2 cores the next server would share the machine with it, so each server's turn starts 2 s after the
+# previous one ended.
+#
+# **When vLLM's KV cache runs out.** vLLM admits a waiting request when there are free blocks for its
+# prompt, and gives it another block each time its reply fills one. When a running request needs a
+# block and none is free, vLLM *pre-empts* the request that arrived last: it frees that request's
+# blocks and puts it back at the head of the queue, to be recomputed from its prompt later. Nothing
+# fails and nothing is refused: the cost shows as waiting (TTFT) and as work done twice (throughput).
+# The full run starts vLLM twice, with 1 GiB of KV cache (tens of thousands of tokens) and with 1,024
+# tokens (8 blocks of 128, one of them kept aside), sends 16 clients a reply of 256 tokens each,
+# and reads `vllm:num_requests_running`, `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc` and
+# `vllm:num_preemptions_total` from its `/metrics` every quarter second.
+
+# %% tags=["nbval-ignore-output"]
+from IPython.display import display
+
+from helpers.llm.context import architecture_from_gguf
+from helpers.serving.kv_pressure import kv_cache_gib_for_tokens, measure_pressure
+
+CACHE_TOKENS = 1024
+PRESSURE_CLIENTS, PRESSURE_TOKENS = 16, 256
+if use_vllm:
+    small_cache = kv_cache_gib_for_tokens(architecture_from_gguf(model_path), CACHE_TOKENS)
+    pressure = {label: measure_pressure(model_path, MODEL, PROMPTS, gib, PRESSURE_CLIENTS, PRESSURE_TOKENS)
+                for label, gib in {"1 GiB": 1.0, f"{CACHE_TOKENS:,} tokens": small_cache}.items()}
+    columns = ["KV cache (tokens)", OUTPUT_THROUGHPUT, "TTFT p50 (ms)", "TTFT p95 (ms)", "E2EL p95 (ms)",
+               "most running", "most waiting", "pre-emptions"]
+    display(pd.DataFrame({label: run.row() for label, run in pressure.items()}).T[columns].round(1))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharex=True)
+    for ax, (label, run) in zip(axes, pressure.items()):
+        series = pd.DataFrame(run.series).set_index("time (s)")
+        series[["running requests", "waiting requests", "pre-emptions so far"]].plot(ax=ax, drawstyle="steps-post")
+        ax.set(title=f"KV cache: {label}", xlabel="seconds", ylabel="requests")
+    plt.tight_layout()
+    plt.show()
+else:
+    print("vLLM is not in this run: benchmarks/results/serving_many_users.md, section "
+          "'vLLM when its KV cache runs out', holds a full run")
+
+# %% [markdown]
+# In the full run (`benchmarks/results/serving_many_users.md`, "vLLM when its KV cache runs out"),
+# with 1 GiB all 16 requests ran at once and the output throughput was about 260 tokens/s. With
+# 1,024 tokens at most 7 ran (7 blocks: vLLM keeps one aside), 14 waited, and 23 pre-emptions threw
+# work away: the throughput fell to about 75 tokens/s, the median request waited 17 s for its first
+# token and the unluckiest 35 s, and not one request failed. On a server, a growing
+# `vllm:num_preemptions_total` and a `vllm:num_requests_waiting` above zero say the KV cache is too
+# small for the load: give vLLM more memory for it (`--gpu-memory-utilization` on a GPU,
+# `--kv-cache-memory-bytes` on a CPU), lower `--max-model-len`, or admit fewer requests at once
+# (`--max-num-seqs`). The pre-emption counter is updated a few seconds after the gauges show a request
+# going back to the queue; its last value is right.
 #
 # ## 3. llama-server's controls
 #
@@ -406,9 +473,10 @@ pd.DataFrame(interrupt_rows).set_index("--interrupt_requests")
 
 # %% tags=["nbval-ignore-output"]
 if use_vllm:
+    from helpers.serving.compare import vllm_settings
     from helpers.serving.constraint_fields import check_constraint_fields
 
-    with start_server(vllm_settings) as vllm:
+    with start_server(vllm_settings(model_path, MODEL)) as vllm:
         checks = check_constraint_fields(vllm.base_url, MODEL, "choice", ("yes", "no"))
     print(pd.DataFrame([vars(c) for c in checks]).set_index("field"))
 else:
@@ -417,12 +485,14 @@ else:
 # %% [markdown]
 # ## Summary
 #
-# - Report serving speed the way `vllm bench serve` does: TTFT, TPOT, ITL and E2EL at p50 and p95,
-#   request and output throughput, and **goodput**: requests per second that met a stated service level.
+# - Report serving speed the way `vllm bench serve` does (and with it, where it runs): TTFT, TPOT, ITL
+#   and E2EL at p50 and p95, request and output throughput, and **goodput**: requests per second that
+#   met a stated service level.
 # - A server that queues keeps its throughput and makes waits grow; continuous batching starts everyone
 #   at once and slows each token. Goodput, not throughput, says when users stop being served well.
 # - llama-server's `-np` divides `-c`: more slots, less context each. Requests beyond the slots are
-#   deferred (`/metrics` shows it); vLLM's PagedAttention hands KV memory out in blocks instead.
+#   deferred (`/metrics` shows it); vLLM's PagedAttention hands KV memory out in blocks instead, and
+#   when the blocks run out it pre-empts and later recomputes requests: no errors, longer waits.
 # - Prompt caching makes a shared system prompt nearly free after the first request; speculative
 #   decoding pays only above its break-even acceptance, which a CPU and a barely smaller draft miss.
 # - A reply cut at a full slot, a context shift, an interrupted stream and an ignored constraint all
