@@ -41,7 +41,7 @@ from helpers.llm.chat_model import chat_model_path  # noqa: E402
 from helpers.serving.client import chat_body, complete  # noqa: E402
 from helpers.serving.load import run_clients  # noqa: E402
 from helpers.serving.metrics import MetricsRecorder, metrics_rows  # noqa: E402
-from helpers.serving.prompt_cache import filler_text, system_prompt_messages, time_to_first_token  # noqa: E402
+from helpers.serving.prompt_cache import cache_cases, filler_text  # noqa: E402
 from helpers.serving.server import ServerSettings, llama_server_available, start_server  # noqa: E402
 from helpers.serving.slots import long_prompt_refusal, read_slots  # noqa: E402
 from helpers.serving.speculative import DRAFT_QUANT, break_even_alpha, draft_model_file, speedup  # noqa: E402
@@ -89,13 +89,7 @@ def cache_round(threads: int, reuse: bool) -> dict:
     chunk, document = "An earlier exchange: " + filler_text(200, numbered=True), filler_text(200, numbered=True)
     extra = ["--cache-reuse", "64"] if reuse else []
     with start_server(llama_server(threads, 4096, 1, extra)) as server:
-        def ask(question, **kwargs):
-            return time_to_first_token(server.base_url, system_prompt_messages(system, question), ALIAS, **kwargs)
-        out = {"cold": ask("Which word comes first?"), "repeat": ask("Which word comes last?"),
-               "repeat, cache_prompt false": ask("Which word comes last?", cache_prompt=False)}
-        ask(chunk + "\n" + document + "\nHow many words?")
-        out["chunk dropped"] = ask(document + "\nHow many words?")
-    return out
+        return cache_cases(server.base_url, ALIAS, system, chunk, document)
 
 
 def spec_settings(threads: int, draft: Path) -> dict:

@@ -53,3 +53,18 @@ def time_to_first_token(base_url: str, messages, model: str, cache_prompt: bool 
 def system_prompt_messages(system: str, question: str) -> list:
     """A chat whose long ``system`` prompt is shared between requests and whose ``question`` changes."""
     return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+
+def cache_cases(base_url: str, model: str, system: str, chunk: str, document: str) -> dict:
+    """Time to first token in four cases against one fresh llama-server: the ``system`` prompt's first
+    request, a repeat with a new question, the repeat with ``cache_prompt: false``, and a request whose
+    ``document`` follows an earlier ``chunk`` sent just before, with that chunk dropped.
+    {case: :class:`FirstToken`}."""
+    def ask(question: str, **options) -> FirstToken:
+        return time_to_first_token(base_url, system_prompt_messages(system, question), model, **options)
+
+    cases = {"first request": ask("Which word comes first?"), "repeat": ask("Which word comes last?"),
+             "repeat, cache_prompt false": ask("Which word comes last?", cache_prompt=False)}
+    ask(chunk + "\n" + document + "\nHow many words?")
+    cases["earlier chunk dropped"] = ask(document + "\nHow many words?")
+    return cases

@@ -2,7 +2,7 @@
 import pytest
 
 from helpers.llm.chat_model import chat_model_path
-from helpers.serving.prompt_cache import filler_text, system_prompt_messages, time_to_first_token
+from helpers.serving.prompt_cache import cache_cases, filler_text, system_prompt_messages, time_to_first_token
 from helpers.serving.server import ServerSettings, start_server
 
 SYSTEM = "You answer questions about this list. " + filler_text(40)
@@ -47,3 +47,13 @@ def test_cache_reuse_shifts_what_follows_a_dropped_chunk_but_not_a_replaced_one(
     assert whole.cached_tokens < whole.computed_tokens
     assert dropped.cached_tokens > prefix + 60  # the document's tokens came from the cache, shifted into place
     assert dropped.computed_tokens < replaced.computed_tokens
+
+
+def test_the_four_cases_of_a_shared_system_prompt(cached_server):
+    system = "You answer questions about this other list. " + filler_text(50)  # not yet in the cache
+    cases = cache_cases(cached_server.base_url, "smollm2", system, OLD_TURN, DOCUMENT)
+    assert list(cases) == ["first request", "repeat", "repeat, cache_prompt false", "earlier chunk dropped"]
+    first, repeat, uncached, dropped = cases.values()
+    assert first.cached_tokens < 20 < repeat.cached_tokens and uncached.cached_tokens == 0
+    assert uncached.computed_tokens == repeat.cached_tokens + repeat.computed_tokens  # the same request, all computed
+    assert dropped.cached_tokens > repeat.cached_tokens + 60  # --cache-reuse: the document after the dropped chunk reused
