@@ -41,7 +41,7 @@ PROMPTS = ["Write a short poem about the sea.", "Explain what a GPU is.", "List 
 GOODPUT = goodput_column(DEFAULT_SLO)
 COLUMNS = ["output throughput (tokens/s)", "output throughput spread (tokens/s)", GOODPUT,
            "TTFT p50 (ms)", "TTFT p95 (ms)", "TPOT p50 (ms)", "TPOT p95 (ms)", "ITL p95 (ms)"]
-PRESSURE_COLUMNS = ["KV cache (tokens)", "output throughput (tokens/s)", GOODPUT, "TTFT p50 (ms)", "TTFT p95 (ms)",
+PRESSURE_COLUMNS = ["KV cache (tokens)", "requests", "output throughput (tokens/s)", GOODPUT, "TTFT p50 (ms)", "TTFT p95 (ms)",
                     "E2EL p95 (ms)", "most running", "most waiting", "pre-emptions"]
 
 

@@ -68,10 +68,10 @@ class PressureRun:
 
     def row(self) -> dict:
         """The run in one row: the cache, the summary, and the most running and waiting requests and
-        the pre-emptions seen in ``/metrics``."""
-        most = {label: max(r[label] for r in self.series) for label in ("running requests", "waiting requests")}
+        the pre-emptions seen in ``/metrics`` (whole numbers)."""
+        most = {label: round(max(r[label] for r in self.series)) for label in ("running requests", "waiting requests")}
         return {"KV cache (tokens)": self.cache_tokens, **self.summary, "most running": most["running requests"],
-                "most waiting": most["waiting requests"], "pre-emptions": self.series[-1]["pre-emptions so far"]}
+                "most waiting": most["waiting requests"], "pre-emptions": round(self.series[-1]["pre-emptions so far"])}
 
 
 def measure_pressure(model_path, alias: str, prompts, kv_cache_gib: float, clients: int, reply_tokens: int,

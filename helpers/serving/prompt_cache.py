@@ -56,15 +56,15 @@ def system_prompt_messages(system: str, question: str) -> list:
 
 
 def cache_cases(base_url: str, model: str, system: str, chunk: str, document: str) -> dict:
-    """Time to first token in four cases against one fresh llama-server: the ``system`` prompt's first
-    request, a repeat with a new question, the repeat with ``cache_prompt: false``, and a request whose
-    ``document`` follows an earlier ``chunk`` sent just before, with that chunk dropped.
-    {case: :class:`FirstToken`}."""
+    """Time to first token, in order, against one fresh llama-server: the ``system`` prompt's first
+    request; the same system prompt with a new question; that again with ``cache_prompt: false``; a
+    request with an earlier ``chunk`` and a ``document`` after the system prompt; and the same with the
+    chunk dropped. {case: :class:`FirstToken`}."""
     def ask(question: str, **options) -> FirstToken:
         return time_to_first_token(base_url, system_prompt_messages(system, question), model, **options)
 
-    cases = {"first request": ask("Which word comes first?"), "repeat": ask("Which word comes last?"),
-             "repeat, cache_prompt false": ask("Which word comes last?", cache_prompt=False)}
-    ask(chunk + "\n" + document + "\nHow many words?")
-    cases["earlier chunk dropped"] = ask(document + "\nHow many words?")
-    return cases
+    return {"first request": ask("Which word comes first?"),
+            "same system prompt, new question": ask("Which word comes last?"),
+            "the same, cache_prompt false": ask("Which word comes last?", cache_prompt=False),
+            "chunk and document": ask(chunk + "\n" + document + "\nHow many words?"),
+            "chunk dropped": ask(document + "\nHow many words?")}

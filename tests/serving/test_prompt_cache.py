@@ -49,11 +49,13 @@ def test_cache_reuse_shifts_what_follows_a_dropped_chunk_but_not_a_replaced_one(
     assert dropped.computed_tokens < replaced.computed_tokens
 
 
-def test_the_four_cases_of_a_shared_system_prompt(cached_server):
+def test_the_cases_of_a_shared_system_prompt(cached_server):
     system = "You answer questions about this other list. " + filler_text(50)  # not yet in the cache
     cases = cache_cases(cached_server.base_url, "smollm2", system, OLD_TURN, DOCUMENT)
-    assert list(cases) == ["first request", "repeat", "repeat, cache_prompt false", "earlier chunk dropped"]
-    first, repeat, uncached, dropped = cases.values()
+    assert list(cases) == ["first request", "same system prompt, new question", "the same, cache_prompt false",
+                           "chunk and document", "chunk dropped"]
+    first, repeat, uncached, both, dropped = cases.values()
+    assert both.cached_tokens <= repeat.cached_tokens and both.computed_tokens > 60  # chunk and document computed
     assert first.cached_tokens < 20 < repeat.cached_tokens and uncached.cached_tokens == 0
     assert uncached.computed_tokens == repeat.cached_tokens + repeat.computed_tokens  # the same request, all computed
     assert dropped.cached_tokens > repeat.cached_tokens + 60  # --cache-reuse: the document after the dropped chunk reused
