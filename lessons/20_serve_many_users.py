@@ -35,13 +35,14 @@
 QUICK = None  # True: the short run (the outputs shown were made by it); False: the full run; None: True when the COURSE_QUICK or CI environment variable is set
 SEED = 0
 MODEL_PATH = None  # a GGUF file; None: the real chat model (SmolLM2-135M-Instruct) that ships with the course
-THREADS = 1  # llama.cpp threads per server (1: steadier figures when other programs share the cores)
+THREADS = None  # llama.cpp threads per server; None: 1 in the short run (steadier when other programs share the cores), 2 in the full run
 RUN_VLLM = None  # None: vLLM joins the full run when its environment (.venv-vllm) exists; False: never; True: always
 
 # %%
 from helpers.course.notebook import start_notebook
 
 QUICK = start_notebook(QUICK, seed=SEED)
+THREADS = (1 if QUICK else 2) if THREADS is None else THREADS
 
 from pathlib import Path
 
@@ -66,7 +67,7 @@ print("model:", model_path.name)
 # |---|---|---|
 # | **TTFT** | time to first token: sending to the first token | the wait before anything appears |
 # | **TPOT** | time per output token after the first: (latency − TTFT) / (output tokens − 1) | how fast the text is written |
-# | **ITL** | inter-token latency: every gap between two consecutive tokens, pooled over requests | the stutters |
+# | **ITL** | inter-token latency: every gap between two consecutive streamed chunks (one token each here), pooled over requests | the stutters |
 # | **E2EL** | end-to-end latency: sending to the last token | the whole reply |
 # | p50, p95, p99 | the median and the value 95 % (99 %) of the values stay under (requests; for ITL, gaps) | a typical user and an unlucky one |
 # | **request / output throughput** | completed requests, output tokens per second of the whole run | what the server delivers |
@@ -118,7 +119,8 @@ print(command_line(bench_serve_args("http://127.0.0.1:8080", MODEL, "TOKENIZER_F
 # - **llama-server** (llama.cpp) has `--parallel` *slots* and **continuous batching**: at every step,
 #   each busy slot's next token is computed in one pass over the weights, and a new request joins
 #   the batch as soon as a slot is free — it does not wait for the batch to finish. The KV cache is
-#   one block of `--ctx-size` tokens split evenly between the slots.
+#   one block of `--ctx-size` tokens, split evenly between the slots when `--parallel` is given
+#   (section 3 says what happens otherwise).
 # - **vLLM** batches continuously too, and keeps the KV cache in **PagedAttention**'s fixed-size
 #   blocks (16 tokens by default on GPUs, 128 in the CPU build run here), handed out as conversations grow: memory goes to the tokens that
 #   exist, not to a reserved maximum per slot, so more conversations fit in the same memory. When
@@ -188,7 +190,7 @@ plt.show()
 # neither.
 #
 # Each measurement here is one burst: N requests sent at once, so p95 is taken over N requests (at 1
-# or 4 it is the worst one). It says how a burst of N is served. The request rate a server
+# it is the only one; at 4 it lies just below the worst). It says how a burst of N is served. The request rate a server
 # *sustains* comes from sending many more requests than clients at a steady rate, e.g.
 # `vllm bench serve --request-rate 2 --num-prompts 200` (Poisson arrivals), and watching goodput as
 # the rate grows.
@@ -200,30 +202,37 @@ plt.show()
 # spread over the rounds). Read it as above. llama-server's TPOT grows from about 10 ms at 1 client to
 # 40 ms at 8, its slots sharing each step; clients 9 to 16 wait for one of its 8 slots, which shows
 # in TTFT p95 (near 3 s) and halves goodput (`-np 16` was not measured). vLLM runs the same weights
-# dequantized to 16 bits, four times the bytes of Q4_1 per token. It is the slowest for one user
+# dequantized to 16 bits (rounded to bfloat16), about three times the bytes of Q4_1 per token. It is the slowest for one user
 # (TPOT about 47 ms: its CPU build, run without compiled graphs, spends most of a step outside the
 # arithmetic), keeps that TPOT nearly flat up to 16 clients because the overhead is paid once per
 # step whatever the batch, and so is the fastest at 16 (about 260 tokens/s, TPOT near 56 ms); at 8,
-# llama-server is ahead. llama-cpp-python's server ran at two speeds from one load to the next, about
-# 13 ms per token (70-75 tokens/s) and about 30 ms: the spread column shows it, and the medians keep
-# the table readable but hide which speed a user gets. That is this machine and these builds, not a
-# ranking of the servers.
+# llama-server is ahead. llama-cpp-python's server ran at two speeds, about 13 ms per token (70-75
+# tokens/s) and about 30 ms, switching between loads and even within one (TPOT p50 and p95 at 16
+# clients); the cause was not found here. The spread column shows it, and the medians (each column's
+# own median over the rounds) keep the table readable but hide which speed a user gets. That is this
+# machine and these builds, not a ranking of the servers.
 #
-# **What an operator takes from it.** For llama-server, choose `-np` as the largest number of
-# clients at which goodput still equals the request throughput (every request met the objective: 8
-# in the full run), give `-c` enough for each slot's conversation (`-c` is split between the slots),
-# and beyond that add machines or use a server whose step cost grows slowly with the batch.
+# **What an operator takes from it.** Measure with `-np` at least as large as the most clients you
+# expect, then choose the largest number of clients at which goodput still equals the request
+# throughput (every request met the objective). The full run capped `-np` at 8, so it shows that 8
+# clients are served well and cannot say whether 16 slots would be. Give `-c` enough for each slot's
+# conversation, and measure with your real prompts: a long system prompt costs every slot its whole
+# prefill on its first turn (section 3's caching table: seconds on this CPU), which alone can miss a
+# 1 s TTFT objective. Beyond that, add machines or use a server whose step cost grows slowly with
+# the batch.
 #
 # **Why a CPU figure says little about a GPU's.** On this CPU, one step for 4 slots costs a good part
-# of four single steps (compare TPOT at 1 and at 4 clients). For a 135-million-parameter model on a
-# CPU the cores' arithmetic, not memory, limits each token (in notebook 10 llama.cpp reads its
-# weights at well under half the copy bandwidth), so batching saves less here than the memory-bound
-# picture promises. On a GPU, decoding a model of useful size is bound by reading the weights
+# of four single steps (compare TPOT at 1 and at 4 clients). With a batch, each matrix-vector
+# product of a step becomes a matrix-matrix product whose arithmetic grows with the batch; for a
+# 135-million-parameter model on a CPU that arithmetic is a large part of the step, so batching
+# saves less here than the memory-bound picture promises. On a GPU, decoding a model of useful size is bound by reading the weights
 # (notebook 10's speed model): one pass costs about the same for 1 or 16 tokens, so each client keeps
 # most of its speed while the aggregate grows almost with the batch (notebook 14, section 8, sizes a
 # workshop that way). Measure on the machine that will serve.
 #
-# Three things to know when you benchmark servers yourself. `vllm bench serve` numbers its requests
+# ### Benchmarking servers yourself
+#
+# Three things to know. `vllm bench serve` numbers its requests
 # in an `x-request-id` header (`bench-1a2b3c4d-0`, `-1`, ...); llama-cpp-python's server accepts only
 # a UUID there and answers anything else with HTTP 400 Bad Request, which is why `run_clients`
 # measured that server above. The two tools time slightly different things: `vllm bench serve` times
@@ -233,10 +242,13 @@ plt.show()
 # CPU engine keeps one core busy for about a second after its last reply: on a small machine, pause
 # between servers (the measurement above waits 2 s), or the next one shares the cores with it.
 #
-# **When vLLM's KV cache runs out.** vLLM admits a waiting request when there are free blocks for its
+# ### When vLLM's KV cache runs out
+#
+# vLLM admits a waiting request when there are free blocks for its
 # prompt, and gives it another block each time its reply fills one. When a running request needs a
 # block and none is free, vLLM *pre-empts* the request that arrived last: it frees that request's
-# blocks and puts it back at the head of the queue, to be recomputed from its prompt later. Nothing
+# blocks and puts it back at the head of the queue, to be recomputed later (its prompt and the tokens
+# it had already produced; the client sees no repeat). Nothing
 # fails and nothing is refused: the cost shows as waiting (TTFT) and as work done twice (throughput).
 # The full run starts vLLM twice, with 1 GiB of KV cache (tens of thousands of tokens) and with 1,024
 # tokens (8 blocks of 128, one of them kept aside), sends 16 clients a reply of 256 tokens each,
@@ -255,7 +267,7 @@ if use_vllm:
     small_cache = kv_cache_gib_for_tokens(architecture_from_gguf(model_path), CACHE_TOKENS)
     pressure = {label: measure_pressure(model_path, MODEL, PROMPTS, gib, PRESSURE_CLIENTS, PRESSURE_TOKENS)
                 for label, gib in {"1 GiB": 1.0, f"{CACHE_TOKENS:,} tokens": small_cache}.items()}
-    columns = ["KV cache (tokens)", OUTPUT_THROUGHPUT, "TTFT p50 (ms)", "TTFT p95 (ms)", "E2EL p95 (ms)",
+    columns = ["KV cache (tokens)", "requests", OUTPUT_THROUGHPUT, "TTFT p50 (ms)", "TTFT p95 (ms)", "E2EL p95 (ms)",
                "most running", "most waiting", "pre-emptions"]
     display(pd.DataFrame([run.row() for run in pressure.values()], index=list(pressure))[columns].round(1))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), sharex=True)
@@ -275,13 +287,13 @@ else:
 # with 1 GiB all 16 requests ran at once and the output throughput was about 260 tokens/s. With
 # 1,024 tokens at most 7 ran (7 blocks: vLLM keeps one aside), 14 waited, and 23 pre-emptions threw
 # work away: the throughput fell to about 75 tokens/s, the median request waited 17 s for its first
-# token (p95: 35 s), and not one request failed. On a server, a growing
-# `vllm:num_preemptions_total` and a `vllm:num_requests_waiting` above zero say the KV cache is too
-# small for the load: give vLLM more memory for it (`--gpu-memory-utilization` on a GPU;
-# `--kv-cache-memory-bytes`, or `VLLM_CPU_KVCACHE_SPACE` in whole GiB, on a CPU), or admit fewer
-# requests at once (`--max-num-seqs`), which trades pre-emption for plain queueing. An alert on the
-# pre-emption counter fires a few seconds late: vLLM updates it after the gauges already show a
-# request going back to the queue.
+# token (p95: 35 s), and every request completed. On a server, `vllm:num_requests_waiting` above
+# zero with `vllm:kv_cache_usage_perc` near 1 says the KV cache is too small for the load; alert on
+# those two, since the pre-emption counter rose seconds after them here (up to about ten). Give vLLM
+# more memory for the cache (`--gpu-memory-utilization` on a GPU, or `--kv-cache-memory-bytes` on
+# any device; on a CPU a set `VLLM_CPU_KVCACHE_SPACE`, whole GiB, overrides the flag), or admit fewer
+# requests at once (`--max-num-seqs`): with `--max-num-seqs` × `--max-model-len` within the cache,
+# pre-emption becomes plain queueing.
 #
 # ## 3. llama-server's controls
 #
@@ -290,6 +302,8 @@ else:
 # automatic slot count, this llama-server turns on `--kv-unified` instead: all slots then share one
 # pool of `-c` tokens.) A longer
 # prompt is refused before any work is done. `GET /slots` lists each slot's share and whether it is busy.
+# (Like `/metrics`, it tells anyone who can reach the server what it is doing: on a shared server,
+# turn them off (`--no-slots`, no `--metrics`) or keep them behind the proxy, and set `--api-key`.)
 
 # %%
 from helpers.serving.slots import long_prompt_refusal, read_slots
@@ -370,10 +384,11 @@ for reuse in (False, True):
 pd.DataFrame(cache_rows).set_index(["server", "request"]).round(3)
 
 # %% [markdown]
-# The repeat reads only the few tokens of the new question: its TTFT is a fraction of the first
-# request's, and `cache_prompt: false` pays the whole prompt again. When a chunk in the middle is
-# dropped, the default server keeps the shared system prompt and recomputes everything after the
-# change: the document, now at the end of a longer context, which costs about as much as the whole
+# The same system prompt with a new question computes only the few tokens of the question: its TTFT
+# is a fraction of the first request's, and `cache_prompt: false` pays the whole prompt again. Then
+# a request carries an earlier exchange (the chunk) and a document, and the next one drops the chunk,
+# as a chat does when it forgets an old turn. The default server keeps the shared system prompt and
+# recomputes everything after the change: the document, now at the end of a longer context, which costs about as much as the whole
 # first request. With `--cache-reuse` the document's tokens are found further on in the cache and
 # mostly reused. Those reused entries were computed while the dropped chunk was still in front of
 # them, so the reply can differ slightly from a fresh computation: an approximation that is usually
@@ -439,9 +454,10 @@ pd.DataFrame(spec_rows).set_index(["setting", "prompt"]).round(2)
 # the text is new (nothing to look up, nothing drafted). A
 # draft pays when it is many times smaller than the model (a 0.5 B draft for a 7 B+ model) and the
 # check of k + 1 tokens costs about one step — true on a GPU, where one pass over the weights serves
-# them all. On this CPU it is not, which is why the predicted speed-ups (they assume a check costs one
-# step) run ahead of the measured ones, most of all for n-gram lookup's 8-token checks. The break-even
-# acceptance, for a few draft costs:
+# them all. On this CPU it is not. The predicted speed-ups also assume k guesses at every step and
+# take accepted / drafted as the acceptance probability (n-gram lookup drafts only where it finds a
+# match, and guesses after a rejection count as drafted), so read that column as a rough upper
+# bound, not a forecast. The break-even acceptance, for a few draft costs:
 
 # %%
 pd.DataFrame({f"k={k}": {f"draft cost {c:g}": break_even_alpha(k, c) for c in (0.0, 0.05, 0.2, 0.5)}
@@ -496,7 +512,7 @@ pd.DataFrame(interrupt_rows).set_index("--interrupt_requests")
 # **vLLM's removed `guided_*` fields.** vLLM constrains a reply with `"structured_outputs": {"choice":
 # [...]}` (or `regex`, `json`). Older versions also read the same request spelled `guided_choice`,
 # `guided_regex`, `guided_json`; since 0.12 those fields are no longer read: vLLM accepts them, answers HTTP 200 and
-# generate *unconstrained* text, with one warning in the server's log. A program written for an
+# generates *unconstrained* text, with one warning in the server's log. A program written for an
 # older vLLM keeps running and silently loses its constraint. `check_constraint_fields` sends both
 # shapes and checks each reply against the constraint itself; with vLLM 0.32 (the version
 # `requirements-vllm.txt` pins) the `structured_outputs` reply is one of the choices and the
