@@ -1,18 +1,19 @@
 """When vLLM's KV cache runs out: pre-emption, seen in its ``/metrics``.
 
 vLLM hands KV memory out in blocks (PagedAttention; 128 tokens each in its CPU build, one of them
-kept aside: a cache of 1,024 tokens holds 7 blocks of requests). A waiting
-request is admitted when there are free blocks for its prompt, and takes another block each time
-its reply fills one. When a running request needs a block and none is free, vLLM *pre-empts* the
-request that arrived last: frees its blocks and puts it back at the front of the waiting queue, to
-be recomputed from its prompt once blocks are free again. Nothing fails and nothing is refused;
-the cost shows as waiting (time to first token) and as work done twice (throughput).
+kept aside: a cache of 1,024 tokens holds 7 blocks of requests). A waiting request is admitted when
+there are free blocks for its prompt, and takes another block each time its reply fills one. When
+a running request needs a block and none is free, vLLM *pre-empts* the request that arrived last:
+frees its blocks and puts it back at the front of the waiting queue, to be recomputed (its prompt
+and the tokens it had produced) once blocks are free again. Nothing fails; the cost shows as
+waiting (time to first token) and as work done twice (throughput).
 
 vLLM's ``/metrics`` counts it: :data:`VLLM_SERIES` names the samples :func:`pressure_rows` turns
-into a time series. (Its pre-emption counter is updated seconds after the running and waiting gauges
-show a request moving back to the queue; its last value is right.) :func:`kv_cache_gib_for_tokens`
-sizes a cache that holds a given number of tokens, :func:`cache_tokens_in_log` reads back the size vLLM reports when it starts, and
-:func:`measure_pressure` starts vLLM with a given cache, sends one load and records all of it.
+into a time series (the pre-emption counter rose seconds after the running and waiting gauges
+showed a request moving back to the queue; its last value is right). :func:`kv_cache_gib_for_tokens`
+sizes a cache that holds a given number of tokens, :func:`cache_tokens_in_log` reads back the size
+vLLM reports when it starts, and :func:`measure_pressure` starts vLLM with a given cache, sends one
+load and records all of it.
 """
 import re
 from dataclasses import dataclass
