@@ -13,12 +13,9 @@ from helpers.serving.compare import request_bodies
 from helpers.serving.latency import ServiceLevel, bench_summary
 from helpers.serving.load import run_clients
 from helpers.serving.server import ServerSettings, start_server
-from helpers.serving.vllm_env import vllm_env_ready
 from helpers.serving.vllm_weights import hf_tokenizer_dir
 
 ALIAS = "smollm2"
-needs_vllm = pytest.mark.skipif(not vllm_env_ready(), reason="vLLM's own environment .venv-vllm is missing or out of "
-                                                            "date (python3 course.py vllm-env)")
 
 
 def _option(args, name):
@@ -78,7 +75,7 @@ def llama_server(tmp_path_factory):
         yield server
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_the_tokenizer_folder_counts_tokens_as_llama_cpp_does():
     from llama_cpp import Llama
     from tokenizers import Tokenizer
@@ -91,7 +88,7 @@ def test_the_tokenizer_folder_counts_tokens_as_llama_cpp_does():
         assert theirs.encode(text, add_special_tokens=False).ids == ours.tokenize(text.encode(), add_bos=False)
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_llama_server_is_measured_and_llama_cpp_pythons_server_refuses_the_request_ids(llama_server, chat_server,
                                                                                         tmp_path):
     prompts = write_prompts(["Describe a cat.", "What is rain?"], tmp_path / "prompts.jsonl")
@@ -108,7 +105,7 @@ def test_llama_server_is_measured_and_llama_cpp_pythons_server_refuses_the_reque
         bench_row(refused)
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_a_failing_run_stops_with_the_tools_own_words(tmp_path):
     with pytest.raises(BenchServeFailed, match="vllm bench serve failed"):
         run_bench_serve([["--no-such-option"]], work_dir=tmp_path)

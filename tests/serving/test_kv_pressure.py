@@ -15,10 +15,7 @@ from helpers.serving.kv_pressure import (
     measure_pressure,
     pressure_rows,
 )
-from helpers.serving.vllm_env import vllm_env_ready
 
-needs_vllm = pytest.mark.skipif(not vllm_env_ready(), reason="vLLM's own environment .venv-vllm is missing or out of date "
-                                                            "(create it with `make vllm-env`, about 3.5 GB)")
 LOG = """(APIServer pid=32100) INFO 12-07 14:34:51 [api_server.py:1896] vLLM API server version 0.32.0
 (EngineCore pid=32119) INFO 12-07 14:35:00 [kv_cache_utils.py:2327] CPU KV cache size: {tokens} tokens, \
 Maximum concurrency for 512 tokens per request: 2.00x
@@ -71,7 +68,7 @@ def test_run_row_has_the_cache_the_summary_the_most_running_and_waiting_and_the_
     assert run.row() == {"KV cache (tokens)": 1024, **summary, "most running": 4, "most waiting": 5, "pre-emptions": 7}
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_a_cache_too_small_for_the_load_preempts_and_every_request_still_completes():
     # vLLM's CPU build hands out 128-token blocks: 1,024 tokens are 8 blocks, and 6 requests of about
     # 45 prompt + 200 reply tokens need 2 blocks each, 12 in all

@@ -12,10 +12,9 @@ import pytest
 
 from helpers.serving.latency import ServiceLevel, bench_summary, goodput, percentile, time_per_output_token
 from helpers.serving.load import RequestTiming
-from helpers.serving.vllm_env import vllm_env_ready, vllm_python
+from helpers.serving.vllm_env import vllm_python
 
-if not vllm_env_ready():
-    pytest.skip("vLLM's own environment .venv-vllm is missing or out of date (make vllm-env)", allow_module_level=True)
+pytestmark = pytest.mark.vllm
 
 PERCENTILES = (50, 95, 99)
 LEVEL = ServiceLevel(ttft_s=1.0, tpot_s=0.1)

@@ -16,12 +16,9 @@ from helpers.llm.chat_model import chat_model_path, model_card
 from helpers.serving.client import chat_body, complete, list_models, post_json, reply_text, stream_text
 from helpers.serving.constraint_fields import check_constraint_fields, ignored_fields
 from helpers.serving.server import ServerSettings, ServerStartError, port_is_open, server_command, server_env, start_server
-from helpers.serving.vllm_env import vllm_env_ready
 from helpers.serving.vllm_weights import hf_model_dir
 
 ALIAS = "smollm2"
-needs_vllm = pytest.mark.skipif(not vllm_env_ready(), reason="vLLM's own environment .venv-vllm is missing or out of date "
-                                                            "(create it with `make vllm-env`, about 3.5 GB)")
 HF_NAMES = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm", "attn_q": "self_attn.q_proj",
             "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
@@ -86,7 +83,7 @@ def llama():
     return Llama(str(chat_model_path()), n_ctx=256, n_threads=1, verbose=False)
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_converted_folder_matches_the_gguf(hf_dir):
     gguf_path = chat_model_path()
     header, reader = read_header(gguf_path), open_checked(gguf_path)
@@ -108,7 +105,7 @@ def test_converted_folder_matches_the_gguf(hf_dir):
             assert np.array_equal(weights.get_tensor(hf_tensor_name(name)), dequantize(tensor.data, tensor.tensor_type))
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_vllm_serves_the_alias_and_answers(vllm_server):
     assert list_models(vllm_server.base_url) == [ALIAS]
     body = chat_body([{"role": "user", "content": "What is the capital of France?"}], ALIAS, max_tokens=24)
@@ -117,7 +114,7 @@ def test_vllm_serves_the_alias_and_answers(vllm_server):
     assert "".join(stream_text(vllm_server.base_url, body)) == reply_text(reply)
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_vllm_reads_prompts_as_llama_cpp_does(vllm_server, llama):
     for prompt in ("The capital of France is", "def fibonacci(n):\n    return",
                    "<|im_start|>user\nWhat is 2 plus 2?<|im_end|>\n<|im_start|>assistant\n"):
@@ -125,7 +122,7 @@ def test_vllm_reads_prompts_as_llama_cpp_does(vllm_server, llama):
         assert tokens == llama.tokenize(prompt.encode(), add_bos=False, special=True)
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_greedy_answers_start_like_llama_cpp(vllm_server, llama):
     """Same weights, other arithmetic (bfloat16 against llama.cpp's 8-bit activations): greedy texts part
     where two next tokens are nearly tied, but not on the first tokens of a confident answer."""
@@ -136,7 +133,7 @@ def test_greedy_answers_start_like_llama_cpp(vllm_server, llama):
     assert reply["choices"][0]["text"] == expected["choices"][0]["text"]
 
 
-@needs_vllm
+@pytest.mark.vllm
 @pytest.mark.parametrize("kind, constraint", [("choice", ("yes", "no")), ("regex", r"[0-9]{3}")])
 def test_removed_guided_fields_are_accepted_and_ignored(vllm_server, kind, constraint):
     current, removed = check_constraint_fields(vllm_server.base_url, ALIAS, kind, constraint)
@@ -146,7 +143,7 @@ def test_removed_guided_fields_are_accepted_and_ignored(vllm_server, kind, const
     assert "removed guided-decoding field" in vllm_server.log_path.read_text()
 
 
-@needs_vllm
+@pytest.mark.vllm
 def test_an_unknown_flag_is_refused_in_plain_words(hf_dir, tmp_path):
     settings = ServerSettings(hf_dir, kind="vllm", extra_args=("--no-such-flag",))
     with pytest.raises(ServerStartError, match="vLLM refused a command-line flag it does not know"):
