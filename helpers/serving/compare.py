@@ -26,6 +26,7 @@ from helpers.serving.vllm_env import vllm_env_ready
 from helpers.serving.vllm_weights import hf_model_dir, hf_tokenizer_dir, is_hf_folder
 
 BENCH_SERVE_KINDS = ("llama-server", "vllm")  # the server kinds that accept vllm bench serve's requests
+TOOLS = ("vllm bench serve", "run_clients")
 SETTLE_S = 2.0  # pause before each server's turn: vLLM's CPU engine keeps a core busy ~1 s after its last reply
 
 
@@ -33,7 +34,7 @@ def tool_for(server, bench_serve: bool = True) -> str:
     """``"vllm bench serve"`` for a server that accepts it where vLLM's environment exists (and
     ``bench_serve`` is True), else ``"run_clients"``."""
     usable = bench_serve and vllm_env_ready() and server.settings.kind in BENCH_SERVE_KINDS
-    return "vllm bench serve" if usable else "run_clients"
+    return TOOLS[0] if usable else TOOLS[1]
 
 
 def tokenizer_dir(server):
@@ -54,7 +55,10 @@ def request_bodies(prompts, model: str, clients: int, max_tokens: int) -> list:
 
 
 def measure_one(server, model: str, prompts, clients, max_tokens: int, level: ServiceLevel, tool: str) -> list:
-    """One row of :func:`helpers.serving.latency.bench_summary`'s columns per count in ``clients``."""
+    """One row of :func:`helpers.serving.latency.bench_summary`'s columns per count in ``clients``, measured
+    by ``tool`` (one of :data:`TOOLS`)."""
+    if tool not in TOOLS:
+        raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
     if tool == "vllm bench serve":
         prompts_path = write_prompts(prompts, WORK_DIR / "prompts.jsonl")
         runs = [bench_serve_args(server.base_url, model, tokenizer_dir(server), prompts_path, n, max_tokens, level)

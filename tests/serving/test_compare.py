@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from helpers.serving import compare
-from helpers.serving.compare import OUTPUT_THROUGHPUT, measure_in_turns, median_over_rounds, request_bodies, tool_for
+from helpers.serving.compare import OUTPUT_THROUGHPUT, measure_in_turns, measure_one, median_over_rounds, request_bodies, tool_for
 
 
 def test_bodies_cycle_through_the_prompts_with_replies_of_equal_length():
@@ -25,6 +25,11 @@ def test_median_over_rounds_per_server_and_client_count_with_the_spread():
     assert (a["server"], a["clients"], a[OUTPUT_THROUGHPUT], a["TTFT p50 (ms)"]) == ("a", 1, 35.0, 60)
     assert a["output throughput spread (tokens/s)"] == "30 to 40" and b["output throughput spread (tokens/s)"] == "20 to 60"
     assert "round" not in a
+
+
+def test_an_unknown_tool_is_refused_by_name():
+    with pytest.raises(ValueError, match="tool must be one of .*, got 'guidellm'"):
+        measure_one(_server("llama-server"), "m", ["a"], [1], 8, None, "guidellm")
 
 
 def test_rounds_must_be_a_positive_whole_number():
